@@ -1,0 +1,144 @@
+//! The operator API, spoken as one JSON request and one JSON response per line over the node's
+//! Unix socket (`DATA_DIR/tejidod.sock`, mode 0600).
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Role;
+use crate::view::{AlertView, CheckinView, ShelterView};
+
+/// An operator request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    /// Node status.
+    Status,
+    /// Create a one-time invite for a member of this node's organisation.
+    InviteMember {
+        /// Display name.
+        name: String,
+        /// Role.
+        role: Role,
+        /// Home region.
+        region: Option<String>,
+        /// Validity in seconds.
+        ttl_secs: u64,
+    },
+    /// Alerts.
+    Alerts {
+        /// Only this region.
+        region: Option<String>,
+        /// Only unresolved.
+        open_only: bool,
+    },
+    /// Latest check-ins.
+    Checkins {
+        /// Only overdue ones.
+        overdue_only: bool,
+    },
+    /// Shelters.
+    Shelters {
+        /// Only this region.
+        region: Option<String>,
+        /// Only with free places.
+        available_only: bool,
+    },
+    /// Members of the network.
+    Members,
+    /// Stop the node.
+    Shutdown,
+}
+
+/// Node status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The node's key.
+    pub node_id: String,
+    /// Its organisation.
+    pub org: String,
+    /// The network's name.
+    pub network: Option<String>,
+    /// Where it listens.
+    pub listen_addrs: Vec<String>,
+    /// Trusted peers connected now.
+    pub connected_peers: Vec<String>,
+    /// Number of documents.
+    pub documents: usize,
+    /// Alerts (all, any status).
+    pub alerts: usize,
+    /// Open alerts.
+    pub open_alerts: usize,
+    /// Shelters.
+    pub shelters: usize,
+    /// Check-in events.
+    pub checkins: usize,
+    /// Members in the roster.
+    pub members: usize,
+    /// Nodes in the roster.
+    pub nodes: usize,
+    /// Connections closed because the peer is not in the roster.
+    pub refused_connections: u64,
+    /// Events or sync messages refused as invalid.
+    pub rejected_changes: u64,
+}
+
+/// A member as the operator sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// Key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// Role.
+    pub role: Role,
+    /// Region.
+    pub region: Option<String>,
+    /// Whether revoked.
+    pub revoked: bool,
+}
+
+/// An operator response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Response {
+    /// Node status.
+    Status(Status),
+    /// An invite code.
+    Invite {
+        /// The code.
+        code: String,
+        /// RFC 3339.
+        expires_at: String,
+    },
+    /// Alerts.
+    Alerts {
+        /// The alerts.
+        alerts: Vec<AlertView>,
+    },
+    /// Check-ins.
+    Checkins {
+        /// The check-ins.
+        checkins: Vec<CheckinView>,
+    },
+    /// Shelters.
+    Shelters {
+        /// The shelters.
+        shelters: Vec<ShelterView>,
+    },
+    /// Members.
+    Members {
+        /// The members.
+        members: Vec<MemberInfo>,
+    },
+    /// Done, with a line for the operator.
+    Done {
+        /// What happened.
+        message: String,
+    },
+    /// Refused or failed.
+    Error {
+        /// One line.
+        message: String,
+    },
+}

@@ -1,0 +1,327 @@
+//! Documents: automerge maps from event id to signed event bytes.
+//!
+//! A document's root map holds `hex(event id) -> bytes(signed event)` and nothing else. Keys
+//! are content addresses, so nodes that store the same event concurrently write the same value
+//! and never conflict; nothing is ever overwritten or deleted (retention drops whole
+//! documents). This makes validation total and cheap: after applying a peer's changes, every
+//! patch between the old and new heads must be a put of a scalar byte string at the root whose
+//! key is the hash of its bytes, which decode to a correctly signed event that belongs in this
+//! document and that the roster allows. Anything else rolls the document back.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use automerge::sync::SyncDoc;
+use automerge::{Automerge, ChangeHash, PatchAction, ReadDoc, ScalarValue, Value, ROOT};
+
+use crate::event::{Body, EventId, SignedEvent, VerifyError};
+use crate::ids::DocId;
+use crate::roster::{AuthError, Roster};
+
+/// The largest automerge sync message accepted from a peer.
+pub const MAX_SYNC_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a peer's sync message was refused. Nothing of it was kept.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Not a decodable automerge sync message, or automerge refused it.
+    #[error("malformed sync message: {0}")]
+    Malformed(String),
+    /// Decoding or applying the message panicked inside automerge.
+    #[error("sync message crashed the decoder")]
+    Panicked,
+    /// The message changed the document in a way no valid event does.
+    #[error("invalid change: {0}")]
+    InvalidChange(String),
+    /// An event failed verification.
+    #[error("invalid event: {0}")]
+    Event(#[from] VerifyError),
+    /// An event is not allowed for its author.
+    #[error("{0}")]
+    Auth(AuthError),
+    /// The changes depend on changes we do not have.
+    #[error("changes with missing dependencies")]
+    MissingDeps,
+}
+
+impl SyncError {
+    /// Whether the peer is at fault (as opposed to this node not knowing an author yet).
+    pub fn is_peer_fault(&self) -> bool {
+        !matches!(self, SyncError::Auth(AuthError::UnknownAuthor(_)))
+    }
+}
+
+/// One replicated document.
+#[derive(Debug)]
+pub struct Document {
+    id: DocId,
+    doc: Automerge,
+    events: Vec<SignedEvent>,
+}
+
+impl Document {
+    /// An empty document.
+    pub fn new(id: DocId) -> Self {
+        Self {
+            id,
+            doc: Automerge::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Loads a document this node saved (its contents were verified before they were saved).
+    pub fn load(id: DocId, chunks: &[Vec<u8>]) -> Result<Self, SyncError> {
+        let mut doc = Automerge::new();
+        for chunk in chunks {
+            doc.load_incremental(chunk)
+                .map_err(|e| SyncError::Malformed(e.to_string()))?;
+        }
+        let mut events = Vec::new();
+        for (_, value) in read_root(&doc) {
+            events.push(SignedEvent::decode_trusted(&value)?);
+        }
+        Ok(Self { id, doc, events })
+    }
+
+    /// The document id.
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    /// The current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Every event in the document, in no particular order.
+    pub fn events(&self) -> &[SignedEvent] {
+        &self.events
+    }
+
+    /// Whether the document holds this event.
+    pub fn contains(&self, id: EventId) -> bool {
+        matches!(self.doc.get(ROOT, id.to_string()), Ok(Some(_)))
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the document holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The whole document in automerge's binary format.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes since `heads`, in automerge's incremental format.
+    pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Adds events that were already verified and authorised, as one change. Returns how many
+    /// were new.
+    pub fn insert(&mut self, events: &[SignedEvent]) -> usize {
+        let fresh: Vec<&SignedEvent> = events.iter().filter(|e| !self.contains(e.id())).collect();
+        if fresh.is_empty() {
+            return 0;
+        }
+        let mut tx = self.doc.transaction();
+        for event in &fresh {
+            // Puts on a root map cannot fail.
+            let _ = automerge::transaction::Transactable::put(
+                &mut tx,
+                ROOT,
+                event.id().to_string(),
+                ScalarValue::Bytes(event.as_bytes().to_vec()),
+            );
+        }
+        tx.commit();
+        self.events.extend(fresh.iter().map(|e| (*e).clone()));
+        fresh.len()
+    }
+
+    /// The next sync message for a peer, if there is anything to say.
+    pub fn generate_sync_message(&mut self, state: &mut automerge::sync::State) -> Option<Vec<u8>> {
+        self.doc.generate_sync_message(state).map(|m| m.encode())
+    }
+
+    /// Applies a peer's sync message, keeping it only if every new event is valid and allowed
+    /// by `roster` (for the roster document, events may authorise each other). Returns the new
+    /// events. On error the document and `state` are as they were.
+    pub fn receive_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+        msg: &[u8],
+        roster: &Roster,
+    ) -> Result<Vec<SignedEvent>, SyncError> {
+        if msg.len() > MAX_SYNC_MESSAGE_BYTES {
+            return Err(SyncError::Malformed(format!(
+                "{} bytes exceeds the limit",
+                msg.len()
+            )));
+        }
+        let before = self.doc.get_heads();
+        let saved_state = state.clone();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            let message = automerge::sync::Message::decode(msg)
+                .map_err(|e| SyncError::Malformed(e.to_string()))?;
+            self.doc
+                .receive_sync_message(state, message)
+                .map_err(|e| SyncError::Malformed(e.to_string()))
+        }));
+        let result = match applied {
+            Ok(Ok(())) => self.validate_since(&before, roster),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(SyncError::Panicked),
+        };
+        match result {
+            Ok(events) => {
+                self.events.extend(events.iter().cloned());
+                Ok(events)
+            }
+            Err(e) => {
+                self.rollback(&before);
+                *state = saved_state;
+                Err(e)
+            }
+        }
+    }
+
+    fn rollback(&mut self, heads: &[ChangeHash]) {
+        if self.doc.get_heads() != heads || !self.doc.get_missing_deps(&[]).is_empty() {
+            // `fork_at` rebuilds from the changes up to `heads`, dropping the rest and any
+            // changes queued for missing dependencies.
+            match self.doc.fork_at(heads) {
+                Ok(doc) => self.doc = doc,
+                Err(_) => {
+                    // Cannot happen for heads we had; rebuild from the verified events rather
+                    // than keep a document that may hold refused changes.
+                    let events = std::mem::take(&mut self.events);
+                    self.doc = Automerge::new();
+                    self.insert(&events);
+                }
+            }
+        }
+    }
+
+    fn validate_since(
+        &self,
+        before: &[ChangeHash],
+        roster: &Roster,
+    ) -> Result<Vec<SignedEvent>, SyncError> {
+        if !self.doc.get_missing_deps(&[]).is_empty() {
+            return Err(SyncError::MissingDeps);
+        }
+        let after = self.doc.get_heads();
+        let patches = catch_unwind(AssertUnwindSafe(|| self.doc.diff(before, &after)))
+            .map_err(|_| SyncError::Panicked)?;
+        let mut fresh = Vec::new();
+        for patch in patches {
+            if patch.obj != ROOT || !patch.path.is_empty() {
+                return Err(SyncError::InvalidChange(
+                    "write outside the root map".into(),
+                ));
+            }
+            let PatchAction::PutMap {
+                key,
+                value: (Value::Scalar(scalar), _),
+                ..
+            } = patch.action
+            else {
+                return Err(SyncError::InvalidChange(
+                    "only new events may be added".into(),
+                ));
+            };
+            let ScalarValue::Bytes(bytes) = scalar.as_ref() else {
+                return Err(SyncError::InvalidChange("value is not an event".into()));
+            };
+            let event = SignedEvent::decode(bytes)?;
+            if event.id().to_string() != key {
+                return Err(SyncError::InvalidChange("key is not the event's id".into()));
+            }
+            if event.event().doc != self.id {
+                return Err(SyncError::InvalidChange(format!(
+                    "event belongs in {}",
+                    event.event().doc
+                )));
+            }
+            if self.events.iter().any(|e| e.id() == event.id()) {
+                continue;
+            }
+            fresh.push(event);
+        }
+        authorize_batch(&self.id, &fresh, roster)?;
+        Ok(fresh)
+    }
+}
+
+/// Checks that every event of a batch is allowed. In the roster document, events of the batch
+/// may authorise later ones (a new organisation's admin adding its node).
+pub fn authorize_batch(
+    doc: &DocId,
+    events: &[SignedEvent],
+    roster: &Roster,
+) -> Result<(), SyncError> {
+    if *doc != DocId::roster() {
+        for event in events {
+            if is_roster_body(&event.event().body) {
+                return Err(SyncError::InvalidChange(
+                    "roster event outside the roster".into(),
+                ));
+            }
+            roster.authorize(event.event()).map_err(SyncError::Auth)?;
+        }
+        return Ok(());
+    }
+    let mut scratch = roster.clone();
+    let mut pending: Vec<&SignedEvent> = events.iter().collect();
+    pending.sort_by_key(|e| (e.event().at, e.id()));
+    loop {
+        let mut progressed = false;
+        let mut last_err = None;
+        pending.retain(|e| match scratch.apply(e) {
+            Ok(()) => {
+                progressed = true;
+                false
+            }
+            Err(err) => {
+                last_err = Some(err);
+                true
+            }
+        });
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if !progressed {
+            return Err(SyncError::Auth(
+                last_err.unwrap_or(AuthError::Forbidden("roster".into())),
+            ));
+        }
+    }
+}
+
+/// Whether an event body belongs to the roster.
+pub fn is_roster_body(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Genesis { .. }
+            | Body::AddOrg { .. }
+            | Body::AddNode { .. }
+            | Body::AddMember { .. }
+            | Body::Revoke { .. }
+    )
+}
+
+fn read_root(doc: &Automerge) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for item in doc.map_range(ROOT, ..) {
+        if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value {
+            out.push((item.key.to_string(), b.to_vec()));
+        }
+    }
+    out
+}

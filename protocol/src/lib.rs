@@ -1,0 +1,27 @@
+//! The shared vocabulary of Tejido: identities, signed events, the roster and its rules,
+//! the automerge mapping of documents, the views built from them, and the wire messages.
+//!
+//! This crate does no I/O: no sockets, no files, no clocks except where a caller asks for
+//! [`ids::Timestamp::now`]. Everything that crosses a trust boundary is checked here, so the
+//! daemon and the CLI share one definition of "valid".
+//!
+//! # Layout
+//! - [`ids`]: keys, ids and timestamps, with stable text forms.
+//! - [`event`]: the signed, content-addressed events every document is made of.
+//! - [`roster`]: who belongs to the network, with which role, and what each may write.
+//! - [`doc`]: automerge documents as grow-only maps of signed events, and their validation.
+//! - [`view`]: alerts, check-ins and shelters folded from events.
+//! - [`wire`]: messages between CLI and node and between nodes; invite codes.
+//! - [`control`]: the operator API spoken over the node's local socket.
+#![deny(missing_docs)]
+
+pub mod control;
+pub mod doc;
+pub mod event;
+pub mod ids;
+pub mod roster;
+pub mod view;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,385 @@
+//! The roster: organisations, nodes, members, roles and revocations, folded from the signed
+//! events of the roster document, and the rules of who may write what.
+//!
+//! Rules (checked by [`Roster::authorize`], the same on every node):
+//! - The first admin creates the network with `Genesis`; there is exactly one.
+//! - Any admin may add an organisation (with its first admin); an organisation's admins add and
+//!   revoke its nodes and members. A role is fixed for the life of a key.
+//! - A member writes only as themself: check-ins in their own organisation's document,
+//!   acknowledgements, and panics for themself. Security contacts and admins also broadcast
+//!   alerts, assign and resolve. Nodes raise missed check-in alerts and resolve them.
+//! - A shelter and its occupancy are written by its organisation's admins, security contacts
+//!   and nodes.
+//! - Revocation: an event by a revoked key is valid only if its `at` is before the revocation's
+//!   `at`. Changes in flight when a key is revoked therefore count if they were made before it;
+//!   anything later is refused by every node that knows of the revocation, and hidden from every
+//!   view of a node that stored it before it learnt of the revocation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AlertKind, Body, Event, Role, SignedEvent};
+use crate::ids::{DocId, PublicKey, Timestamp};
+
+/// Why an event is not allowed for its author.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// The author is not in the roster (yet); the event may become valid once it is.
+    #[error("unknown author {0}")]
+    UnknownAuthor(String),
+    /// The author's key was revoked before the event was written.
+    #[error("author {0} is revoked")]
+    Revoked(String),
+    /// The author's role or organisation does not allow this event.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+}
+
+/// A member as the roster knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Display name.
+    pub name: String,
+    /// Organisation slug.
+    pub org: String,
+    /// Role.
+    pub role: Role,
+    /// Home region.
+    pub region: Option<String>,
+    /// When they were added.
+    pub added_at: Timestamp,
+    /// When their key was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A node as the roster knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Organisation slug.
+    pub org: String,
+    /// Addresses it announced.
+    pub addrs: Vec<String>,
+    /// When it was added.
+    pub added_at: Timestamp,
+    /// When its key was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The folded roster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    /// Network display name, from the genesis event.
+    pub network: Option<String>,
+    /// Organisation slugs.
+    pub orgs: BTreeMap<String, Timestamp>,
+    /// Members by key.
+    pub members: BTreeMap<PublicKey, Member>,
+    /// Nodes by key.
+    pub nodes: BTreeMap<PublicKey, Node>,
+}
+
+enum Principal<'a> {
+    Member(&'a Member),
+    Node(&'a Node),
+}
+
+impl Roster {
+    /// Folds roster events. Events are applied in (time, id) order; an event whose author is
+    /// not yet known is retried after the others, so the result does not depend on the order
+    /// the events arrived in. Events that are not allowed are skipped.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Self {
+        let mut pending: Vec<&SignedEvent> = events.into_iter().collect();
+        pending.sort_by_key(|e| (e.event().at, e.id()));
+        let mut roster = Roster::default();
+        loop {
+            let before = pending.len();
+            pending.retain(|e| match roster.apply(e) {
+                Ok(()) => false,
+                Err(AuthError::UnknownAuthor(_)) => true,
+                Err(_) => false,
+            });
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        roster
+    }
+
+    /// Applies one roster event if it is allowed.
+    pub fn apply(&mut self, signed: &SignedEvent) -> Result<(), AuthError> {
+        self.authorize(signed.event())?;
+        let event = signed.event();
+        match &event.body {
+            Body::Genesis {
+                network,
+                org,
+                node,
+                admin_name,
+            } => {
+                self.network = Some(network.clone());
+                self.orgs.insert(org.clone(), event.at);
+                self.members
+                    .insert(event.author, member(admin_name, org, Role::Admin, event.at));
+                self.nodes.entry(*node).or_insert(Node {
+                    org: org.clone(),
+                    addrs: Vec::new(),
+                    added_at: event.at,
+                    revoked_at: None,
+                });
+            }
+            Body::AddOrg {
+                org,
+                admin,
+                admin_name,
+            } => {
+                self.orgs.entry(org.clone()).or_insert(event.at);
+                self.members.entry(*admin).or_insert(member(
+                    admin_name,
+                    org,
+                    Role::Admin,
+                    event.at,
+                ));
+            }
+            Body::AddNode { org, node, addrs } => {
+                let entry = self.nodes.entry(*node).or_insert(Node {
+                    org: org.clone(),
+                    addrs: Vec::new(),
+                    added_at: event.at,
+                    revoked_at: None,
+                });
+                if entry.org == *org {
+                    entry.addrs = addrs.clone();
+                }
+            }
+            Body::AddMember {
+                org,
+                member: key,
+                name,
+                role,
+                region,
+            } => {
+                self.members.entry(*key).or_insert(Member {
+                    region: region.clone(),
+                    ..member(name, org, *role, event.at)
+                });
+            }
+            Body::Revoke { key, .. } => {
+                let at = event.at;
+                let earliest = |old: Option<Timestamp>| Some(old.map_or(at, |o| o.min(at)));
+                if let Some(m) = self.members.get_mut(key) {
+                    m.revoked_at = earliest(m.revoked_at);
+                }
+                if let Some(n) = self.nodes.get_mut(key) {
+                    n.revoked_at = earliest(n.revoked_at);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn principal(&self, key: &PublicKey) -> Option<Principal<'_>> {
+        if let Some(m) = self.members.get(key) {
+            return Some(Principal::Member(m));
+        }
+        self.nodes.get(key).map(Principal::Node)
+    }
+
+    /// Whether `key` is a member or node that is not revoked now: the only peers a node talks to.
+    pub fn is_active(&self, key: &PublicKey) -> bool {
+        match self.principal(key) {
+            Some(Principal::Member(m)) => m.revoked_at.is_none(),
+            Some(Principal::Node(n)) => n.revoked_at.is_none(),
+            None => false,
+        }
+    }
+
+    /// The organisation of a member or node.
+    pub fn org_of(&self, key: &PublicKey) -> Option<&str> {
+        match self.principal(key)? {
+            Principal::Member(m) => Some(&m.org),
+            Principal::Node(n) => Some(&n.org),
+        }
+    }
+
+    /// Security contacts (not revoked) by region.
+    pub fn directory(&self) -> BTreeMap<String, Vec<(PublicKey, &Member)>> {
+        let mut out: BTreeMap<String, Vec<(PublicKey, &Member)>> = BTreeMap::new();
+        for (key, m) in &self.members {
+            if m.revoked_at.is_none() && m.role != Role::Member {
+                if let Some(region) = &m.region {
+                    out.entry(region.clone()).or_default().push((*key, m));
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks that `event`'s author may write it. Field bounds and placement were checked when
+    /// the event was signed or decoded.
+    pub fn authorize(&self, event: &Event) -> Result<(), AuthError> {
+        let forbidden = |why: &str| Err(AuthError::Forbidden(why.to_string()));
+        if let Body::Genesis { .. } = event.body {
+            if self.network.is_some() {
+                return forbidden("the network already has a genesis");
+            }
+            return Ok(());
+        }
+        let Some(principal) = self.principal(&event.author) else {
+            return Err(AuthError::UnknownAuthor(event.author.fmt_short()));
+        };
+        let (org, role, revoked_at) = match principal {
+            Principal::Member(m) => (m.org.as_str(), Some(m.role), m.revoked_at),
+            Principal::Node(n) => (n.org.as_str(), None, n.revoked_at),
+        };
+        if revoked_at.is_some_and(|r| event.at >= r) {
+            return Err(AuthError::Revoked(event.author.fmt_short()));
+        }
+        let is_admin = role == Some(Role::Admin);
+        let is_responder = matches!(role, Some(Role::Admin | Role::SecurityContact));
+        let is_node = role.is_none();
+        match &event.body {
+            Body::Genesis { .. } => Ok(()),
+            Body::AddOrg {
+                org: new_org,
+                admin,
+                ..
+            } => {
+                if !is_admin {
+                    return forbidden("only admins add organisations");
+                }
+                if self.orgs.contains_key(new_org) {
+                    return forbidden("organisation exists");
+                }
+                if self.principal(admin).is_some() {
+                    return forbidden("key already in the roster");
+                }
+                Ok(())
+            }
+            Body::AddNode {
+                org: target, node, ..
+            } => {
+                if !is_admin || target != org {
+                    return forbidden("only an organisation's admins add its nodes");
+                }
+                match self.principal(node) {
+                    None => Ok(()),
+                    Some(Principal::Node(n)) if n.org == *target => Ok(()),
+                    Some(_) => forbidden("key already in the roster"),
+                }
+            }
+            Body::AddMember {
+                org: target,
+                member,
+                ..
+            } => {
+                if !is_admin || target != org {
+                    return forbidden("only an organisation's admins add its members");
+                }
+                if self.principal(member).is_some() {
+                    return forbidden("key already in the roster");
+                }
+                Ok(())
+            }
+            Body::Revoke { key, .. } => {
+                if !is_admin || self.org_of(key) != Some(org) {
+                    return forbidden("only an organisation's admins revoke its keys");
+                }
+                Ok(())
+            }
+            Body::Alert(alert) => match alert.kind {
+                AlertKind::Panic if is_node => forbidden("panics come from members"),
+                AlertKind::Panic if alert.org != org => {
+                    forbidden("a panic is for the author's organisation")
+                }
+                AlertKind::Panic => Ok(()),
+                AlertKind::Alert if !is_responder => {
+                    forbidden("only security contacts and admins broadcast alerts")
+                }
+                AlertKind::Alert if alert.org != org => {
+                    forbidden("an alert is for the author's organisation")
+                }
+                AlertKind::Alert => Ok(()),
+                AlertKind::MissedCheckin => {
+                    let subject = alert.subject.and_then(|s| self.members.get(&s));
+                    match subject {
+                        None => forbidden("missed check-in of an unknown member"),
+                        Some(s) if s.org != alert.org => {
+                            forbidden("subject is not of that organisation")
+                        }
+                        Some(_) if is_node || is_responder => Ok(()),
+                        Some(_) => forbidden("members do not raise missed check-ins"),
+                    }
+                }
+            },
+            Body::Ack { .. } => {
+                if is_node {
+                    return forbidden("acknowledgements come from people");
+                }
+                Ok(())
+            }
+            Body::Assign { assignee, .. } => {
+                if !is_responder {
+                    return forbidden("only security contacts and admins assign");
+                }
+                if !self.members.contains_key(assignee) {
+                    return forbidden("assignee is not a member");
+                }
+                Ok(())
+            }
+            Body::Resolve { .. } => {
+                if !(is_responder || is_node) {
+                    return forbidden("only security contacts, admins and nodes resolve");
+                }
+                Ok(())
+            }
+            Body::Checkin(_) => {
+                if is_node {
+                    return forbidden("check-ins come from members");
+                }
+                if event.doc.collection() != crate::ids::Collection::Checkins
+                    || event.doc.scope() != Some(org)
+                {
+                    return forbidden("a check-in goes in the author's organisation's document");
+                }
+                Ok(())
+            }
+            Body::Shelter(shelter) => {
+                if shelter.org != org || !(is_responder || is_node) {
+                    return forbidden("a shelter is written by its organisation");
+                }
+                Ok(())
+            }
+            Body::Occupancy {
+                org: shelter_org, ..
+            } => {
+                if shelter_org != org || !(is_responder || is_node) {
+                    return forbidden("occupancy is counted by the shelter's organisation");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a document id is acceptable in this network (known organisation for check-ins).
+    pub fn accepts_doc(&self, doc: &DocId) -> bool {
+        match doc.collection() {
+            crate::ids::Collection::Checkins => {
+                doc.scope().is_some_and(|o| self.orgs.contains_key(o))
+            }
+            _ => true,
+        }
+    }
+}
+
+fn member(name: &str, org: &str, role: Role, at: Timestamp) -> Member {
+    Member {
+        name: name.to_string(),
+        org: org.to_string(),
+        role,
+        region: None,
+        added_at: at,
+        revoked_at: None,
+    }
+}

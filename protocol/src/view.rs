@@ -1,0 +1,359 @@
+//! Alerts, check-ins and shelters folded from events. These are boundary types: they go to
+//! the CLI as they are and print as JSON, with keys and times in their text forms.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AlertKind, Body, CheckinStatus, Role, SignedEvent};
+use crate::ids::{PublicKey, RecordId, Timestamp};
+use crate::roster::Roster;
+
+/// One line of an alert's signed history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When (author's clock), RFC 3339.
+    pub at: String,
+    /// Who signed it.
+    pub by: String,
+    /// Their display name, if the roster knows them.
+    pub by_name: Option<String>,
+    /// raised, acknowledged, assigned, resolved.
+    pub action: String,
+    /// Assignee or resolution note.
+    pub detail: Option<String>,
+    /// The signed event's id.
+    pub event: String,
+}
+
+/// An alert as every node computes it from the same events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertView {
+    /// 32 hex characters.
+    pub id: String,
+    /// panic, alert, missed-checkin.
+    pub kind: AlertKind,
+    /// CAP severity.
+    pub severity: crate::event::Severity,
+    /// CAP urgency.
+    pub urgency: crate::event::Urgency,
+    /// CAP certainty.
+    pub certainty: crate::event::Certainty,
+    /// Region.
+    pub region: String,
+    /// Organisation.
+    pub org: String,
+    /// Text.
+    pub text: String,
+    /// open, acknowledged, assigned, resolved, expired.
+    pub status: String,
+    /// Key of whoever raised it.
+    pub author: String,
+    /// Their display name.
+    pub author_name: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: Option<String>,
+    /// The member a missed check-in is about.
+    pub subject: Option<String>,
+    /// Who acknowledged, in order.
+    pub acknowledgements: Vec<HistoryEntry>,
+    /// Current assignee key.
+    pub assignee: Option<String>,
+    /// The resolving entry.
+    pub resolution: Option<HistoryEntry>,
+    /// Everything that happened, in order.
+    pub history: Vec<HistoryEntry>,
+    /// The document that holds it.
+    pub doc: String,
+    #[serde(skip)]
+    created: Timestamp,
+}
+
+fn entry(roster: &Roster, e: &SignedEvent, action: &str, detail: Option<String>) -> HistoryEntry {
+    let ev = e.event();
+    HistoryEntry {
+        at: ev.at.rfc3339(),
+        by: ev.author.to_string(),
+        by_name: roster.members.get(&ev.author).map(|m| m.name.clone()),
+        action: action.to_string(),
+        detail,
+        event: e.id().to_string(),
+    }
+}
+
+/// Folds alert events (from any number of alert documents) into alerts, newest first. Events
+/// the roster does not allow (for instance written after their author's revocation) are left
+/// out.
+pub fn alerts<'a>(
+    roster: &Roster,
+    events: impl IntoIterator<Item = &'a SignedEvent>,
+    now: Timestamp,
+) -> Vec<AlertView> {
+    let mut events: Vec<&SignedEvent> = events
+        .into_iter()
+        .filter(|e| roster.authorize(e.event()).is_ok())
+        .collect();
+    events.sort_by_key(|e| (e.event().at, e.id()));
+    let mut out: BTreeMap<RecordId, AlertView> = BTreeMap::new();
+    for e in &events {
+        let ev = e.event();
+        if let Body::Alert(a) = &ev.body {
+            if out.contains_key(&a.id) {
+                continue;
+            }
+            let raised = entry(roster, e, "raised", None);
+            out.insert(
+                a.id,
+                AlertView {
+                    id: a.id.to_string(),
+                    kind: a.kind,
+                    severity: a.severity,
+                    urgency: a.urgency,
+                    certainty: a.certainty,
+                    region: a.region.clone(),
+                    org: a.org.clone(),
+                    text: a.text.clone(),
+                    status: String::new(),
+                    author: ev.author.to_string(),
+                    author_name: roster.members.get(&ev.author).map(|m| m.name.clone()),
+                    created_at: ev.at.rfc3339(),
+                    expires_at: a.expires_at.map(|t| t.rfc3339()),
+                    subject: a.subject.map(|s| s.to_string()),
+                    acknowledgements: Vec::new(),
+                    assignee: None,
+                    resolution: None,
+                    history: vec![raised],
+                    doc: ev.doc.to_string(),
+                    created: ev.at,
+                },
+            );
+        }
+    }
+    for e in &events {
+        let ev = e.event();
+        let (alert, h) = match &ev.body {
+            Body::Ack { alert } => (alert, entry(roster, e, "acknowledged", None)),
+            Body::Assign { alert, assignee } => (
+                alert,
+                entry(roster, e, "assigned", Some(assignee.to_string())),
+            ),
+            Body::Resolve { alert, note } => {
+                (alert, entry(roster, e, "resolved", Some(note.clone())))
+            }
+            _ => continue,
+        };
+        let Some(view) = out.get_mut(alert) else {
+            continue;
+        };
+        if view.doc != ev.doc.as_str() {
+            continue;
+        }
+        match &ev.body {
+            Body::Ack { .. } if !view.acknowledgements.iter().any(|a| a.by == h.by) => {
+                view.acknowledgements.push(h.clone())
+            }
+            Body::Assign { assignee, .. } => view.assignee = Some(assignee.to_string()),
+            Body::Resolve { .. } if view.resolution.is_none() => view.resolution = Some(h.clone()),
+            _ => {}
+        }
+        view.history.push(h);
+    }
+    let mut list: Vec<AlertView> = out.into_values().collect();
+    for v in &mut list {
+        let expired = v.expires_at.is_some()
+            && v.kind == AlertKind::Alert
+            && events.iter().any(|e| matches!(&e.event().body, Body::Alert(a) if a.id.to_string() == v.id && a.expires_at.is_some_and(|x| x < now)));
+        v.status = if v.resolution.is_some() {
+            "resolved"
+        } else if expired {
+            "expired"
+        } else if v.assignee.is_some() {
+            "assigned"
+        } else if !v.acknowledgements.is_empty() {
+            "acknowledged"
+        } else {
+            "open"
+        }
+        .to_string();
+    }
+    list.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    list
+}
+
+/// A member's latest check-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinView {
+    /// Member key.
+    pub member: String,
+    /// Display name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// Home region.
+    pub region: Option<String>,
+    /// ok, need-help, danger.
+    pub status: CheckinStatus,
+    /// Note.
+    pub note: String,
+    /// RFC 3339.
+    pub at: String,
+    /// RFC 3339.
+    pub next_due: Option<String>,
+    /// Whether the next check-in is past due.
+    pub overdue: bool,
+    /// Security contacts of the member's region, by name.
+    pub security_contacts: Vec<String>,
+}
+
+/// The latest check-in of each member, sorted by name.
+pub fn checkins<'a>(
+    roster: &Roster,
+    events: impl IntoIterator<Item = &'a SignedEvent>,
+    now: Timestamp,
+) -> Vec<CheckinView> {
+    let mut latest: BTreeMap<PublicKey, &SignedEvent> = BTreeMap::new();
+    for e in events {
+        let ev = e.event();
+        if !matches!(ev.body, Body::Checkin(_)) || roster.authorize(ev).is_err() {
+            continue;
+        }
+        let slot = latest.entry(ev.author).or_insert(e);
+        if (ev.at, e.id()) > (slot.event().at, slot.id()) {
+            *slot = e;
+        }
+    }
+    let directory = roster.directory();
+    let mut out: Vec<CheckinView> = latest
+        .into_iter()
+        .filter_map(|(key, e)| {
+            let Body::Checkin(c) = &e.event().body else {
+                return None;
+            };
+            let m = roster.members.get(&key)?;
+            let contacts = m
+                .region
+                .as_ref()
+                .and_then(|r| directory.get(r))
+                .map(|list| {
+                    list.iter()
+                        .filter(|(_, c)| c.role == Role::SecurityContact)
+                        .map(|(_, c)| c.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(CheckinView {
+                member: key.to_string(),
+                name: m.name.clone(),
+                org: m.org.clone(),
+                region: m.region.clone(),
+                status: c.status,
+                note: c.note.clone(),
+                at: e.event().at.rfc3339(),
+                next_due: c.next_due.map(|t| t.rfc3339()),
+                overdue: c.next_due.is_some_and(|d| d < now),
+                security_contacts: contacts,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.member.cmp(&b.member)));
+    out
+}
+
+/// A shelter with its current occupancy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelterView {
+    /// 32 hex characters.
+    pub id: String,
+    /// Operator organisation.
+    pub org: String,
+    /// Name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// Places in all.
+    pub capacity: u32,
+    /// Places taken: the sum of every occupancy change by the operator organisation.
+    pub occupancy: i64,
+    /// capacity - occupancy, never negative.
+    pub available: u32,
+    /// Services.
+    pub services: Vec<String>,
+    /// Who it accepts.
+    pub accepts: Vec<String>,
+    /// Contact.
+    pub contact: String,
+    /// open, full, closed (full when no place is free).
+    pub status: crate::event::ShelterStatus,
+    /// RFC 3339 of the latest description.
+    pub updated_at: String,
+}
+
+/// Folds shelter events into shelters, sorted by region and name.
+pub fn shelters<'a>(
+    roster: &Roster,
+    events: impl IntoIterator<Item = &'a SignedEvent>,
+) -> Vec<ShelterView> {
+    let events: Vec<&SignedEvent> = events
+        .into_iter()
+        .filter(|e| roster.authorize(e.event()).is_ok())
+        .collect();
+    let mut latest: BTreeMap<RecordId, &SignedEvent> = BTreeMap::new();
+    let mut occupancy: BTreeMap<(RecordId, String), i64> = BTreeMap::new();
+    for e in &events {
+        match &e.event().body {
+            Body::Shelter(s) => {
+                let slot = latest.entry(s.id).or_insert(e);
+                if (e.event().at, e.id()) > (slot.event().at, slot.id()) {
+                    *slot = e;
+                }
+            }
+            Body::Occupancy {
+                shelter,
+                org,
+                delta,
+                ..
+            } => {
+                *occupancy.entry((*shelter, org.clone())).or_default() += i64::from(*delta);
+            }
+            _ => {}
+        }
+    }
+    let mut out: Vec<ShelterView> = latest
+        .values()
+        .filter_map(|e| {
+            let Body::Shelter(s) = &e.event().body else {
+                return None;
+            };
+            let occ = occupancy
+                .get(&(s.id, s.org.clone()))
+                .copied()
+                .unwrap_or(0)
+                .max(0);
+            let available = (i64::from(s.capacity) - occ).max(0) as u32;
+            let status = match s.status {
+                crate::event::ShelterStatus::Open if available == 0 => {
+                    crate::event::ShelterStatus::Full
+                }
+                other => other,
+            };
+            Some(ShelterView {
+                id: s.id.to_string(),
+                org: s.org.clone(),
+                name: s.name.clone(),
+                region: s.region.clone(),
+                capacity: s.capacity,
+                occupancy: occ,
+                available,
+                services: s.services.clone(),
+                accepts: s.accepts.clone(),
+                contact: s.contact.clone(),
+                status,
+                updated_at: e.event().at.rfc3339(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.region, &a.name, &a.id).cmp(&(&b.region, &b.name, &b.id)));
+    out
+}
