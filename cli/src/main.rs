@@ -1,1 +1,596 @@
-fn main() {}
+//! tejido: the Tejido command line for members (over libp2p to their nodes, with the member
+//! key in `--home`) and for node operators (over the node's local socket in `--data-dir`).
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 no node reachable (the record is queued on this
+//! device and is sent by the next command that reaches a node).
+
+mod member;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use protocol::control::{Request, Response};
+use protocol::event::{
+    AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, Role, Severity, ShelterBody,
+    ShelterStatus, SignedEvent, Urgency,
+};
+use protocol::ids::{DocId, RecordId, SecretKey, Timestamp};
+use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode};
+
+use crate::member::{Home, Saved};
+
+/// The exit code for "no node reachable; queued on this device".
+const EXIT_QUEUED: u8 = 3;
+
+/// Tejido: check in, raise a panic, follow alerts and find a shelter, peer to peer.
+#[derive(Debug, Parser)]
+#[command(name = "tejido", version)]
+struct Args {
+    /// Operate the node whose data directory this is (operator commands).
+    #[arg(long, global = true, env = "TEJIDO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Member home directory holding your key (default: the platform config directory).
+    #[arg(long, global = true, env = "TEJIDO_HOME")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Node status (operator).
+    Status,
+    /// Create a one-time invite code (operator).
+    Invite {
+        #[command(subcommand)]
+        what: InviteWhat,
+    },
+    /// Members of the network (operator).
+    Members,
+    /// Join a node with an invite code; creates your member key.
+    Join {
+        /// The code from your organisation's operator.
+        code: String,
+    },
+    /// Who you are, as your node knows you.
+    Whoami,
+    /// Check in.
+    Checkin {
+        /// ok, need-help or danger.
+        #[arg(long, default_value = "ok", value_parser = parse_status)]
+        status: CheckinStatus,
+        /// When the next check-in is due, e.g. 6h or 1d; missing it raises an alert.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        next: Option<std::time::Duration>,
+        /// A note for your security contact.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Ask for help now: sends a panic alert to every node you know.
+    Panic {
+        /// What is happening, if you can say.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Region (default: your home region).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Send, acknowledge, assign or resolve an alert.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+    /// List alerts.
+    Alerts {
+        /// Only alerts not yet resolved.
+        #[arg(long)]
+        open: bool,
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Latest check-in of each member.
+    Checkins {
+        /// Only members whose check-in is overdue.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Add or update a shelter (admins and security contacts of its organisation).
+    Shelter {
+        #[command(subcommand)]
+        action: ShelterAction,
+    },
+    /// List shelters.
+    Shelters {
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Only open shelters with free places.
+        #[arg(long)]
+        available: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InviteWhat {
+    /// Invite a member of this node's organisation.
+    Member {
+        /// Their name, as others will see it.
+        #[arg(long)]
+        name: String,
+        /// member, security-contact or admin.
+        #[arg(long, default_value = "member")]
+        role: Role,
+        /// Their home region, e.g. oaxaca.
+        #[arg(long)]
+        region: Option<String>,
+        /// How long the code stays valid.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertAction {
+    /// Broadcast an alert to a region (security contacts and admins).
+    Send {
+        /// minor, moderate, severe or extreme.
+        #[arg(long, value_parser = parse_severity)]
+        severity: Severity,
+        /// The region it concerns.
+        #[arg(long)]
+        region: String,
+        /// immediate, expected, future or past.
+        #[arg(long, default_value = "expected", value_parser = parse_urgency)]
+        urgency: Urgency,
+        /// observed, likely, possible or unknown.
+        #[arg(long, default_value = "likely", value_parser = parse_certainty)]
+        certainty: Certainty,
+        /// Informational alerts expire after this long, e.g. 2d.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+        /// What people should know.
+        text: String,
+    },
+    /// Acknowledge an alert: you have seen it and are on it.
+    Ack {
+        /// Alert id (or a unique prefix of at least 6 characters).
+        id: String,
+    },
+    /// Assign an alert to a member (security contacts and admins).
+    Assign {
+        /// Alert id or prefix.
+        id: String,
+        /// The member's key.
+        member: String,
+    },
+    /// Resolve an alert (security contacts and admins).
+    Resolve {
+        /// Alert id or prefix.
+        id: String,
+        /// How it ended.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShelterAction {
+    /// Add a shelter run by your organisation.
+    Add {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Region.
+        #[arg(long)]
+        region: String,
+        /// Places in all.
+        #[arg(long)]
+        capacity: u32,
+        /// A service offered (repeatable): psychosocial, medical, legal, ...
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Who it accepts (repeatable): women, families, children, lgbtq, indigenous, ...
+        #[arg(long = "accepts")]
+        accepts: Vec<String>,
+        /// How to reach it.
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+    /// Update a shelter: its status, capacity, or people arriving and leaving.
+    Update {
+        /// Shelter id or prefix.
+        id: String,
+        /// open, full or closed.
+        #[arg(long, value_parser = parse_shelter_status)]
+        status: Option<ShelterStatus>,
+        /// New capacity.
+        #[arg(long)]
+        capacity: Option<u32>,
+        /// People arriving.
+        #[arg(long, default_value_t = 0)]
+        arrive: u32,
+        /// People leaving.
+        #[arg(long, default_value_t = 0)]
+        leave: u32,
+    },
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(s: &str, allowed: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("expected one of: {allowed}"))
+}
+fn parse_status(s: &str) -> Result<CheckinStatus, String> {
+    parse_enum(s, "ok, need-help, danger")
+}
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    parse_enum(s, "minor, moderate, severe, extreme")
+}
+fn parse_urgency(s: &str) -> Result<Urgency, String> {
+    parse_enum(s, "immediate, expected, future, past")
+}
+fn parse_certainty(s: &str) -> Result<Certainty, String> {
+    parse_enum(s, "observed, likely, possible, unknown")
+}
+fn parse_shelter_status(s: &str) -> Result<ShelterStatus, String> {
+    parse_enum(s, "open, full, closed")
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tejido: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("tejido: {e:#}");
+            if e.downcast_ref::<member::Unreachable>().is_some() {
+                return ExitCode::from(EXIT_QUEUED);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn home_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    match &args.home {
+        Some(h) => Ok(h.clone()),
+        None => directories::ProjectDirs::from("org", "Tejido", "tejido")
+            .map(|d| d.config_dir().join("member"))
+            .context("no home directory: pass --home"),
+    }
+}
+
+async fn operator(data_dir: &std::path::Path, request: Request) -> anyhow::Result<Response> {
+    let socket = daemon::control::socket_path(data_dir);
+    match daemon::control::call(&socket, &request).await? {
+        Response::Error { message } => anyhow::bail!("{message}"),
+        other => Ok(other),
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let json = args.json;
+    if let Some(dir) = args.data_dir.clone() {
+        let request = match &args.command {
+            Cmd::Status => Request::Status,
+            Cmd::Members => Request::Members,
+            Cmd::Invite { what: InviteWhat::Member { name, role, region, ttl } } => {
+                if let Some(r) = region {
+                    protocol::ids::check_slug("region", r).map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+                Request::InviteMember { name: name.clone(), role: *role, region: region.clone(), ttl_secs: ttl.as_secs() }
+            }
+            Cmd::Alerts { open, region } => Request::Alerts { region: region.clone(), open_only: *open },
+            Cmd::Checkins { overdue } => Request::Checkins { overdue_only: *overdue },
+            Cmd::Shelters { region, available } => Request::Shelters { region: region.clone(), available_only: *available },
+            _ => anyhow::bail!("this command is for members: use --home instead of --data-dir"),
+        };
+        let response = operator(&dir, request).await?;
+        output::operator(&response, json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let home = Home::new(home_dir(&args)?);
+    match args.command {
+        Cmd::Status | Cmd::Members | Cmd::Invite { .. } => {
+            anyhow::bail!("this command is for node operators: pass --data-dir DIR")
+        }
+        Cmd::Join { code } => join(&home, &code, json).await,
+        Cmd::Whoami => {
+            let (key, saved) = load(&home)?;
+            flush_queue(&home, &key, &saved).await;
+            match member::query(&key, &saved.nodes, ClientRequestV0::Whoami).await? {
+                ClientResponseV0::Profile { profile, nodes } => {
+                    home.save(&Saved { profile: profile.clone(), nodes })?;
+                    output::profile(&profile, json)?;
+                }
+                _ => anyhow::bail!("unexpected answer"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Checkin { status, next, note } => {
+            let (key, saved) = load(&home)?;
+            let at = Timestamp::now();
+            let next_due = next.map(|d| at.plus_ms(d.as_millis() as i64));
+            let body = Body::Checkin(CheckinBody { status, note, next_due });
+            let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
+            send_record(&home, &key, &saved, event, "check-in", json).await
+        }
+        Cmd::Panic { note, region } => {
+            let (key, saved) = load(&home)?;
+            let region = region
+                .or(saved.profile.region.clone())
+                .context("you have no home region: pass --region")?;
+            protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let at = Timestamp::now();
+            let body = Body::Alert(AlertBody {
+                id: RecordId::random(),
+                kind: AlertKind::Panic,
+                severity: Severity::Extreme,
+                urgency: Urgency::Immediate,
+                certainty: Certainty::Observed,
+                region: region.clone(),
+                org: saved.profile.org.clone(),
+                text: note,
+                expires_at: None,
+                subject: None,
+            });
+            let event = sign(&key, DocId::alerts(&region, at), at, body)?;
+            send_record(&home, &key, &saved, event, "panic", json).await
+        }
+        Cmd::Alert { action } => alert_action(&home, action, json).await,
+        Cmd::Alerts { open, region } => {
+            let (key, saved) = load(&home)?;
+            flush_queue(&home, &key, &saved).await;
+            match member::query(&key, &saved.nodes, ClientRequestV0::Alerts { region, open_only: open }).await? {
+                ClientResponseV0::Alerts(alerts) => output::alerts(&alerts, json)?,
+                _ => anyhow::bail!("unexpected answer"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Checkins { overdue } => {
+            let (key, saved) = load(&home)?;
+            flush_queue(&home, &key, &saved).await;
+            match member::query(&key, &saved.nodes, ClientRequestV0::Checkins { overdue_only: overdue }).await? {
+                ClientResponseV0::Checkins(list) => output::checkins(&list, json)?,
+                _ => anyhow::bail!("unexpected answer"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Shelters { region, available } => {
+            let (key, saved) = load(&home)?;
+            flush_queue(&home, &key, &saved).await;
+            match member::query(&key, &saved.nodes, ClientRequestV0::Shelters { region, available_only: available }).await? {
+                ClientResponseV0::Shelters(list) => output::shelters(&list, json)?,
+                _ => anyhow::bail!("unexpected answer"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Shelter { action } => shelter_action(&home, action, json).await,
+    }
+}
+
+fn load(home: &Home) -> anyhow::Result<(SecretKey, Saved)> {
+    Ok((home.key()?, home.saved()?))
+}
+
+fn sign(key: &SecretKey, doc: DocId, at: Timestamp, body: Body) -> anyhow::Result<SignedEvent> {
+    SignedEvent::sign(Event { author: key.public(), at, doc, body }, key).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn join(home: &Home, code: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let invite = InviteCode::decode(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let InviteCode::V0 { node, addrs, .. } = &invite;
+    if home.saved().is_ok() {
+        anyhow::bail!("this home has already joined a network; use another --home");
+    }
+    let key = home.key_or_create()?;
+    let proof = key.sign(&invite.proof_message(&key.public())).to_vec();
+    let contact = protocol::wire::NodeContact { key: *node, addrs: addrs.clone() };
+    let results = member::request_all(
+        &invite.identity(),
+        std::slice::from_ref(&contact),
+        ClientRequestV0::Redeem { member: key.public(), proof },
+    )
+    .await?;
+    match results.into_iter().next() {
+        Some((_, Ok(ClientResponseV0::Profile { profile, nodes }))) => {
+            home.save(&Saved { profile: profile.clone(), nodes })?;
+            output::joined(&profile, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((_, Ok(ClientResponseV0::Error { message, .. }))) => anyhow::bail!("the node refused the invite: {message}"),
+        Some((_, Err(e))) => anyhow::bail!("cannot reach the inviting node: {e}"),
+        _ => anyhow::bail!("cannot reach the inviting node"),
+    }
+}
+
+/// Sends queued records; best effort, reports what happened on stderr.
+async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
+    let queued = home.queued();
+    if queued.is_empty() {
+        return;
+    }
+    for chunk in queued.chunks(32) {
+        match member::deliver(home, key, &saved.nodes, chunk.to_vec()).await {
+            Ok(d) if !d.stored_by.is_empty() => {
+                eprintln!("tejido: sent {} queued record(s)", chunk.len());
+            }
+            Ok(d) => {
+                for (node, why) in d.refused {
+                    eprintln!("tejido: node {} refused queued records: {why}", node.fmt_short());
+                }
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Queues a signed record on the device, then sends it to every known node.
+async fn send_record(home: &Home, key: &SecretKey, saved: &Saved, event: SignedEvent, what: &str, json: bool) -> anyhow::Result<ExitCode> {
+    home.enqueue(&event)?;
+    flush_queue_except(home, key, saved, &event).await;
+    let delivery = member::deliver(home, key, &saved.nodes, vec![event.clone()]).await?;
+    output::delivery(what, &event, &delivery, saved.nodes.len(), json)?;
+    if !delivery.stored_by.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else if delivery.unreachable.is_empty() {
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::from(EXIT_QUEUED))
+    }
+}
+
+async fn flush_queue_except(home: &Home, key: &SecretKey, saved: &Saved, except: &SignedEvent) {
+    let others: Vec<SignedEvent> = home.queued().into_iter().filter(|e| e.id() != except.id()).collect();
+    if others.is_empty() {
+        return;
+    }
+    if let Ok(d) = member::deliver(home, key, &saved.nodes, others.clone()).await {
+        if !d.stored_by.is_empty() {
+            eprintln!("tejido: sent {} queued record(s)", others.len());
+        }
+    }
+}
+
+/// Finds an alert by id or unique prefix.
+async fn find_alert(key: &SecretKey, saved: &Saved, id: &str) -> anyhow::Result<protocol::view::AlertView> {
+    if id.len() < 6 {
+        anyhow::bail!("give at least 6 characters of the alert id");
+    }
+    let ClientResponseV0::Alerts(alerts) =
+        member::query(key, &saved.nodes, ClientRequestV0::Alerts { region: None, open_only: false }).await?
+    else {
+        anyhow::bail!("unexpected answer");
+    };
+    let mut matches: Vec<_> = alerts.into_iter().filter(|a| a.id.starts_with(&id.to_ascii_lowercase())).collect();
+    match matches.len() {
+        0 => anyhow::bail!("no alert {id}"),
+        1 => Ok(matches.remove(0)),
+        n => anyhow::bail!("{n} alerts start with {id}: give more characters"),
+    }
+}
+
+async fn alert_action(home: &Home, action: AlertAction, json: bool) -> anyhow::Result<ExitCode> {
+    let (key, saved) = load(home)?;
+    let at = Timestamp::now();
+    let (doc, body, what) = match action {
+        AlertAction::Send { severity, region, urgency, certainty, expires, text } => {
+            protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let body = Body::Alert(AlertBody {
+                id: RecordId::random(),
+                kind: AlertKind::Alert,
+                severity,
+                urgency,
+                certainty,
+                region: region.clone(),
+                org: saved.profile.org.clone(),
+                text,
+                expires_at: expires.map(|d| at.plus_ms(d.as_millis() as i64)),
+                subject: None,
+            });
+            (DocId::alerts(&region, at), body, "alert")
+        }
+        AlertAction::Ack { id } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            (alert.doc.parse()?, Body::Ack { alert: alert.id.parse()? }, "acknowledgement")
+        }
+        AlertAction::Assign { id, member } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            let assignee = member.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            (alert.doc.parse()?, Body::Assign { alert: alert.id.parse()?, assignee }, "assignment")
+        }
+        AlertAction::Resolve { id, note } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            (alert.doc.parse()?, Body::Resolve { alert: alert.id.parse()?, note }, "resolution")
+        }
+    };
+    let event = sign(&key, doc, at, body)?;
+    send_record(home, &key, &saved, event, what, json).await
+}
+
+async fn shelter_action(home: &Home, action: ShelterAction, json: bool) -> anyhow::Result<ExitCode> {
+    let (key, saved) = load(home)?;
+    let at = Timestamp::now();
+    let org = saved.profile.org.clone();
+    let mut events = Vec::new();
+    match action {
+        ShelterAction::Add { name, region, capacity, services, accepts, contact } => {
+            let body = Body::Shelter(ShelterBody {
+                id: RecordId::random(),
+                org,
+                name,
+                region: region.clone(),
+                capacity,
+                services,
+                accepts,
+                contact,
+                status: ShelterStatus::Open,
+            });
+            events.push(sign(&key, DocId::shelters(&region), at, body)?);
+        }
+        ShelterAction::Update { id, status, capacity, arrive, leave } => {
+            let ClientResponseV0::Shelters(list) =
+                member::query(&key, &saved.nodes, ClientRequestV0::Shelters { region: None, available_only: false }).await?
+            else {
+                anyhow::bail!("unexpected answer");
+            };
+            let found: Vec<_> = list.into_iter().filter(|s| s.id.starts_with(&id.to_ascii_lowercase())).collect();
+            let [shelter] = found.as_slice() else {
+                anyhow::bail!("no single shelter matches {id}");
+            };
+            let sid: RecordId = shelter.id.parse()?;
+            if status.is_some() || capacity.is_some() {
+                let body = Body::Shelter(ShelterBody {
+                    id: sid,
+                    org: shelter.org.clone(),
+                    name: shelter.name.clone(),
+                    region: shelter.region.clone(),
+                    capacity: capacity.unwrap_or(shelter.capacity),
+                    services: shelter.services.clone(),
+                    accepts: shelter.accepts.clone(),
+                    contact: shelter.contact.clone(),
+                    status: status.unwrap_or(match shelter.status {
+                        ShelterStatus::Full => ShelterStatus::Open,
+                        s => s,
+                    }),
+                });
+                events.push(sign(&key, DocId::shelters(&shelter.region), at, body)?);
+            }
+            let delta = i64::from(arrive) - i64::from(leave);
+            if delta != 0 {
+                let body = Body::Occupancy {
+                    shelter: sid,
+                    org: shelter.org.clone(),
+                    region: shelter.region.clone(),
+                    delta: i32::try_from(delta).context("too many people at once")?,
+                };
+                events.push(sign(&key, DocId::shelters(&shelter.region), at, body)?);
+            }
+            if events.is_empty() {
+                anyhow::bail!("nothing to update: give --status, --capacity, --arrive or --leave");
+            }
+        }
+    }
+    let delivery = member::deliver(home, &key, &saved.nodes, events.clone()).await?;
+    output::delivery("shelter update", &events[0], &delivery, saved.nodes.len(), json)?;
+    if delivery.stored_by.is_empty() {
+        let why = delivery.refused.first().map(|(_, w)| w.clone()).unwrap_or_else(|| "no node reachable".into());
+        anyhow::bail!("not stored: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,60 @@
+//! tejidod, the Tejido node, as a library: everything testable lives here and `main.rs` only
+//! parses arguments, installs tracing and calls [`run`].
+//!
+//! # Layout
+//! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
+//! - `store`: sled: document chunks and invites; flushed before anything is acknowledged.
+//! - `engine`: documents in memory, the folded roster, submit and sync-apply with all checks.
+//! - `net`: the libp2p behaviour (trust gate first), swarm construction, key <-> peer id.
+//! - `node`: the one task that owns the swarm and the engine; sync between nodes.
+//! - `control`: the operator socket (JSON lines over a 0600 Unix socket).
 
+pub mod config;
+pub mod control;
+mod engine;
+pub mod net;
+mod node;
+mod store;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+/// Runs a node until `shutdown` resolves or an operator asks it to stop.
+pub async fn run(config: config::Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let me = config.node_key.public();
+    let span = tracing::error_span!("node", me = %me.fmt_short());
+    async move {
+        let mut engine = engine::Engine::open(&config.store_dir())?;
+        if engine.roster().network.is_none() {
+            engine
+                .genesis(&config.admin_key, me, &config.network, &config.org)
+                .context("creating the network's first roster")?;
+        }
+        let listener = control::bind(&config.socket_path())?;
+        let node = node::Node::new(&config, engine)?;
+        let (tx, rx) = mpsc::channel(node::CONTROL_CHANNEL_CAP);
+        tokio::spawn(control::serve(listener, tx).in_current_span());
+        if config.fresh {
+            print_welcome(&config);
+        }
+        tracing::info!(org = %config.org, "node started");
+        node.run(rx, shutdown).await;
+        let _ = std::fs::remove_file(config.socket_path());
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+fn print_welcome(config: &config::Config) {
+    let dir = config.data_dir.display();
+    println!("Initialised a new Tejido node in {dir}");
+    println!("  node id:      {}", config.node_key.public());
+    println!("  organisation: {}", config.org);
+    println!();
+    println!("Next steps, in another terminal:");
+    println!("  tejido --data-dir {dir} status");
+    println!("  tejido --data-dir {dir} invite member --name NAME [--role security-contact] [--region REGION]");
+    println!("and give the code it prints to the member, who runs: tejido join CODE");
+}

@@ -79,6 +79,8 @@ pub struct Status {
     pub refused_connections: u64,
     /// Events or sync messages refused as invalid.
     pub rejected_changes: u64,
+    /// Size of the store on disk.
+    pub store_bytes: u64,
 }
 
 /// A member as the operator sees them.

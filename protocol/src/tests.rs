@@ -1,1 +1,2230 @@
+//! Unit tests of the protocol crate: signing, text forms, roster rules, document sync and its
+//! validation against hostile peers, and the views.
 
+use std::collections::BTreeSet;
+
+use automerge::sync::{State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjType, ScalarValue, ROOT};
+use serde::{Deserialize, Serialize};
+
+use crate::doc::{authorize_batch, Document, SyncError, MAX_SYNC_MESSAGE_BYTES};
+use crate::event::{
+    AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, EventId, Role,
+    Severity, ShelterBody, ShelterStatus, SignedEvent, Urgency, VerifyError, MAX_EVENT_BYTES,
+    MAX_TEXT_BYTES,
+};
+use crate::ids::{Collection, DocId, PublicKey, RecordId, SecretKey, Timestamp};
+use crate::roster::{AuthError, Roster};
+use crate::view;
+use crate::wire::{ClientRequest, ClientRequestV0, InviteCode, InviteKind};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// 2026-03-10T00:00:00Z: every event of the fixtures falls in March 2026.
+const T0: i64 = 1_773_100_800_000;
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp(T0 + offset_ms)
+}
+
+fn key(name: &str) -> SecretKey {
+    SecretKey::derive("test", name.as_bytes())
+}
+
+fn sign(key: &SecretKey, at: Timestamp, doc: DocId, body: Body) -> SignedEvent {
+    SignedEvent::sign(
+        Event {
+            author: key.public(),
+            at,
+            doc,
+            body,
+        },
+        key,
+    )
+    .expect("fixture event signs")
+}
+
+fn alert_body(
+    id: RecordId,
+    kind: AlertKind,
+    region: &str,
+    org: &str,
+    subject: Option<PublicKey>,
+) -> AlertBody {
+    AlertBody {
+        id,
+        kind,
+        severity: Severity::Severe,
+        urgency: Urgency::Immediate,
+        certainty: Certainty::Observed,
+        region: region.into(),
+        org: org.into(),
+        text: "help".into(),
+        expires_at: None,
+        subject,
+    }
+}
+
+/// An alert event in the Oaxaca alerts document of the month of `t`.
+fn alert_event(
+    key: &SecretKey,
+    t: Timestamp,
+    id: RecordId,
+    kind: AlertKind,
+    org: &str,
+    subject: Option<PublicKey>,
+) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(alert_body(id, kind, "oaxaca", org, subject)),
+    )
+}
+
+fn panic_event(key: &SecretKey, t: Timestamp, id: RecordId) -> SignedEvent {
+    alert_event(key, t, id, AlertKind::Panic, "org-a", None)
+}
+
+fn alert_action(key: &SecretKey, t: Timestamp, body: Body) -> SignedEvent {
+    sign(key, t, DocId::alerts("oaxaca", t), body)
+}
+
+fn checkin_event(
+    key: &SecretKey,
+    t: Timestamp,
+    status: CheckinStatus,
+    next_due: Option<Timestamp>,
+) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::checkins("org-a", t),
+        Body::Checkin(CheckinBody {
+            status,
+            note: format!("note at {}", t.0),
+            next_due,
+        }),
+    )
+}
+
+fn rid(label: &str) -> RecordId {
+    RecordId::derive("test record", &[label.as_bytes()])
+}
+
+/// A small network: org-a with admin A, node N, member M and security contact S (both in
+/// Oaxaca); org-b with admin B; X is in no roster.
+struct Net {
+    a: SecretKey,
+    m: SecretKey,
+    s: SecretKey,
+    n: SecretKey,
+    b: SecretKey,
+    x: SecretKey,
+    genesis: SignedEvent,
+    add_m: SignedEvent,
+    add_s: SignedEvent,
+    add_org_b: SignedEvent,
+}
+
+impl Net {
+    fn new() -> Self {
+        let (a, m, s, n, b, x) = (
+            key("alice"),
+            key("mario"),
+            key("sofia"),
+            key("node-a"),
+            key("beatriz"),
+            key("stranger"),
+        );
+        let genesis = sign(
+            &a,
+            at(0),
+            DocId::roster(),
+            Body::Genesis {
+                network: "red".into(),
+                org: "org-a".into(),
+                node: n.public(),
+                admin_name: "Alice".into(),
+            },
+        );
+        let add_m = sign(
+            &a,
+            at(MIN),
+            DocId::roster(),
+            Body::AddMember {
+                org: "org-a".into(),
+                member: m.public(),
+                name: "Mario".into(),
+                role: Role::Member,
+                region: Some("oaxaca".into()),
+            },
+        );
+        let add_s = sign(
+            &a,
+            at(2 * MIN),
+            DocId::roster(),
+            Body::AddMember {
+                org: "org-a".into(),
+                member: s.public(),
+                name: "Sofia".into(),
+                role: Role::SecurityContact,
+                region: Some("oaxaca".into()),
+            },
+        );
+        let add_org_b = sign(
+            &a,
+            at(3 * MIN),
+            DocId::roster(),
+            Body::AddOrg {
+                org: "org-b".into(),
+                admin: b.public(),
+                admin_name: "Beatriz".into(),
+            },
+        );
+        Self {
+            a,
+            m,
+            s,
+            n,
+            b,
+            x,
+            genesis,
+            add_m,
+            add_s,
+            add_org_b,
+        }
+    }
+
+    fn roster_events(&self) -> Vec<SignedEvent> {
+        vec![
+            self.genesis.clone(),
+            self.add_m.clone(),
+            self.add_s.clone(),
+            self.add_org_b.clone(),
+        ]
+    }
+
+    fn roster(&self) -> Roster {
+        Roster::from_events(&self.roster_events())
+    }
+
+    fn revoke(&self, who: &SecretKey, t: Timestamp) -> SignedEvent {
+        sign(
+            &self.a,
+            t,
+            DocId::roster(),
+            Body::Revoke {
+                key: who.public(),
+                reason: "phone seized".into(),
+            },
+        )
+    }
+}
+
+fn ids(events: &[SignedEvent]) -> BTreeSet<EventId> {
+    events.iter().map(SignedEvent::id).collect()
+}
+
+/// The same serde shape as the private `event::Envelope`, to build signed bytes by hand.
+#[derive(Serialize, Deserialize)]
+enum TestEnvelope {
+    V0 { payload: Vec<u8>, sig: Vec<u8> },
+}
+
+/// Signs `event` with `key` whatever its author, bypassing every check of `SignedEvent::sign`.
+fn forge(event: &Event, key: &SecretKey) -> Vec<u8> {
+    let payload = postcard::to_stdvec(event).expect("event encodes");
+    let sig = key.sign(&payload).to_vec();
+    postcard::to_stdvec(&TestEnvelope::V0 { payload, sig }).expect("envelope encodes")
+}
+
+/// Syncs two documents until neither has anything to say.
+fn sync_docs(a: &mut Document, b: &mut Document, roster: &Roster) -> Result<(), SyncError> {
+    let (mut sa, mut sb) = (State::new(), State::new());
+    for _ in 0..64 {
+        let to_b = a.generate_sync_message(&mut sa);
+        if let Some(msg) = &to_b {
+            b.receive_sync_message(&mut sb, msg, roster)?;
+        }
+        let to_a = b.generate_sync_message(&mut sb);
+        if let Some(msg) = &to_a {
+            a.receive_sync_message(&mut sa, msg, roster)?;
+        }
+        if to_a.is_none() && to_b.is_none() {
+            return Ok(());
+        }
+    }
+    panic!("sync did not converge");
+}
+
+/// Syncs a raw automerge document (a hostile peer) into an honest document.
+fn sync_raw_into(
+    hostile: &mut Automerge,
+    honest: &mut Document,
+    roster: &Roster,
+) -> Result<Vec<SignedEvent>, SyncError> {
+    let (mut hs, mut st) = (State::new(), State::new());
+    let mut received = Vec::new();
+    for _ in 0..64 {
+        let to_honest = SyncDoc::generate_sync_message(hostile, &mut hs).map(|m| m.encode());
+        if let Some(msg) = &to_honest {
+            received.extend(honest.receive_sync_message(&mut st, msg, roster)?);
+        }
+        let to_hostile = honest.generate_sync_message(&mut st);
+        if let Some(msg) = &to_hostile {
+            let msg = automerge::sync::Message::decode(msg).expect("honest message decodes");
+            SyncDoc::receive_sync_message(hostile, &mut hs, msg).expect("hostile receives");
+        }
+        if to_honest.is_none() && to_hostile.is_none() {
+            return Ok(received);
+        }
+    }
+    panic!("sync did not converge");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Signing
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sign_encode_decode_round_trip() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, Some(at(2 * HOUR)));
+    let decoded = SignedEvent::decode(event.as_bytes()).expect("own event decodes");
+    assert_eq!(decoded, event);
+    assert_eq!(decoded.event(), event.event());
+    assert_eq!(decoded.id(), event.id());
+    assert_eq!(decoded.id(), EventId::of(event.as_bytes()));
+    assert_eq!(decoded.as_bytes(), event.as_bytes());
+
+    // The hand-built envelope has the same encoding as the crate's.
+    assert_eq!(forge(event.event(), &net.m), event.as_bytes());
+
+    // Signing is deterministic: same event, same key, same bytes and id.
+    let again = SignedEvent::sign(event.event().clone(), &net.m).expect("signs again");
+    assert_eq!(again.id(), event.id());
+
+    // A different event gets a different id.
+    let other = checkin_event(&net.m, at(HOUR + 1), CheckinStatus::Ok, None);
+    assert_ne!(other.id(), event.id());
+}
+
+#[test]
+fn decode_trusted_reads_signed_bytes() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Danger, None);
+    let trusted = SignedEvent::decode_trusted(event.as_bytes()).expect("decodes");
+    assert_eq!(trusted, event);
+}
+
+#[test]
+fn every_single_byte_flip_is_refused_or_changes_the_event() {
+    let net = Net::new();
+    let event = sign(
+        &net.s,
+        at(HOUR),
+        DocId::alerts("oaxaca", at(HOUR)),
+        Body::Ack { alert: rid("x") },
+    );
+    let original = event.as_bytes().to_vec();
+    let mut refused = 0;
+    for pos in 0..original.len() {
+        for mask in [0x01u8, 0x02, 0x10, 0x40, 0x80, 0xff] {
+            let mut bytes = original.clone();
+            bytes[pos] ^= mask;
+            match SignedEvent::decode(&bytes) {
+                Err(VerifyError::BadSignature | VerifyError::Malformed(_)) => refused += 1,
+                Err(other) => panic!("byte {pos} ^ {mask:#x}: unexpected error {other:?}"),
+                Ok(decoded) => {
+                    assert_ne!(decoded.id(), event.id(), "byte {pos} ^ {mask:#x}");
+                    assert_ne!(
+                        decoded.event(),
+                        event.event(),
+                        "byte {pos} ^ {mask:#x} gives the same event under another id"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(refused, original.len() * 6, "every flip is refused");
+}
+
+#[test]
+fn decode_refuses_bad_input() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None);
+
+    let mut trailing = event.as_bytes().to_vec();
+    trailing.push(0);
+    assert!(matches!(
+        SignedEvent::decode(&trailing),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    let truncated = &event.as_bytes()[..event.as_bytes().len() - 1];
+    assert!(matches!(
+        SignedEvent::decode(truncated),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    assert!(matches!(
+        SignedEvent::decode(&[]),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    let huge = vec![0u8; MAX_EVENT_BYTES + 1];
+    assert_eq!(
+        SignedEvent::decode(&huge),
+        Err(VerifyError::TooLarge(MAX_EVENT_BYTES + 1))
+    );
+
+    // A signature of the wrong length.
+    let payload = postcard::to_stdvec(event.event()).expect("encodes");
+    let short_sig = postcard::to_stdvec(&TestEnvelope::V0 {
+        payload,
+        sig: vec![0; 63],
+    })
+    .expect("encodes");
+    assert!(matches!(
+        SignedEvent::decode(&short_sig),
+        Err(VerifyError::Malformed(_))
+    ));
+}
+
+#[test]
+fn decode_refuses_an_event_signed_by_another_key() {
+    let net = Net::new();
+    // Claims to be by the admin, signed by the member.
+    let event = Event {
+        author: net.a.public(),
+        at: at(HOUR),
+        doc: DocId::roster(),
+        body: Body::Revoke {
+            key: net.s.public(),
+            reason: "forged".into(),
+        },
+    };
+    let forged = forge(&event, &net.m);
+    assert_eq!(SignedEvent::decode(&forged), Err(VerifyError::BadSignature));
+    // The same event properly signed decodes.
+    assert!(SignedEvent::decode(&forge(&event, &net.a)).is_ok());
+}
+
+#[test]
+fn decode_checks_fields_after_the_signature() {
+    let net = Net::new();
+    // Correctly signed, but the alert is in the wrong region's document.
+    let event = Event {
+        author: net.s.public(),
+        at: at(HOUR),
+        doc: DocId::alerts("chiapas", at(HOUR)),
+        body: Body::Alert(alert_body(
+            rid("a"),
+            AlertKind::Alert,
+            "oaxaca",
+            "org-a",
+            None,
+        )),
+    };
+    assert!(matches!(
+        SignedEvent::decode(&forge(&event, &net.s)),
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[test]
+fn sign_refuses_a_key_that_is_not_the_author() {
+    let net = Net::new();
+    let event = Event {
+        author: net.m.public(),
+        at: at(HOUR),
+        doc: DocId::checkins("org-a", at(HOUR)),
+        body: Body::Checkin(CheckinBody {
+            status: CheckinStatus::Ok,
+            note: String::new(),
+            next_due: None,
+        }),
+    };
+    assert!(matches!(
+        SignedEvent::sign(event.clone(), &net.s),
+        Err(VerifyError::Invalid(_))
+    ));
+    assert!(SignedEvent::sign(event, &net.m).is_ok());
+}
+
+#[test]
+fn sign_refuses_oversized_text() {
+    let net = Net::new();
+    let with_note = |len: usize| Event {
+        author: net.m.public(),
+        at: at(HOUR),
+        doc: DocId::checkins("org-a", at(HOUR)),
+        body: Body::Checkin(CheckinBody {
+            status: CheckinStatus::NeedHelp,
+            note: "x".repeat(len),
+            next_due: None,
+        }),
+    };
+    assert!(SignedEvent::sign(with_note(MAX_TEXT_BYTES), &net.m).is_ok());
+    assert!(matches!(
+        SignedEvent::sign(with_note(MAX_TEXT_BYTES + 1), &net.m),
+        Err(VerifyError::Invalid(_))
+    ));
+
+    // The limit is in bytes, not characters.
+    let mut alert = alert_body(rid("a"), AlertKind::Alert, "oaxaca", "org-a", None);
+    alert.text = "ñ".repeat(MAX_TEXT_BYTES / 2 + 1);
+    let event = Event {
+        author: net.s.public(),
+        at: at(HOUR),
+        doc: DocId::alerts("oaxaca", at(HOUR)),
+        body: Body::Alert(alert),
+    };
+    assert!(matches!(
+        SignedEvent::sign(event, &net.s),
+        Err(VerifyError::Invalid(_))
+    ));
+
+    let revoke = Event {
+        author: net.a.public(),
+        at: at(HOUR),
+        doc: DocId::roster(),
+        body: Body::Revoke {
+            key: net.m.public(),
+            reason: "r".repeat(MAX_TEXT_BYTES + 1),
+        },
+    };
+    assert!(matches!(
+        SignedEvent::sign(revoke, &net.a),
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[test]
+fn sign_refuses_events_in_the_wrong_document() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let refused = |author: &SecretKey, doc: DocId, body: Body| {
+        let event = Event {
+            author: author.public(),
+            at: t,
+            doc: doc.clone(),
+            body: body.clone(),
+        };
+        let result = SignedEvent::sign(event, author);
+        assert!(
+            matches!(result, Err(VerifyError::Invalid(_))),
+            "{body:?} in {doc} gave {result:?}"
+        );
+    };
+    let oaxaca_alert = Body::Alert(alert_body(
+        rid("a"),
+        AlertKind::Alert,
+        "oaxaca",
+        "org-a",
+        None,
+    ));
+    // An alert whose region differs from the document's.
+    refused(&net.s, DocId::alerts("chiapas", t), oaxaca_alert.clone());
+    // An alert in the document of another month.
+    refused(
+        &net.s,
+        DocId::alerts("oaxaca", Timestamp(0)),
+        oaxaca_alert.clone(),
+    );
+    // An alert in a shelters document.
+    refused(&net.s, DocId::shelters("oaxaca"), oaxaca_alert.clone());
+    // A check-in in a shelters document, an alerts document, or another month's document.
+    let checkin = Body::Checkin(CheckinBody {
+        status: CheckinStatus::Ok,
+        note: String::new(),
+        next_due: None,
+    });
+    refused(&net.m, DocId::shelters("oaxaca"), checkin.clone());
+    refused(&net.m, DocId::alerts("oaxaca", t), checkin.clone());
+    refused(
+        &net.m,
+        DocId::checkins("org-a", t.plus_ms(40 * 24 * HOUR)),
+        checkin,
+    );
+    // Roster events outside the roster.
+    refused(
+        &net.a,
+        DocId::alerts("oaxaca", t),
+        Body::Revoke {
+            key: net.m.public(),
+            reason: String::new(),
+        },
+    );
+    refused(
+        &net.a,
+        DocId::shelters("oaxaca"),
+        Body::Genesis {
+            network: "n".into(),
+            org: "org-a".into(),
+            node: net.n.public(),
+            admin_name: "A".into(),
+        },
+    );
+    // An acknowledgement outside an alerts document.
+    refused(
+        &net.m,
+        DocId::checkins("org-a", t),
+        Body::Ack { alert: rid("a") },
+    );
+    // Occupancy of a shelter in another region's document.
+    refused(
+        &net.a,
+        DocId::shelters("chiapas"),
+        Body::Occupancy {
+            shelter: rid("s"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            delta: 1,
+        },
+    );
+    // A subject goes with missed check-ins only, and missed check-ins need one.
+    refused(
+        &net.n,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(alert_body(
+            rid("a"),
+            AlertKind::MissedCheckin,
+            "oaxaca",
+            "org-a",
+            None,
+        )),
+    );
+    refused(
+        &net.m,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(alert_body(
+            rid("a"),
+            AlertKind::Panic,
+            "oaxaca",
+            "org-a",
+            Some(net.m.public()),
+        )),
+    );
+    // Slugs are checked.
+    refused(
+        &net.a,
+        DocId::roster(),
+        Body::AddMember {
+            org: "Org A".into(),
+            member: net.x.public(),
+            name: "X".into(),
+            role: Role::Member,
+            region: None,
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Text forms
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn public_key_text_round_trip() {
+    for name in ["alice", "mario", "sofia", "node-a"] {
+        let public = key(name).public();
+        let text = public.to_string();
+        assert_eq!(text.len(), 52);
+        assert_eq!(text, text.to_ascii_lowercase());
+        assert_eq!(text.parse::<PublicKey>(), Ok(public));
+        assert_eq!(text.to_ascii_uppercase().parse::<PublicKey>(), Ok(public));
+        // Read aloud in groups of four, with dashes and spaces.
+        let grouped: Vec<String> = text
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8(c.to_vec()).expect("ascii"))
+            .collect();
+        assert_eq!(grouped.join("-").parse::<PublicKey>(), Ok(public));
+        assert_eq!(
+            format!("  {}  ", grouped.join(" ")).parse::<PublicKey>(),
+            Ok(public)
+        );
+        assert_eq!(&text[..8], public.fmt_short());
+        assert_eq!(PublicKey::from_bytes(*public.as_bytes()), public);
+    }
+}
+
+#[test]
+fn public_key_text_refuses_bad_input() {
+    let text = key("alice").public().to_string();
+    let bad = [
+        String::new(),
+        text[..51].to_string(),
+        format!("{text}a"),
+        format!("{text}aaaaaaaa"),
+        format!("1{}", &text[1..]),
+        format!("{}!", &text[..51]),
+        "not a key".to_string(),
+    ];
+    for input in bad {
+        assert!(input.parse::<PublicKey>().is_err(), "{input:?} parsed");
+    }
+}
+
+#[test]
+fn secret_key_derivation_is_deterministic() {
+    assert_eq!(key("alice").public(), key("alice").public());
+    assert_ne!(key("alice").public(), key("mario").public());
+    assert_ne!(
+        SecretKey::derive("test", b"alice").public(),
+        SecretKey::derive("other", b"alice").public()
+    );
+    let k = key("alice");
+    assert_eq!(SecretKey::from_bytes(k.to_bytes()).public(), k.public());
+    // Debug never shows the secret.
+    let debug = format!("{k:?}");
+    let secret_hex = data_encoding::HEXLOWER.encode(&k.to_bytes());
+    assert!(!debug.contains(&secret_hex));
+    // Signatures verify under the right key only.
+    let sig = k.sign(b"msg");
+    assert!(k.public().verify(b"msg", &sig));
+    assert!(!k.public().verify(b"msh", &sig));
+    assert!(!key("mario").public().verify(b"msg", &sig));
+}
+
+#[test]
+fn doc_id_text_round_trip() {
+    let t = at(0);
+    let cases = [
+        (DocId::roster(), "roster", Collection::Roster, None, None),
+        (
+            DocId::alerts("oaxaca", t),
+            "alerts/oaxaca/2026-03",
+            Collection::Alerts,
+            Some("oaxaca"),
+            Some("2026-03"),
+        ),
+        (
+            DocId::checkins("org-a", t),
+            "checkins/org-a/2026-03",
+            Collection::Checkins,
+            Some("org-a"),
+            Some("2026-03"),
+        ),
+        (
+            DocId::shelters("oaxaca"),
+            "shelters/oaxaca",
+            Collection::Shelters,
+            Some("oaxaca"),
+            None,
+        ),
+    ];
+    for (id, text, collection, scope, period) in cases {
+        assert_eq!(id.to_string(), text);
+        assert_eq!(id.as_str(), text);
+        assert_eq!(text.parse::<DocId>(), Ok(id.clone()));
+        assert_eq!(id.collection(), collection);
+        assert_eq!(id.scope(), scope);
+        assert_eq!(id.period(), period);
+        // Serde goes through the checked text form.
+        let bytes = postcard::to_stdvec(&id).expect("encodes");
+        assert_eq!(postcard::from_bytes::<DocId>(&bytes).expect("decodes"), id);
+    }
+}
+
+#[test]
+fn doc_id_text_refuses_bad_input() {
+    let bad = [
+        "",
+        "rooster",
+        "roster/x",
+        "alerts",
+        "alerts/oaxaca",
+        "alerts/Oaxaca/2026-03",
+        "alerts/oaxaca/2026-3",
+        "alerts/oaxaca/2026_03",
+        "alerts/oaxaca/20a6-03",
+        "alerts/oaxaca/2026-03/x",
+        "alerts//2026-03",
+        "checkins/org a/2026-03",
+        "checkins/org-a",
+        "shelters/",
+        "shelters/oaxaca/2026-03",
+        "shelters/ñuu-savi",
+        "alerts/oaxaca/2026-0é",
+    ];
+    for input in bad {
+        assert!(input.parse::<DocId>().is_err(), "{input:?} parsed");
+    }
+    let long = format!("shelters/{}", "a".repeat(33));
+    assert!(long.parse::<DocId>().is_err());
+    let longest = format!("shelters/{}", "a".repeat(32));
+    assert!(longest.parse::<DocId>().is_ok());
+    // Deserialising refuses what parsing refuses.
+    let bytes = postcard::to_stdvec("alerts/Oaxaca/2026-03").expect("encodes");
+    assert!(postcard::from_bytes::<DocId>(&bytes).is_err());
+}
+
+#[test]
+fn record_id_text_round_trip() {
+    let id = rid("shelter");
+    let text = id.to_string();
+    assert_eq!(text.len(), 32);
+    assert_eq!(text.parse::<RecordId>(), Ok(id));
+    assert_eq!(text.to_ascii_uppercase().parse::<RecordId>(), Ok(id));
+    assert_eq!(id.fmt_short(), &text[..8]);
+    for bad in [
+        String::new(),
+        text[..31].to_string(),
+        text[..30].to_string(),
+        format!("{text}00"),
+        format!("g{}", &text[1..]),
+    ] {
+        assert!(bad.parse::<RecordId>().is_err(), "{bad:?} parsed");
+    }
+    // Derived ids are stable and separate their parts.
+    assert_eq!(
+        RecordId::derive("l", &[b"ab", b"c"]),
+        RecordId::derive("l", &[b"ab", b"c"])
+    );
+    assert_ne!(
+        RecordId::derive("l", &[b"ab", b"c"]),
+        RecordId::derive("l", &[b"a", b"bc"])
+    );
+    assert_ne!(RecordId::derive("l", &[b"a"]), RecordId::derive("m", &[b"a"]));
+}
+
+#[test]
+fn invite_code_text_round_trip() {
+    let code = InviteCode::V0 {
+        kind: InviteKind::Member,
+        node: key("node-a").public(),
+        addrs: vec!["/ip4/10.0.0.1/tcp/4001".into(), "/dns4/a.example/udp/4001/quic-v1".into()],
+        secret: [7; 32],
+        expires: at(HOUR),
+    };
+    let text = code.encode();
+    assert!(text.starts_with("tj0"));
+    assert_eq!(text, text.to_ascii_lowercase());
+    assert_eq!(InviteCode::decode(&text), Ok(code.clone()));
+    assert_eq!(
+        InviteCode::decode(&format!("  {}\n", text.to_ascii_uppercase())),
+        Ok(code.clone())
+    );
+    // The one-time identity and the proof message depend on the secret only.
+    let InviteCode::V0 { secret, .. } = &code;
+    assert_eq!(
+        code.identity().public(),
+        SecretKey::derive("tejido invite identity v0", secret).public()
+    );
+    let newcomer = key("mario").public();
+    let msg = code.proof_message(&newcomer);
+    assert!(msg.starts_with(b"tejido redeem v0"));
+    assert!(msg.ends_with(newcomer.as_bytes()));
+    assert_ne!(msg, code.proof_message(&key("sofia").public()));
+}
+
+#[test]
+fn invite_code_text_refuses_bad_input() {
+    let code = InviteCode::V0 {
+        kind: InviteKind::Node,
+        node: key("node-a").public(),
+        addrs: vec!["/ip4/10.0.0.1/tcp/4001".into()],
+        secret: [9; 32],
+        expires: at(HOUR),
+    };
+    let text = code.encode();
+    let bad = vec![
+        String::new(),
+        "tj".to_string(),
+        "tj0".to_string(),
+        format!("tj1{}", &text[3..]),
+        text[3..].to_string(),
+        text[..text.len() - 10].to_string(),
+        format!("{text}!"),
+        format!("{}1", &text[..text.len() - 1]),
+        format!("tj0{}", "a".repeat(5000)),
+        "ñj0abc".to_string(),
+    ];
+    for input in bad {
+        assert!(InviteCode::decode(&input).is_err(), "{input:?} decoded");
+    }
+    // Too many addresses.
+    let crowded = InviteCode::V0 {
+        kind: InviteKind::Node,
+        node: key("node-a").public(),
+        addrs: vec!["/ip4/10.0.0.1/tcp/1".into(); 17],
+        secret: [9; 32],
+        expires: at(HOUR),
+    };
+    assert!(InviteCode::decode(&crowded.encode()).is_err());
+}
+
+#[test]
+fn timestamp_text_forms() {
+    assert_eq!(Timestamp(0).month(), "1970-01");
+    assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00Z");
+    assert_eq!(Timestamp(999).rfc3339(), "1970-01-01T00:00:00Z");
+    assert_eq!(Timestamp(-1).month(), "1969-12");
+    assert_eq!(at(0).rfc3339(), "2026-03-10T00:00:00Z");
+    assert_eq!(at(0).month(), "2026-03");
+    assert_eq!(at(0).to_string(), "2026-03-10T00:00:00Z");
+    assert_eq!(
+        Timestamp(1_767_225_599_999).rfc3339(),
+        "2025-12-31T23:59:59Z"
+    );
+    assert_eq!(Timestamp(1_767_225_599_999).month(), "2025-12");
+    assert_eq!(Timestamp(1_767_225_600_000).month(), "2026-01");
+    assert_eq!(Timestamp(5).plus_ms(7), Timestamp(12));
+    assert_eq!(Timestamp(i64::MAX).plus_ms(1), Timestamp(i64::MAX));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Roster
+// ---------------------------------------------------------------------------------------------
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for i in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(i, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+#[test]
+fn roster_folds_the_fixture() {
+    let net = Net::new();
+    let roster = net.roster();
+    assert_eq!(roster.network.as_deref(), Some("red"));
+    assert_eq!(
+        roster.orgs.keys().cloned().collect::<Vec<_>>(),
+        vec!["org-a".to_string(), "org-b".to_string()]
+    );
+    let a = &roster.members[&net.a.public()];
+    assert_eq!((a.role, a.org.as_str()), (Role::Admin, "org-a"));
+    let m = &roster.members[&net.m.public()];
+    assert_eq!(
+        (m.role, m.org.as_str(), m.region.as_deref(), m.added_at),
+        (Role::Member, "org-a", Some("oaxaca"), at(MIN))
+    );
+    let s = &roster.members[&net.s.public()];
+    assert_eq!(s.role, Role::SecurityContact);
+    let b = &roster.members[&net.b.public()];
+    assert_eq!((b.role, b.org.as_str()), (Role::Admin, "org-b"));
+    assert_eq!(roster.nodes[&net.n.public()].org, "org-a");
+    assert_eq!(roster.org_of(&net.n.public()), Some("org-a"));
+    assert_eq!(roster.org_of(&net.b.public()), Some("org-b"));
+    assert_eq!(roster.org_of(&net.x.public()), None);
+    assert!(roster.is_active(&net.m.public()));
+    assert!(roster.is_active(&net.n.public()));
+    assert!(!roster.is_active(&net.x.public()));
+    let directory = roster.directory();
+    let oaxaca: Vec<PublicKey> = directory["oaxaca"].iter().map(|(k, _)| *k).collect();
+    assert_eq!(oaxaca, vec![net.s.public()]);
+    assert!(roster.accepts_doc(&DocId::checkins("org-a", at(0))));
+    assert!(!roster.accepts_doc(&DocId::checkins("org-z", at(0))));
+    assert!(roster.accepts_doc(&DocId::alerts("anywhere", at(0))));
+}
+
+#[test]
+fn roster_does_not_depend_on_event_order() {
+    let net = Net::new();
+    // B (org-b) adds a member and a node with a clock behind the event that adds B, so those
+    // events wait for B's organisation; M is revoked; and a second genesis is refused.
+    let c = key("carmen");
+    let nb = key("node-b");
+    let mut events = net.roster_events();
+    events.push(sign(
+        &net.b,
+        at(MIN / 2),
+        DocId::roster(),
+        Body::AddMember {
+            org: "org-b".into(),
+            member: c.public(),
+            name: "Carmen".into(),
+            role: Role::SecurityContact,
+            region: Some("chiapas".into()),
+        },
+    ));
+    events.push(sign(
+        &net.b,
+        at(4 * MIN),
+        DocId::roster(),
+        Body::AddNode {
+            org: "org-b".into(),
+            node: nb.public(),
+            addrs: vec!["/ip4/10.0.0.2/tcp/4001".into()],
+        },
+    ));
+    events.push(net.revoke(&net.m, at(5 * MIN)));
+    events.push(sign(
+        &net.x,
+        at(6 * MIN),
+        DocId::roster(),
+        Body::Genesis {
+            network: "usurper".into(),
+            org: "org-x".into(),
+            node: net.x.public(),
+            admin_name: "X".into(),
+        },
+    ));
+
+    let reference = Roster::from_events(&events);
+    assert_eq!(reference.network.as_deref(), Some("red"));
+    assert_eq!(reference.members[&c.public()].org, "org-b");
+    assert_eq!(reference.nodes[&nb.public()].org, "org-b");
+    assert_eq!(
+        reference.members[&net.m.public()].revoked_at,
+        Some(at(5 * MIN))
+    );
+    assert!(!reference.members.contains_key(&net.x.public()));
+    assert!(!reference.orgs.contains_key("org-x"));
+
+    let mut checked = 0;
+    for order in permutations(events.len()) {
+        let shuffled: Vec<&SignedEvent> = order.iter().map(|&i| &events[i]).collect();
+        assert_eq!(Roster::from_events(shuffled), reference, "order {order:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 40_320);
+    let reversed: Vec<&SignedEvent> = events.iter().rev().collect();
+    assert_eq!(Roster::from_events(reversed), reference);
+}
+
+#[test]
+fn roster_authorizes_alerts_and_checkins() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let ok = |e: &SignedEvent| roster.authorize(e.event());
+    let forbidden =
+        |e: &SignedEvent| matches!(roster.authorize(e.event()), Err(AuthError::Forbidden(_)));
+
+    // Check-ins: a member in their own organisation's document only.
+    assert_eq!(ok(&checkin_event(&net.m, t, CheckinStatus::Ok, None)), Ok(()));
+    let elsewhere = sign(
+        &net.m,
+        t,
+        DocId::checkins("org-b", t),
+        Body::Checkin(CheckinBody {
+            status: CheckinStatus::Ok,
+            note: String::new(),
+            next_due: None,
+        }),
+    );
+    assert!(forbidden(&elsewhere));
+    // Nodes do not check in.
+    assert!(forbidden(&checkin_event(&net.n, t, CheckinStatus::Ok, None)));
+
+    // Panics: a member for their own organisation; not a node.
+    assert_eq!(ok(&panic_event(&net.m, t, rid("p"))), Ok(()));
+    assert!(forbidden(&alert_event(
+        &net.m,
+        t,
+        rid("p"),
+        AlertKind::Panic,
+        "org-b",
+        None
+    )));
+    assert!(forbidden(&panic_event(&net.n, t, rid("p"))));
+
+    // Region-wide alerts: security contacts and admins, not members.
+    let kind_alert = |k: &SecretKey, org: &str| {
+        alert_event(k, t, rid("alert"), AlertKind::Alert, org, None)
+    };
+    assert!(forbidden(&kind_alert(&net.m, "org-a")));
+    assert_eq!(ok(&kind_alert(&net.s, "org-a")), Ok(()));
+    assert_eq!(ok(&kind_alert(&net.a, "org-a")), Ok(()));
+    assert!(forbidden(&kind_alert(&net.s, "org-b")));
+    assert!(forbidden(&kind_alert(&net.n, "org-a")));
+
+    // Acknowledge, assign, resolve.
+    let ack = |k: &SecretKey| alert_action(k, t, Body::Ack { alert: rid("p") });
+    let assign = |k: &SecretKey, who: PublicKey| {
+        alert_action(
+            k,
+            t,
+            Body::Assign {
+                alert: rid("p"),
+                assignee: who,
+            },
+        )
+    };
+    let resolve = |k: &SecretKey| {
+        alert_action(
+            k,
+            t,
+            Body::Resolve {
+                alert: rid("p"),
+                note: "safe".into(),
+            },
+        )
+    };
+    assert_eq!(ok(&ack(&net.m)), Ok(()));
+    assert_eq!(ok(&ack(&net.s)), Ok(()));
+    assert!(forbidden(&ack(&net.n)));
+    assert_eq!(ok(&assign(&net.s, net.m.public())), Ok(()));
+    assert!(forbidden(&assign(&net.m, net.m.public())));
+    assert!(forbidden(&assign(&net.s, net.x.public())));
+    assert!(forbidden(&assign(&net.s, net.n.public())));
+    assert_eq!(ok(&resolve(&net.s)), Ok(()));
+    assert_eq!(ok(&resolve(&net.n)), Ok(()));
+    assert!(forbidden(&resolve(&net.m)));
+
+    // Missed check-ins: nodes and responders, about a known member of the organisation.
+    let missed = |k: &SecretKey, subject: &SecretKey, org: &str| {
+        alert_event(
+            k,
+            t,
+            rid("missed"),
+            AlertKind::MissedCheckin,
+            org,
+            Some(subject.public()),
+        )
+    };
+    assert_eq!(ok(&missed(&net.n, &net.m, "org-a")), Ok(()));
+    assert_eq!(ok(&missed(&net.s, &net.m, "org-a")), Ok(()));
+    assert!(forbidden(&missed(&net.m, &net.s, "org-a")));
+    assert!(forbidden(&missed(&net.n, &net.m, "org-b")));
+    assert!(forbidden(&missed(&net.n, &net.x, "org-a")));
+
+    // Unknown authors.
+    assert_eq!(
+        ok(&panic_event(&net.x, t, rid("p"))),
+        Err(AuthError::UnknownAuthor(net.x.public().fmt_short()))
+    );
+    assert!(matches!(
+        ok(&checkin_event(&net.x, t, CheckinStatus::Ok, None)),
+        Err(AuthError::UnknownAuthor(_))
+    ));
+}
+
+#[test]
+fn roster_authorizes_roster_events() {
+    let net = Net::new();
+    let mut roster = net.roster();
+    let t = at(HOUR);
+    let roster_event = |k: &SecretKey, body: Body| sign(k, t, DocId::roster(), body);
+    let add_member = |k: &SecretKey, org: &str, member: PublicKey| {
+        roster_event(
+            k,
+            Body::AddMember {
+                org: org.into(),
+                member,
+                name: "New".into(),
+                role: Role::Member,
+                region: None,
+            },
+        )
+    };
+    let forbidden = |roster: &Roster, e: &SignedEvent| {
+        matches!(roster.authorize(e.event()), Err(AuthError::Forbidden(_)))
+    };
+
+    // A second genesis, even by the first admin.
+    let genesis2 = roster_event(
+        &net.a,
+        Body::Genesis {
+            network: "again".into(),
+            org: "org-c".into(),
+            node: net.x.public(),
+            admin_name: "A".into(),
+        },
+    );
+    assert!(forbidden(&roster, &genesis2));
+    // A genesis is allowed in an empty roster, whoever signs it.
+    assert_eq!(Roster::default().authorize(genesis2.event()), Ok(()));
+
+    // Members and security contacts do not add members; admins add to their own org only.
+    assert!(forbidden(&roster, &add_member(&net.m, "org-a", net.x.public())));
+    assert!(forbidden(&roster, &add_member(&net.s, "org-a", net.x.public())));
+    assert!(forbidden(&roster, &add_member(&net.a, "org-b", net.x.public())));
+    assert!(forbidden(&roster, &add_member(&net.n, "org-a", net.x.public())));
+    assert_eq!(
+        roster.authorize(add_member(&net.b, "org-b", net.x.public()).event()),
+        Ok(())
+    );
+    // A key already in the roster cannot be added again (roles are fixed).
+    assert!(forbidden(&roster, &add_member(&net.a, "org-a", net.m.public())));
+    assert!(forbidden(&roster, &add_member(&net.a, "org-a", net.n.public())));
+
+    // Organisations: admins only, new slug, new key.
+    let add_org = |k: &SecretKey, org: &str, admin: PublicKey| {
+        roster_event(
+            k,
+            Body::AddOrg {
+                org: org.into(),
+                admin,
+                admin_name: "C".into(),
+            },
+        )
+    };
+    assert_eq!(
+        roster.authorize(add_org(&net.b, "org-c", net.x.public()).event()),
+        Ok(())
+    );
+    assert!(forbidden(&roster, &add_org(&net.s, "org-c", net.x.public())));
+    assert!(forbidden(&roster, &add_org(&net.a, "org-b", net.x.public())));
+    assert!(forbidden(&roster, &add_org(&net.a, "org-c", net.m.public())));
+
+    // Nodes: an organisation's admins, a new key or a node of the same organisation.
+    let add_node = |k: &SecretKey, org: &str, node: PublicKey| {
+        roster_event(
+            k,
+            Body::AddNode {
+                org: org.into(),
+                node,
+                addrs: vec!["/ip4/10.0.0.9/tcp/1".into()],
+            },
+        )
+    };
+    assert_eq!(
+        roster.authorize(add_node(&net.a, "org-a", net.x.public()).event()),
+        Ok(())
+    );
+    let readd = add_node(&net.a, "org-a", net.n.public());
+    assert_eq!(roster.apply(&readd), Ok(()));
+    assert_eq!(
+        roster.nodes[&net.n.public()].addrs,
+        vec!["/ip4/10.0.0.9/tcp/1".to_string()]
+    );
+    assert!(forbidden(&roster, &add_node(&net.b, "org-b", net.n.public())));
+    assert!(forbidden(&roster, &add_node(&net.a, "org-a", net.m.public())));
+    assert!(forbidden(&roster, &add_node(&net.s, "org-a", net.x.public())));
+
+    // Revocations: an organisation's admins, of its own keys.
+    let revoke = |k: &SecretKey, who: PublicKey| {
+        roster_event(
+            k,
+            Body::Revoke {
+                key: who,
+                reason: String::new(),
+            },
+        )
+    };
+    assert!(forbidden(&roster, &revoke(&net.b, net.m.public())));
+    assert!(forbidden(&roster, &revoke(&net.s, net.m.public())));
+    assert!(forbidden(&roster, &revoke(&net.a, net.x.public())));
+    assert_eq!(roster.authorize(revoke(&net.a, net.n.public()).event()), Ok(()));
+
+    // A refused event leaves the roster as it was.
+    let before = roster.clone();
+    assert!(roster.apply(&genesis2).is_err());
+    assert!(roster
+        .apply(&add_member(&net.m, "org-a", net.x.public()))
+        .is_err());
+    assert_eq!(roster, before);
+}
+
+#[test]
+fn revocation_keeps_events_in_flight() {
+    let net = Net::new();
+    let revoked_at = at(HOUR);
+    let mut events = net.roster_events();
+    events.push(net.revoke(&net.m, revoked_at));
+    events.push(net.revoke(&net.n, revoked_at));
+    let roster = Roster::from_events(&events);
+    assert_eq!(roster.members[&net.m.public()].revoked_at, Some(revoked_at));
+    assert!(!roster.is_active(&net.m.public()));
+    assert!(!roster.is_active(&net.n.public()));
+    assert!(roster.is_active(&net.s.public()));
+
+    let before = checkin_event(&net.m, revoked_at.plus_ms(-1), CheckinStatus::Ok, None);
+    let same = checkin_event(&net.m, revoked_at, CheckinStatus::Ok, None);
+    let after = checkin_event(&net.m, revoked_at.plus_ms(1), CheckinStatus::Ok, None);
+    assert_eq!(roster.authorize(before.event()), Ok(()));
+    assert_eq!(
+        roster.authorize(same.event()),
+        Err(AuthError::Revoked(net.m.public().fmt_short()))
+    );
+    assert!(matches!(
+        roster.authorize(after.event()),
+        Err(AuthError::Revoked(_))
+    ));
+    let missed = |t: Timestamp| {
+        alert_event(
+            &net.n,
+            t,
+            rid("missed"),
+            AlertKind::MissedCheckin,
+            "org-a",
+            Some(net.s.public()),
+        )
+    };
+    assert_eq!(roster.authorize(missed(revoked_at.plus_ms(-1)).event()), Ok(()));
+    assert!(matches!(
+        roster.authorize(missed(revoked_at).event()),
+        Err(AuthError::Revoked(_))
+    ));
+
+    // A later revocation does not push the revocation time back.
+    let mut later = events.clone();
+    later.push(net.revoke(&net.m, revoked_at.plus_ms(HOUR)));
+    let roster2 = Roster::from_events(&later);
+    assert_eq!(roster2.members[&net.m.public()].revoked_at, Some(revoked_at));
+
+    // A revoked security contact leaves the directory.
+    let mut events3 = net.roster_events();
+    events3.push(net.revoke(&net.s, revoked_at));
+    let roster3 = Roster::from_events(&events3);
+    assert!(!roster3.directory().contains_key("oaxaca"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Documents
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn insert_is_idempotent() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let mut doc = Document::new(DocId::alerts("oaxaca", t));
+    assert!(doc.is_empty());
+    let p = panic_event(&net.m, t, rid("p"));
+    let ack = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") });
+    assert_eq!(doc.insert(&[p.clone(), ack.clone()]), 2);
+    let heads = doc.heads();
+    assert_eq!(doc.insert(&[p.clone(), ack.clone()]), 0);
+    assert_eq!(doc.heads(), heads, "nothing new, no change");
+    assert_eq!(doc.len(), 2);
+    assert!(doc.contains(p.id()));
+    assert!(doc.contains(ack.id()));
+    assert!(!doc.contains(panic_event(&net.m, t, rid("q")).id()));
+    assert_eq!(doc.id(), &DocId::alerts("oaxaca", t));
+}
+
+#[test]
+fn documents_converge_by_sync() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let mut left = Document::new(id.clone());
+    let mut right = Document::new(id.clone());
+    left.insert(&[panic_event(&net.m, t, rid("p"))]);
+    sync_docs(&mut left, &mut right, &roster).expect("first sync");
+    assert_eq!(left.heads(), right.heads());
+    assert_eq!(ids(left.events()), ids(right.events()));
+    assert_eq!(right.len(), 1);
+
+    // Concurrent inserts on both sides, including the same event on both.
+    let shared = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") });
+    let only_left = [
+        shared.clone(),
+        alert_action(
+            &net.s,
+            t.plus_ms(2),
+            Body::Assign {
+                alert: rid("p"),
+                assignee: net.m.public(),
+            },
+        ),
+        alert_event(&net.s, t.plus_ms(3), rid("a"), AlertKind::Alert, "org-a", None),
+    ];
+    let only_right = [
+        shared.clone(),
+        alert_action(&net.m, t.plus_ms(4), Body::Ack { alert: rid("p") }),
+        alert_event(
+            &net.n,
+            t.plus_ms(5),
+            rid("missed"),
+            AlertKind::MissedCheckin,
+            "org-a",
+            Some(net.m.public()),
+        ),
+    ];
+    left.insert(&only_left);
+    right.insert(&only_right);
+    assert_ne!(left.heads(), right.heads());
+    sync_docs(&mut left, &mut right, &roster).expect("second sync");
+    assert_eq!(left.heads(), right.heads());
+    let expected: BTreeSet<EventId> = ids(&only_left)
+        .into_iter()
+        .chain(ids(&only_right))
+        .chain([panic_event(&net.m, t, rid("p")).id()])
+        .collect();
+    assert_eq!(expected.len(), 6);
+    assert_eq!(ids(left.events()), expected);
+    assert_eq!(ids(right.events()), expected);
+    assert_eq!(left.len(), 6, "no event is listed twice");
+    assert_eq!(right.len(), 6, "no event is listed twice");
+
+    // A third document, synced from scratch, gets everything too.
+    let mut third = Document::new(id);
+    sync_docs(&mut right, &mut third, &roster).expect("third sync");
+    assert_eq!(ids(third.events()), expected);
+    assert_eq!(third.heads(), left.heads());
+}
+
+#[test]
+fn roster_document_events_authorize_each_other() {
+    // An empty node learns the whole roster in one sync: the genesis authorises the additions.
+    let net = Net::new();
+    let mut full = Document::new(DocId::roster());
+    full.insert(&net.roster_events());
+    let mut empty = Document::new(DocId::roster());
+    sync_docs(&mut full, &mut empty, &Roster::default()).expect("roster syncs");
+    assert_eq!(ids(empty.events()), ids(&net.roster_events()));
+    assert_eq!(Roster::from_events(empty.events()), net.roster());
+
+    // But an addition by a member is refused, batch or not.
+    let bad = sign(
+        &net.m,
+        at(HOUR),
+        DocId::roster(),
+        Body::AddMember {
+            org: "org-a".into(),
+            member: net.x.public(),
+            name: "X".into(),
+            role: Role::Admin,
+            region: None,
+        },
+    );
+    let mut batch = net.roster_events();
+    batch.push(bad.clone());
+    assert!(matches!(
+        authorize_batch(&DocId::roster(), &batch, &Roster::default()),
+        Err(SyncError::Auth(AuthError::Forbidden(_)))
+    ));
+    assert!(authorize_batch(&DocId::roster(), &net.roster_events(), &Roster::default()).is_ok());
+    // Roster events are refused outside the roster document.
+    assert!(matches!(
+        authorize_batch(
+            &DocId::alerts("oaxaca", at(0)),
+            &[net.add_m.clone()],
+            &net.roster()
+        ),
+        Err(SyncError::InvalidChange(_))
+    ));
+
+    let mut honest = Document::new(DocId::roster());
+    honest.insert(&net.roster_events());
+    let mut hostile = Document::new(DocId::roster());
+    hostile.insert(&net.roster_events());
+    hostile.insert(&[bad]);
+    let heads = honest.heads();
+    let err = sync_docs(&mut hostile, &mut honest, &net.roster()).expect_err("refused");
+    assert!(err.is_peer_fault());
+    assert_eq!(honest.heads(), heads);
+    assert_eq!(ids(honest.events()), ids(&net.roster_events()));
+}
+
+#[test]
+fn unknown_author_is_not_a_peer_fault() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let mut ahead = Document::new(id.clone());
+    ahead.insert(&[panic_event(&net.m, t, rid("p"))]);
+    let mut behind = Document::new(id);
+    // This node does not know M yet (empty roster).
+    let err = sync_docs(&mut ahead, &mut behind, &Roster::default()).expect_err("unknown author");
+    assert!(matches!(err, SyncError::Auth(AuthError::UnknownAuthor(_))));
+    assert!(!err.is_peer_fault());
+    assert!(behind.is_empty());
+    // Once it knows M, the same sync goes through.
+    sync_docs(&mut ahead, &mut behind, &net.roster()).expect("sync with roster");
+    assert_eq!(behind.len(), 1);
+}
+
+#[test]
+fn save_and_load_keep_every_event() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let mut doc = Document::new(id.clone());
+    let first = [
+        panic_event(&net.m, t, rid("p")),
+        alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") }),
+    ];
+    doc.insert(&first);
+    let snapshot = doc.save();
+    let snapshot_heads = doc.heads();
+
+    let loaded = Document::load(id.clone(), &[snapshot.clone()]).expect("loads");
+    assert_eq!(loaded.heads(), doc.heads());
+    assert_eq!(ids(loaded.events()), ids(&first));
+    assert_eq!(loaded.id(), &id);
+
+    let second = [
+        alert_action(
+            &net.s,
+            t.plus_ms(2),
+            Body::Resolve {
+                alert: rid("p"),
+                note: "safe".into(),
+            },
+        ),
+        alert_event(&net.s, t.plus_ms(3), rid("a"), AlertKind::Alert, "org-a", None),
+    ];
+    doc.insert(&second[..1]);
+    let middle_heads = doc.heads();
+    doc.insert(&second[1..]);
+    let chunk1 = doc.save_after(&snapshot_heads);
+    let chunk2 = doc.save_after(&middle_heads);
+    assert!(!chunk1.is_empty());
+
+    let all: BTreeSet<EventId> = ids(&first).into_iter().chain(ids(&second)).collect();
+    let reloaded = Document::load(id.clone(), &[snapshot.clone(), chunk1.clone()]).expect("loads");
+    assert_eq!(reloaded.heads(), doc.heads());
+    assert_eq!(ids(reloaded.events()), all);
+    // Overlapping chunks are fine too.
+    let overlapping =
+        Document::load(id.clone(), &[snapshot.clone(), chunk1, chunk2]).expect("loads");
+    assert_eq!(ids(overlapping.events()), all);
+    assert_eq!(overlapping.len(), 4);
+
+    // The loaded document keeps working: it syncs with the original.
+    let mut reloaded = reloaded;
+    reloaded.insert(&[alert_action(&net.m, t.plus_ms(9), Body::Ack { alert: rid("a") })]);
+    sync_docs(&mut reloaded, &mut doc, &net.roster()).expect("syncs");
+    assert_eq!(doc.len(), 5);
+    assert_eq!(doc.heads(), reloaded.heads());
+
+    // An empty list of chunks is an empty document; garbage is an error.
+    assert!(Document::load(id.clone(), &[]).expect("loads").is_empty());
+    assert!(Document::load(id, &[b"garbage".to_vec()]).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Hostile sync
+// ---------------------------------------------------------------------------------------------
+
+struct Honest {
+    net: Net,
+    roster: Roster,
+    id: DocId,
+    doc: Document,
+    /// An honest peer that shares the honest document's history and has one more event.
+    peer: Document,
+    peer_event: SignedEvent,
+}
+
+impl Honest {
+    fn new() -> Self {
+        let net = Net::new();
+        let roster = net.roster();
+        let t = at(HOUR);
+        let id = DocId::alerts("oaxaca", t);
+        let mut doc = Document::new(id.clone());
+        doc.insert(&[
+            panic_event(&net.m, t, rid("p")),
+            alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") }),
+        ]);
+        let mut peer = Document::load(id.clone(), &[doc.save()]).expect("peer loads");
+        let peer_event = alert_action(
+            &net.s,
+            t.plus_ms(2),
+            Body::Resolve {
+                alert: rid("p"),
+                note: "safe".into(),
+            },
+        );
+        peer.insert(&[peer_event.clone()]);
+        Self {
+            net,
+            roster,
+            id,
+            doc,
+            peer,
+            peer_event,
+        }
+    }
+
+    /// A raw automerge copy of the honest document, with a hostile actor.
+    fn hostile_copy(&self) -> Automerge {
+        Automerge::load(&self.doc.save())
+            .expect("loads")
+            .with_actor(ActorId::from(b"hostile".as_slice()))
+    }
+
+    /// Syncs `hostile` in, expects a refusal, checks nothing changed and that honest sync
+    /// still works.
+    fn refuses(mut self, mut hostile: Automerge) -> SyncError {
+        let heads = self.doc.heads();
+        let events = ids(self.doc.events());
+        let err = sync_raw_into(&mut hostile, &mut self.doc, &self.roster)
+            .expect_err("hostile sync is refused");
+        assert_eq!(self.doc.heads(), heads, "heads unchanged after {err:?}");
+        assert_eq!(ids(self.doc.events()), events);
+        assert_eq!(self.doc.len(), events.len());
+        // What is saved is the honest document only.
+        let reloaded = Document::load(self.id.clone(), &[self.doc.save()]).expect("loads");
+        assert_eq!(reloaded.heads(), heads);
+        assert_eq!(ids(reloaded.events()), events);
+        // An honest peer still syncs, in both directions.
+        let mine = alert_action(
+            &self.net.m,
+            at(HOUR).plus_ms(3),
+            Body::Ack { alert: rid("p") },
+        );
+        self.doc.insert(&[mine.clone()]);
+        sync_docs(&mut self.peer, &mut self.doc, &self.roster).expect("honest sync works");
+        assert!(self.doc.contains(self.peer_event.id()));
+        assert!(self.peer.contains(mine.id()));
+        assert_eq!(self.doc.heads(), self.peer.heads());
+        assert_eq!(self.doc.len(), events.len() + 2);
+        err
+    }
+}
+
+fn put_bytes(doc: &mut Automerge, key: &str, bytes: &[u8]) {
+    let mut tx = doc.transaction();
+    tx.put(ROOT, key, ScalarValue::Bytes(bytes.to_vec()))
+        .expect("put");
+    tx.commit();
+}
+
+#[test]
+fn hostile_non_bytes_value_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    let mut tx = hostile.transaction();
+    tx.put(ROOT, event.id().to_string(), 42i64).expect("put");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let mut tx = hostile.transaction();
+    tx.put(ROOT, "note", "hello").expect("put");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+}
+
+#[test]
+fn hostile_event_under_a_wrong_key_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    let other = alert_action(&honest.net.m, at(HOUR).plus_ms(8), Body::Ack { alert: rid("q") });
+    put_bytes(&mut hostile, &other.id().to_string(), event.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    put_bytes(
+        &mut hostile,
+        &event.id().to_string().to_ascii_uppercase(),
+        event.as_bytes(),
+    );
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+}
+
+#[test]
+fn hostile_forged_event_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    // "S resolves the panic", signed by M.
+    let event = Event {
+        author: honest.net.s.public(),
+        at: at(HOUR).plus_ms(7),
+        doc: honest.id.clone(),
+        body: Body::Resolve {
+            alert: rid("p"),
+            note: "all fine".into(),
+        },
+    };
+    let forged = forge(&event, &honest.net.m);
+    put_bytes(&mut hostile, &EventId::of(&forged).to_string(), &forged);
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(err, SyncError::Event(VerifyError::BadSignature)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn hostile_forbidden_event_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    // A member broadcasting a region-wide alert: signed, well-placed, not allowed.
+    let event = alert_event(
+        &honest.net.m,
+        at(HOUR).plus_ms(7),
+        rid("fake"),
+        AlertKind::Alert,
+        "org-a",
+        None,
+    );
+    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(err, SyncError::Auth(AuthError::Forbidden(_))),
+        "{err:?}"
+    );
+    assert!(err.is_peer_fault());
+
+    // An event by a key revoked before it was written.
+    let honest = Honest::new();
+    let mut events = honest.net.roster_events();
+    events.push(honest.net.revoke(&honest.net.s, at(HOUR).plus_ms(5)));
+    let revoked_roster = Roster::from_events(&events);
+    let honest = Honest {
+        roster: revoked_roster,
+        ..honest
+    };
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(err, SyncError::Auth(AuthError::Revoked(_))),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn hostile_event_of_another_document_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    // Correctly signed and allowed, but it belongs in the check-ins document.
+    let event = checkin_event(&honest.net.m, at(HOUR).plus_ms(7), CheckinStatus::Ok, None);
+    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+
+    // A valid event next to a bad one: the whole message is refused.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let good = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let bad = checkin_event(&honest.net.m, at(HOUR).plus_ms(7), CheckinStatus::Ok, None);
+    put_bytes(&mut hostile, &good.id().to_string(), good.as_bytes());
+    put_bytes(&mut hostile, &bad.id().to_string(), bad.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+}
+
+#[test]
+fn hostile_nested_object_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let mut tx = hostile.transaction();
+    let map = tx.put_object(ROOT, "nested", ObjType::Map).expect("put map");
+    tx.put(&map, "x", 1i64).expect("put in map");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+
+    // An empty list, and a valid event's bytes hidden inside a nested map.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let mut tx = hostile.transaction();
+    tx.put_object(ROOT, "list", ObjType::List).expect("put list");
+    let map = tx
+        .put_object(ROOT, event.id().to_string(), ObjType::Map)
+        .expect("put map");
+    tx.put(&map, event.id().to_string(), ScalarValue::Bytes(event.as_bytes().to_vec()))
+        .expect("put in map");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+}
+
+#[test]
+fn hostile_delete_is_refused() {
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let victim = honest.doc.events()[0].id();
+    let mut tx = hostile.transaction();
+    tx.delete(ROOT, victim.to_string()).expect("delete");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+
+    // Overwriting an event with other bytes under the same key is refused too.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let victim = honest.doc.events()[0].id();
+    let other = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    put_bytes(&mut hostile, &victim.to_string(), other.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
+}
+
+#[test]
+fn hostile_garbage_messages_are_refused() {
+    let mut honest = Honest::new();
+    let heads = honest.doc.heads();
+    let mut state = State::new();
+    let mut inputs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"garbage".to_vec(),
+        vec![0x42; 100],
+        vec![0xff; 4096],
+    ];
+    // Truncations and bit flips of a real sync message.
+    let mut other = Document::new(honest.id.clone());
+    other.insert(&[panic_event(&honest.net.m, at(HOUR).plus_ms(9), rid("z"))]);
+    let real = other
+        .generate_sync_message(&mut State::new())
+        .expect("a message");
+    for cut in [1, 2, real.len() / 2, real.len() - 1] {
+        inputs.push(real[..cut].to_vec());
+    }
+    for pos in (0..real.len()).step_by(7) {
+        let mut flipped = real.clone();
+        flipped[pos] ^= 0x5a;
+        inputs.push(flipped);
+    }
+    for input in &inputs {
+        if let Ok(events) = honest
+            .doc
+            .receive_sync_message(&mut state, input, &honest.roster)
+        {
+            // A flip that still parses must not have brought in anything.
+            assert!(events.is_empty(), "{} events from garbage", events.len());
+        }
+        assert_eq!(honest.doc.heads(), heads);
+    }
+    // The pure garbage inputs are errors.
+    for input in &inputs[..4] {
+        assert!(matches!(
+            honest
+                .doc
+                .receive_sync_message(&mut State::new(), input, &honest.roster),
+            Err(SyncError::Malformed(_))
+        ));
+    }
+    let huge = vec![0u8; MAX_SYNC_MESSAGE_BYTES + 1];
+    assert!(matches!(
+        honest
+            .doc
+            .receive_sync_message(&mut State::new(), &huge, &honest.roster),
+        Err(SyncError::Malformed(_))
+    ));
+    assert_eq!(honest.doc.heads(), heads);
+    sync_docs(&mut honest.peer, &mut honest.doc, &honest.roster).expect("honest sync works");
+    assert!(honest.doc.contains(honest.peer_event.id()));
+}
+
+#[test]
+fn honest_raw_peer_is_accepted() {
+    // The hostile-peer harness itself accepts a valid change, so the refusals above are
+    // about the content and not the harness.
+    let mut honest = Honest::new();
+    let mut raw = honest.hostile_copy();
+    let event = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    put_bytes(&mut raw, &event.id().to_string(), event.as_bytes());
+    let received =
+        sync_raw_into(&mut raw, &mut honest.doc, &honest.roster).expect("valid change accepted");
+    assert_eq!(ids(&received), ids(std::slice::from_ref(&event)));
+    assert!(honest.doc.contains(event.id()));
+    assert_eq!(honest.doc.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Views
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn alert_lifecycle() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = rid("p");
+    let events = [
+        panic_event(&net.m, t, id),
+        alert_action(&net.s, t.plus_ms(MIN), Body::Ack { alert: id }),
+        alert_action(
+            &net.s,
+            t.plus_ms(2 * MIN),
+            Body::Assign {
+                alert: id,
+                assignee: net.m.public(),
+            },
+        ),
+        alert_action(
+            &net.s,
+            t.plus_ms(3 * MIN),
+            Body::Resolve {
+                alert: id,
+                note: "safe at home".into(),
+            },
+        ),
+    ];
+    let now = t.plus_ms(HOUR);
+    let statuses: Vec<String> = (1..=events.len())
+        .map(|n| {
+            let list = view::alerts(&roster, &events[..n], now);
+            assert_eq!(list.len(), 1);
+            list[0].status.clone()
+        })
+        .collect();
+    assert_eq!(statuses, ["open", "acknowledged", "assigned", "resolved"]);
+
+    // The order events arrive in does not matter.
+    let reversed: Vec<&SignedEvent> = events.iter().rev().collect();
+    let list = view::alerts(&roster, reversed, now);
+    assert_eq!(list, view::alerts(&roster, &events, now));
+    let alert = &list[0];
+    assert_eq!(alert.id, id.to_string());
+    assert_eq!(alert.kind, AlertKind::Panic);
+    assert_eq!(alert.author, net.m.public().to_string());
+    assert_eq!(alert.author_name.as_deref(), Some("Mario"));
+    assert_eq!(alert.created_at, t.rfc3339());
+    assert_eq!(alert.doc, DocId::alerts("oaxaca", t).to_string());
+    assert_eq!(alert.assignee, Some(net.m.public().to_string()));
+    let actions: Vec<&str> = alert.history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(actions, ["raised", "acknowledged", "assigned", "resolved"]);
+    let event_ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
+    let history_ids: Vec<String> = alert.history.iter().map(|h| h.event.clone()).collect();
+    assert_eq!(history_ids, event_ids);
+    assert_eq!(alert.history[1].by, net.s.public().to_string());
+    assert_eq!(alert.history[1].by_name.as_deref(), Some("Sofia"));
+    assert_eq!(alert.history[2].detail, Some(net.m.public().to_string()));
+    let resolution = alert.resolution.as_ref().expect("resolved");
+    assert_eq!(resolution.detail.as_deref(), Some("safe at home"));
+    assert_eq!(alert.acknowledgements.len(), 1);
+}
+
+#[test]
+fn acknowledgements_count_each_person_once() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = rid("p");
+    let events = [
+        panic_event(&net.m, t, id),
+        alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: id }),
+        alert_action(&net.s, t.plus_ms(2), Body::Ack { alert: id }),
+        alert_action(&net.a, t.plus_ms(3), Body::Ack { alert: id }),
+    ];
+    let list = view::alerts(&roster, &events, t.plus_ms(HOUR));
+    let acks: Vec<&str> = list[0]
+        .acknowledgements
+        .iter()
+        .map(|a| a.by.as_str())
+        .collect();
+    let (s, a) = (net.s.public().to_string(), net.a.public().to_string());
+    assert_eq!(acks, [s.as_str(), a.as_str()]);
+    assert_eq!(list[0].acknowledgements[0].event, events[1].id().to_string());
+    assert_eq!(list[0].status, "acknowledged");
+}
+
+#[test]
+fn actions_refer_to_alerts_of_their_own_document() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = rid("p");
+    // A resolve for the same record id but in another region's document is not about it.
+    let elsewhere = sign(
+        &net.s,
+        t.plus_ms(1),
+        DocId::alerts("chiapas", t),
+        Body::Resolve {
+            alert: id,
+            note: "wrong".into(),
+        },
+    );
+    let list = view::alerts(&roster, &[panic_event(&net.m, t, id), elsewhere], t);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].status, "open");
+    assert_eq!(list[0].history.len(), 1);
+}
+
+#[test]
+fn concurrent_missed_checkins_fold_into_one_alert() {
+    let net = Net::new();
+    let roster = net.roster();
+    let due = at(HOUR);
+    let id = RecordId::derive(
+        "missed check-in",
+        &[net.m.public().as_bytes(), &due.0.to_le_bytes()],
+    );
+    let by_node = alert_event(
+        &net.n,
+        due.plus_ms(10 * MIN),
+        id,
+        AlertKind::MissedCheckin,
+        "org-a",
+        Some(net.m.public()),
+    );
+    let by_contact = alert_event(
+        &net.s,
+        due.plus_ms(11 * MIN),
+        id,
+        AlertKind::MissedCheckin,
+        "org-a",
+        Some(net.m.public()),
+    );
+    assert_ne!(by_node.id(), by_contact.id());
+    let resolve = alert_action(
+        &net.n,
+        due.plus_ms(20 * MIN),
+        Body::Resolve {
+            alert: id,
+            note: "checked in".into(),
+        },
+    );
+    let now = due.plus_ms(HOUR);
+    for events in [
+        vec![by_node.clone(), by_contact.clone()],
+        vec![by_contact.clone(), by_node.clone()],
+    ] {
+        let list = view::alerts(&roster, &events, now);
+        assert_eq!(list.len(), 1, "one alert");
+        assert_eq!(list[0].id, id.to_string());
+        assert_eq!(list[0].kind, AlertKind::MissedCheckin);
+        assert_eq!(list[0].subject, Some(net.m.public().to_string()));
+        // The earliest raiser is the author, whatever the arrival order.
+        assert_eq!(list[0].author, net.n.public().to_string());
+        assert_eq!(list[0].history.len(), 1);
+        assert_eq!(list[0].status, "open");
+    }
+    let list = view::alerts(&roster, &[by_contact, by_node, resolve], now);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].status, "resolved");
+}
+
+#[test]
+fn alerts_by_a_revoked_key_after_revocation_are_hidden() {
+    let net = Net::new();
+    let revoked_at = at(2 * HOUR);
+    let mut roster_events = net.roster_events();
+    roster_events.push(net.revoke(&net.m, revoked_at));
+    let roster = Roster::from_events(&roster_events);
+    let before = panic_event(&net.m, revoked_at.plus_ms(-MIN), rid("before"));
+    let after = panic_event(&net.m, revoked_at.plus_ms(MIN), rid("after"));
+    let ack_after = alert_action(
+        &net.m,
+        revoked_at.plus_ms(2 * MIN),
+        Body::Ack {
+            alert: rid("before"),
+        },
+    );
+    let now = revoked_at.plus_ms(HOUR);
+    let events = [before, after, ack_after];
+    let list = view::alerts(&roster, &events, now);
+    let shown: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
+    assert_eq!(shown, [rid("before").to_string()]);
+    assert_eq!(list[0].status, "open", "the late acknowledgement is hidden");
+    // Before the revocation was known, both showed.
+    assert_eq!(view::alerts(&net.roster(), &events, now).len(), 2);
+    // Events by unknown keys never show.
+    let stranger = panic_event(&net.x, at(HOUR), rid("x"));
+    assert!(view::alerts(&roster, &[stranger], now).is_empty());
+}
+
+#[test]
+fn alerts_are_listed_newest_first_and_expire() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let mut expiring = alert_body(rid("old"), AlertKind::Alert, "oaxaca", "org-a", None);
+    expiring.expires_at = Some(t.plus_ms(MIN));
+    let old = sign(
+        &net.s,
+        t,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(expiring),
+    );
+    let new = panic_event(&net.m, t.plus_ms(2 * MIN), rid("new"));
+    let list = view::alerts(&roster, &[old.clone(), new.clone()], t.plus_ms(HOUR));
+    let shown: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
+    assert_eq!(shown, [rid("new").to_string(), rid("old").to_string()]);
+    assert_eq!(list[1].status, "expired");
+    assert_eq!(list[0].status, "open");
+    // Not yet expired.
+    let list = view::alerts(&roster, &[old], t);
+    assert_eq!(list[0].status, "open");
+}
+
+#[test]
+fn latest_checkin_wins_and_overdue_follows_next_due() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t1 = at(HOUR);
+    let t2 = at(3 * HOUR);
+    let first = checkin_event(&net.m, t1, CheckinStatus::Danger, Some(t1.plus_ms(HOUR)));
+    let second = checkin_event(&net.m, t2, CheckinStatus::Ok, Some(t2.plus_ms(HOUR)));
+    let by_s = checkin_event(&net.s, t1, CheckinStatus::NeedHelp, None);
+    for events in [
+        vec![first.clone(), second.clone(), by_s.clone()],
+        vec![by_s.clone(), second.clone(), first.clone()],
+    ] {
+        let list = view::checkins(&roster, &events, t2.plus_ms(MIN));
+        assert_eq!(list.len(), 2);
+        // Sorted by name: Mario, Sofia.
+        let m = &list[0];
+        assert_eq!(m.member, net.m.public().to_string());
+        assert_eq!(m.name, "Mario");
+        assert_eq!(m.status, CheckinStatus::Ok);
+        assert_eq!(m.at, t2.rfc3339());
+        assert_eq!(m.next_due, Some(t2.plus_ms(HOUR).rfc3339()));
+        assert!(!m.overdue);
+        assert_eq!(m.security_contacts, ["Sofia".to_string()]);
+        assert_eq!(list[1].name, "Sofia");
+        assert!(!list[1].overdue, "no next check-in set, never overdue");
+    }
+    let events = [first, second];
+    let overdue = view::checkins(&roster, &events, t2.plus_ms(HOUR + 1));
+    assert!(overdue[0].overdue);
+    let exactly_due = view::checkins(&roster, &events, t2.plus_ms(HOUR));
+    assert!(!exactly_due[0].overdue);
+    // Check-ins by strangers are left out.
+    let stranger = checkin_event(&net.x, t1, CheckinStatus::Ok, None);
+    assert!(view::checkins(&roster, &[stranger], t2).is_empty());
+}
+
+fn shelter_event(key: &SecretKey, t: Timestamp, id: RecordId, org: &str, capacity: u32) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::Shelter(ShelterBody {
+            id,
+            org: org.into(),
+            name: "Casa Refugio".into(),
+            region: "oaxaca".into(),
+            capacity,
+            services: vec!["legal".into(), "medical".into()],
+            accepts: vec!["women".into(), "children".into()],
+            contact: "+52 951 000 0000".into(),
+            status: ShelterStatus::Open,
+        }),
+    )
+}
+
+fn occupancy_event(key: &SecretKey, t: Timestamp, shelter: RecordId, org: &str, delta: i32) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::Occupancy {
+            shelter,
+            org: org.into(),
+            region: "oaxaca".into(),
+            delta,
+        },
+    )
+}
+
+#[test]
+fn shelter_occupancy_counts_the_operator_only() {
+    let net = Net::new();
+    let roster = net.roster();
+    let id = rid("casa");
+    let mut events = vec![
+        shelter_event(&net.a, at(HOUR), id, "org-a", 10),
+        occupancy_event(&net.a, at(HOUR + 1), id, "org-a", 3),
+        occupancy_event(&net.s, at(HOUR + 2), id, "org-a", 2),
+        occupancy_event(&net.n, at(HOUR + 3), id, "org-a", -1),
+    ];
+    let list = view::shelters(&roster, &events);
+    assert_eq!(list.len(), 1);
+    let s = &list[0];
+    assert_eq!(s.id, id.to_string());
+    assert_eq!((s.capacity, s.occupancy, s.available), (10, 4, 6));
+    assert_eq!(s.status, ShelterStatus::Open);
+    assert_eq!(s.org, "org-a");
+    assert_eq!(s.updated_at, at(HOUR).rfc3339());
+
+    // Another organisation's responder may not count for the shelter...
+    let foreign = occupancy_event(&net.b, at(HOUR + 4), id, "org-a", 5);
+    assert!(matches!(
+        roster.authorize(foreign.event()),
+        Err(AuthError::Forbidden(_))
+    ));
+    // ...nor may a member of the operator, or a stranger.
+    let by_member = occupancy_event(&net.m, at(HOUR + 5), id, "org-a", 5);
+    assert!(matches!(
+        roster.authorize(by_member.event()),
+        Err(AuthError::Forbidden(_))
+    ));
+    let by_stranger = occupancy_event(&net.x, at(HOUR + 6), id, "org-a", 5);
+    // Under its own organisation it is allowed, but it is not the operator's count.
+    let own_org = occupancy_event(&net.b, at(HOUR + 7), id, "org-b", 5);
+    assert_eq!(roster.authorize(own_org.event()), Ok(()));
+    events.extend([foreign, by_member, by_stranger, own_org]);
+    let list = view::shelters(&roster, &events);
+    assert_eq!((list[0].occupancy, list[0].available), (4, 6));
+
+    // Six more arrive: full.
+    events.push(occupancy_event(&net.s, at(HOUR + 8), id, "org-a", 6));
+    let list = view::shelters(&roster, &events);
+    assert_eq!((list[0].occupancy, list[0].available), (10, 0));
+    assert_eq!(list[0].status, ShelterStatus::Full);
+    // Beyond capacity stays full with nothing available.
+    events.push(occupancy_event(&net.s, at(HOUR + 9), id, "org-a", 2));
+    let list = view::shelters(&roster, &events);
+    assert_eq!((list[0].occupancy, list[0].available), (12, 0));
+    assert_eq!(list[0].status, ShelterStatus::Full);
+    // Departures free places again; occupancy never goes below zero.
+    events.push(occupancy_event(&net.s, at(HOUR + 10), id, "org-a", -100));
+    let list = view::shelters(&roster, &events);
+    assert_eq!((list[0].occupancy, list[0].available), (0, 10));
+    assert_eq!(list[0].status, ShelterStatus::Open);
+}
+
+#[test]
+fn shelter_description_newest_wins_and_is_written_by_its_org() {
+    let net = Net::new();
+    let roster = net.roster();
+    let id = rid("casa");
+    let first = shelter_event(&net.a, at(HOUR), id, "org-a", 10);
+    let update = shelter_event(&net.s, at(2 * HOUR), id, "org-a", 20);
+    for events in [vec![first.clone(), update.clone()], vec![update.clone(), first.clone()]] {
+        let list = view::shelters(&roster, &events);
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].capacity, 20);
+        assert_eq!(list[0].updated_at, at(2 * HOUR).rfc3339());
+    }
+    // A member may not describe a shelter; nor may anyone for another organisation.
+    let by_member = shelter_event(&net.m, at(HOUR), rid("m"), "org-a", 5);
+    assert!(matches!(
+        roster.authorize(by_member.event()),
+        Err(AuthError::Forbidden(_))
+    ));
+    let for_other = shelter_event(&net.a, at(HOUR), rid("o"), "org-b", 5);
+    assert!(matches!(
+        roster.authorize(for_other.event()),
+        Err(AuthError::Forbidden(_))
+    ));
+    assert_eq!(view::shelters(&roster, &[by_member, for_other]).len(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn signed_events_travel_in_client_requests() {
+    let net = Net::new();
+    let events = vec![
+        checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None),
+        panic_event(&net.m, at(HOUR), rid("p")),
+    ];
+    let request = ClientRequest::V0(ClientRequestV0::Submit {
+        events: events.clone(),
+    });
+    let bytes = postcard::to_stdvec(&request).expect("encodes");
+    let ClientRequest::V0(ClientRequestV0::Submit { events: back }) =
+        postcard::from_bytes::<ClientRequest>(&bytes).expect("decodes")
+    else {
+        panic!("wrong request");
+    };
+    assert_eq!(back, events);
+
+    // A tampered event inside the request makes it undecodable.
+    let sig_byte = bytes.len() - 1;
+    let mut tampered = bytes.clone();
+    tampered[sig_byte] ^= 1;
+    assert!(postcard::from_bytes::<ClientRequest>(&tampered).is_err());
+}

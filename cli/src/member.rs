@@ -1,0 +1,240 @@
+//! The member side of the CLI: the member's key and profile in the home directory, the
+//! offline queue, and requests to nodes over libp2p (Noise-authenticated with the member key).
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use libp2p::request_response::{self, Message, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::PeerId;
+use protocol::event::SignedEvent;
+use protocol::ids::{PublicKey, SecretKey};
+use protocol::wire::{ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, NodeContact, Profile};
+use serde::{Deserialize, Serialize};
+
+/// How long the CLI waits for nodes to answer.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What `join` keeps in the home directory besides the key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Saved {
+    pub(crate) profile: Profile,
+    pub(crate) nodes: Vec<NodeContact>,
+}
+
+/// The member's home directory.
+pub(crate) struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join("member.key")
+    }
+
+    fn queue_dir(&self) -> PathBuf {
+        self.dir.join("queue")
+    }
+
+    /// The member key, created on first use.
+    pub(crate) fn key_or_create(&self) -> anyhow::Result<SecretKey> {
+        if self.key_path().exists() {
+            return self.key();
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let key = SecretKey::generate();
+        write_atomic(&self.key_path(), &key.to_bytes())?;
+        Ok(key)
+    }
+
+    pub(crate) fn key(&self) -> anyhow::Result<SecretKey> {
+        let path = self.key_path();
+        let bytes = std::fs::read(&path).map_err(|_| {
+            anyhow::anyhow!("no member key in {}: join a node first (tejido join CODE)", self.dir.display())
+        })?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("{} is damaged", path.display()))?;
+        Ok(SecretKey::from_bytes(bytes))
+    }
+
+    pub(crate) fn saved(&self) -> anyhow::Result<Saved> {
+        let path = self.dir.join("profile.json");
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            anyhow::anyhow!("not joined yet: run tejido --home {} join CODE", self.dir.display())
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+    }
+
+    pub(crate) fn save(&self, saved: &Saved) -> anyhow::Result<()> {
+        write_atomic(&self.dir.join("profile.json"), serde_json::to_string_pretty(saved)?.as_bytes())
+    }
+
+    /// Puts a signed event in the queue, durably, before any attempt to send it.
+    pub(crate) fn enqueue(&self, event: &SignedEvent) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.queue_dir())?;
+        write_atomic(&self.queue_dir().join(format!("{}.event", event.id())), event.as_bytes())
+    }
+
+    pub(crate) fn dequeue(&self, event: &SignedEvent) -> anyhow::Result<()> {
+        let path = self.queue_dir().join(format!("{}.event", event.id()));
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+
+    /// Queued events, oldest first. Unreadable files are skipped and reported.
+    pub(crate) fn queued(&self) -> Vec<SignedEvent> {
+        let Ok(entries) = std::fs::read_dir(self.queue_dir()) else { return Vec::new() };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "event") {
+                continue;
+            }
+            match std::fs::read(&path).ok().and_then(|b| SignedEvent::decode(&b).ok()) {
+                Some(ev) => out.push(ev),
+                None => eprintln!("tejido: skipping damaged queue file {}", path.display()),
+            }
+        }
+        out.sort_by_key(|e| e.event().at);
+        out
+    }
+}
+
+/// Writes a file readable by its owner only: temporary file, fsync, rename, fsync directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Sends `request` to every node in `nodes` at once (as `key`) and returns each node's answer
+/// or failure, in the order they came.
+pub(crate) async fn request_all(
+    key: &SecretKey,
+    nodes: &[NodeContact],
+    request: ClientRequestV0,
+) -> anyhow::Result<Vec<(PublicKey, Result<ClientResponseV0, String>)>> {
+    let behaviour: request_response::cbor::Behaviour<ClientRequest, ClientResponse> =
+        daemon::net::request_response_behaviour(protocol::wire::CLIENT_PROTOCOL, ProtocolSupport::Outbound);
+    let mut swarm = daemon::net::build_swarm(key, behaviour, Duration::from_secs(30))?;
+    let mut pending: Vec<(PeerId, PublicKey)> = Vec::new();
+    for node in nodes {
+        let Some(peer) = daemon::net::peer_id_of(&node.key) else { continue };
+        let addrs: Vec<libp2p::Multiaddr> = node.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+        if swarm.dial(opts).is_err() {
+            continue;
+        }
+        swarm.behaviour_mut().send_request(&peer, ClientRequest::V0(request.clone()));
+        pending.push((peer, node.key));
+    }
+    let mut out = Vec::new();
+    let deadline = tokio::time::sleep(REQUEST_DEADLINE);
+    tokio::pin!(deadline);
+    while !pending.is_empty() {
+        let event = tokio::select! {
+            _ = &mut deadline => break,
+            event = swarm.select_next_some() => event,
+        };
+        let (peer, result) = match event {
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                peer,
+                message: Message::Response { response: ClientResponse::V0(response), .. },
+                ..
+            }) => (peer, Ok(response)),
+            SwarmEvent::Behaviour(request_response::Event::OutboundFailure { peer, error, .. }) => {
+                (peer, Err(error.to_string()))
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
+                if swarm.is_connected(&peer) {
+                    continue;
+                }
+                (peer, Err(error.to_string()))
+            }
+            _ => continue,
+        };
+        if let Some(pos) = pending.iter().position(|(p, _)| *p == peer) {
+            let (_, node) = pending.remove(pos);
+            out.push((node, result));
+        }
+    }
+    for (_, node) in pending {
+        out.push((node, Err("no answer in time".into())));
+    }
+    Ok(out)
+}
+
+/// Sends a query to the known nodes one by one until one answers.
+pub(crate) async fn query(key: &SecretKey, nodes: &[NodeContact], request: ClientRequestV0) -> anyhow::Result<ClientResponseV0> {
+    let mut errors = Vec::new();
+    for node in nodes {
+        for (node_key, result) in request_all(key, std::slice::from_ref(node), request.clone()).await? {
+            match result {
+                Ok(ClientResponseV0::Error { message, .. }) => anyhow::bail!("{message}"),
+                Ok(response) => return Ok(response),
+                Err(e) => errors.push(format!("{}: {e}", node_key.fmt_short())),
+            }
+        }
+    }
+    Err(Unreachable(errors.join("; ")).into())
+}
+
+/// No known node could be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("no node could be reached ({0})")]
+pub(crate) struct Unreachable(pub(crate) String);
+
+/// The outcome of sending signed events to every known node.
+pub(crate) struct Delivery {
+    /// Nodes that stored them (flushed to disk).
+    pub(crate) stored_by: Vec<PublicKey>,
+    /// Nodes that refused them, with why.
+    pub(crate) refused: Vec<(PublicKey, String)>,
+    /// Nodes that could not be reached.
+    pub(crate) unreachable: Vec<(PublicKey, String)>,
+}
+
+/// Sends events to every known node; removes them from the queue once a node stored them
+/// or refused them for good.
+pub(crate) async fn deliver(home: &Home, key: &SecretKey, nodes: &[NodeContact], events: Vec<SignedEvent>) -> anyhow::Result<Delivery> {
+    let results = request_all(key, nodes, ClientRequestV0::Submit { events: events.clone() }).await?;
+    let mut delivery = Delivery { stored_by: Vec::new(), refused: Vec::new(), unreachable: Vec::new() };
+    for (node, result) in results {
+        match result {
+            Ok(ClientResponseV0::Stored { node, .. }) => delivery.stored_by.push(node),
+            Ok(ClientResponseV0::Error { message, .. }) => delivery.refused.push((node, message)),
+            Ok(_) => delivery.refused.push((node, "unexpected answer".into())),
+            Err(e) => delivery.unreachable.push((node, e)),
+        }
+    }
+    if !delivery.stored_by.is_empty() || (delivery.unreachable.is_empty() && !delivery.refused.is_empty()) {
+        for event in &events {
+            home.dequeue(event)?;
+        }
+    }
+    Ok(delivery)
+}

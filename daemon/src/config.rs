@@ -1,0 +1,173 @@
+//! Command-line arguments, the data directory and its `config.toml`, turned into one validated
+//! [`Config`]. Nothing downstream sees [`Args`].
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use libp2p::Multiaddr;
+use protocol::ids::SecretKey;
+use serde::{Deserialize, Serialize};
+
+/// Default listen addresses: one TCP and one QUIC port, so invite codes stay valid across
+/// restarts.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/4717", "/ip4/0.0.0.0/udp/4717/quic-v1"];
+
+/// Name of the operator socket inside the data directory.
+pub const SOCKET_NAME: &str = "tejidod.sock";
+
+/// tejidod: the Tejido node. Replicates alerts, shelters and check-ins among trusted
+/// organisations.
+#[derive(Debug, Parser)]
+#[command(name = "tejidod", version)]
+pub struct Args {
+    /// Data directory (keys, config.toml, store, operator socket); created on first start.
+    #[arg(long, env = "TEJIDO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Listen on this multiaddr (repeatable); overrides `listen` in config.toml.
+    #[arg(long)]
+    pub listen: Vec<Multiaddr>,
+    /// Organisation slug for a new node (first start only), e.g. `red-mujeres-oax`.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Network name for a new node (first start only).
+    #[arg(long)]
+    pub network: Option<String>,
+}
+
+/// The file form of the configuration.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// This node's organisation.
+    org: String,
+    /// Multiaddrs to listen on.
+    #[serde(default = "default_listen")]
+    listen: Vec<String>,
+}
+
+fn default_listen() -> Vec<String> {
+    DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect()
+}
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// This node's organisation slug.
+    pub org: String,
+    /// Where to listen.
+    pub listen: Vec<Multiaddr>,
+    /// The node's key (its libp2p identity).
+    pub node_key: SecretKey,
+    /// The operator's admin key, which signs roster changes made through the operator socket.
+    pub admin_key: SecretKey,
+    /// Whether this start initialised the data directory.
+    pub fresh: bool,
+    /// Network name for the genesis of a fresh node.
+    pub network: String,
+}
+
+impl Config {
+    /// The operator socket path.
+    pub fn socket_path(&self) -> PathBuf {
+        self.data_dir.join(SOCKET_NAME)
+    }
+    /// The sled directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+}
+
+/// The platform's data directory for tejidod.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("org", "Tejido", "tejido")
+        .map(|d| d.data_dir().join("node"))
+        .context("no home directory: pass --data-dir")
+}
+
+/// Reads (or, on first start, creates) the data directory and validates everything.
+pub fn load(args: Args) -> anyhow::Result<Config> {
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let config_path = data_dir.join("config.toml");
+    let fresh = !config_path.exists();
+    if fresh {
+        let org = args.org.clone().unwrap_or_else(|| "my-org".to_string());
+        protocol::ids::check_slug("organisation", &org)
+            .map_err(|_| anyhow::anyhow!("--org must be 1-32 characters of a-z, 0-9 and -, got {org:?}"))?;
+        init_dir(&data_dir, &org)?;
+    }
+    let text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid: {}", config_path.display(), e.message()))?;
+    protocol::ids::check_slug("organisation", &file.org)
+        .map_err(|_| anyhow::anyhow!("{}: org must be 1-32 characters of a-z, 0-9 and -", config_path.display()))?;
+    let listen = if args.listen.is_empty() {
+        file.listen
+            .iter()
+            .map(|a| a.parse().map_err(|e| anyhow::anyhow!("{}: listen address {a:?}: {e}", config_path.display())))
+            .collect::<anyhow::Result<Vec<Multiaddr>>>()?
+    } else {
+        args.listen
+    };
+    Ok(Config {
+        node_key: read_key(&data_dir.join("node.key"))?,
+        admin_key: read_key(&data_dir.join("admin.key"))?,
+        data_dir,
+        org: file.org,
+        listen,
+        fresh,
+        network: args.network.unwrap_or_else(|| "tejido".into()),
+    })
+}
+
+fn init_dir(dir: &Path, org: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))?;
+    for name in ["node.key", "admin.key"] {
+        let path = dir.join(name);
+        if !path.exists() {
+            write_private(&path, &SecretKey::generate().to_bytes())?;
+        }
+    }
+    let listen: Vec<String> = default_listen().iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        "# Tejido node configuration. Restart tejidod after editing.\n\
+         \n\
+         # This node's organisation (a slug: a-z, 0-9 and -).\n\
+         org = {org:?}\n\
+         \n\
+         # Where to listen (libp2p multiaddrs). --listen on the command line overrides this.\n\
+         listen = [{}]\n",
+        listen.join(", ")
+    );
+    write_private(&dir.join("config.toml"), text.as_bytes())
+}
+
+/// Writes a file readable by its owner only, durably.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn read_key(path: &Path) -> anyhow::Result<SecretKey> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} is damaged: a key file holds 32 bytes", path.display()))?;
+    Ok(SecretKey::from_bytes(bytes))
+}

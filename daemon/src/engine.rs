@@ -1,0 +1,245 @@
+//! The sync engine's state: every document of the node, the roster folded from the roster
+//! document, and the store they persist to.
+//!
+//! Invariant: a document in memory holds only events that were verified and authorised, and
+//! every change to it is flushed to the store before anyone is told about it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use protocol::doc::{Document, SyncError};
+use protocol::event::{Body, Event, EventId, SignedEvent};
+use protocol::ids::{Collection, DocId, PublicKey, SecretKey, Timestamp};
+use protocol::roster::Roster;
+use protocol::wire::DocSummary;
+
+use crate::store::Store;
+
+/// How far in the future an event's clock may be before it is refused.
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Events accepted in one client request.
+pub(crate) const MAX_EVENTS_PER_SUBMIT: usize = 64;
+
+/// Why a client's events were refused; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SubmitError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("store failure: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+/// Counters reported by `status`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Stats {
+    pub(crate) refused_connections: u64,
+    pub(crate) rejected_changes: u64,
+}
+
+pub(crate) struct Engine {
+    store: Store,
+    docs: BTreeMap<DocId, Document>,
+    roster: Roster,
+    pub(crate) stats: Stats,
+}
+
+impl Engine {
+    /// Opens the store and loads every document.
+    pub(crate) fn open(store_dir: &Path) -> anyhow::Result<Self> {
+        let mut store = Store::open(store_dir)?;
+        let mut docs = BTreeMap::new();
+        for (id, chunks) in store.load_docs()? {
+            let doc = Document::load(id.clone(), &chunks).with_context(|| format!("loading document {id}"))?;
+            docs.insert(id, doc);
+        }
+        let mut engine = Self { store, docs, roster: Roster::default(), stats: Stats::default() };
+        engine.refold_roster();
+        Ok(engine)
+    }
+
+    pub(crate) fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub(crate) fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    pub(crate) fn docs(&self) -> impl Iterator<Item = &Document> {
+        self.docs.values()
+    }
+
+    pub(crate) fn store_bytes(&self) -> u64 {
+        self.store.size_on_disk()
+    }
+
+    fn refold_roster(&mut self) {
+        self.roster = match self.docs.get(&DocId::roster()) {
+            Some(doc) => Roster::from_events(doc.events()),
+            None => Roster::default(),
+        };
+    }
+
+    /// Creates the network's genesis: the first organisation, its admin and this node.
+    pub(crate) fn genesis(&mut self, admin: &SecretKey, node: PublicKey, network: &str, org: &str) -> anyhow::Result<()> {
+        let now = Timestamp::now();
+        let genesis = SignedEvent::sign(
+            Event {
+                author: admin.public(),
+                at: now,
+                doc: DocId::roster(),
+                body: Body::Genesis {
+                    network: network.to_string(),
+                    org: org.to_string(),
+                    node,
+                    admin_name: "admin".into(),
+                },
+            },
+            admin,
+        )?;
+        self.submit(None, vec![genesis]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    /// Verifies, authorises and stores events written by `requester` (or by this node's own
+    /// keys when `None`), then flushes. Returns the ids and the documents that changed.
+    pub(crate) fn submit(
+        &mut self,
+        requester: Option<PublicKey>,
+        events: Vec<SignedEvent>,
+    ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
+        if events.is_empty() || events.len() > MAX_EVENTS_PER_SUBMIT {
+            return Err(SubmitError::BadRequest(format!("send 1 to {MAX_EVENTS_PER_SUBMIT} events")));
+        }
+        let now = Timestamp::now();
+        let mut by_doc: BTreeMap<DocId, Vec<SignedEvent>> = BTreeMap::new();
+        for event in events {
+            let ev = event.event();
+            if requester.is_some_and(|r| r != ev.author) {
+                return Err(SubmitError::Forbidden("events must be written by the sender".into()));
+            }
+            if ev.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
+                return Err(SubmitError::BadRequest("event time is in the future; check the device clock".into()));
+            }
+            if !self.roster.accepts_doc(&ev.doc) {
+                return Err(SubmitError::Forbidden(format!("unknown document {}", ev.doc)));
+            }
+            if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } = &ev.body {
+                let found = self.docs.get(&ev.doc).is_some_and(|d| {
+                    d.events().iter().any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == *alert))
+                });
+                if !found {
+                    return Err(SubmitError::NotFound(format!("no alert {alert} in {}", ev.doc)));
+                }
+            }
+            by_doc.entry(ev.doc.clone()).or_default().push(event);
+        }
+        for (doc, events) in &by_doc {
+            protocol::doc::authorize_batch(doc, events, &self.roster).map_err(|e| SubmitError::Forbidden(e.to_string()))?;
+        }
+        let mut ids = Vec::new();
+        let mut changed = Vec::new();
+        for (doc_id, events) in by_doc {
+            ids.extend(events.iter().map(|e| e.id()));
+            let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+            let before = doc.heads();
+            if doc.insert(&events) > 0 {
+                self.persist(&doc_id, &before).map_err(SubmitError::Internal)?;
+                changed.push(doc_id);
+            }
+        }
+        if changed.contains(&DocId::roster()) {
+            self.refold_roster();
+        }
+        Ok((ids, changed))
+    }
+
+    fn persist(&mut self, id: &DocId, before: &[automerge::ChangeHash]) -> anyhow::Result<()> {
+        let Some(doc) = self.docs.get(id) else { return Ok(()) };
+        let chunk = doc.save_after(before);
+        if self.store.append_chunk(id, &chunk)? {
+            let full = doc.save();
+            self.store.compact(id, &full)?;
+        }
+        Ok(())
+    }
+
+    /// Applies a peer's sync message for `doc_id`. Returns whether the document changed (and
+    /// was flushed). On error nothing was kept.
+    pub(crate) fn receive_sync(
+        &mut self,
+        doc_id: &DocId,
+        state: &mut automerge::sync::State,
+        msg: &[u8],
+    ) -> Result<bool, SyncError> {
+        if !self.roster.accepts_doc(doc_id) {
+            return Err(SyncError::InvalidChange(format!("unknown document {doc_id}")));
+        }
+        let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+        let before = doc.heads();
+        let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
+        if doc.heads() == before {
+            return Ok(false);
+        }
+        if let Err(e) = self.persist(doc_id, &before) {
+            tracing::error!(doc = %doc_id, error = %format!("{e:#}"), "cannot persist synced changes");
+            return Err(SyncError::Malformed("store failure".into()));
+        }
+        if *doc_id == DocId::roster() && !fresh.is_empty() {
+            self.refold_roster();
+        }
+        Ok(true)
+    }
+
+    /// The next sync message for a peer.
+    pub(crate) fn generate_sync(&mut self, doc_id: &DocId, state: &mut automerge::sync::State) -> Option<Vec<u8>> {
+        let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+        doc.generate_sync_message(state)
+    }
+
+    /// Documents and their heads.
+    pub(crate) fn summary(&self) -> Vec<DocSummary> {
+        self.docs
+            .values()
+            .filter(|d| !d.is_empty())
+            .map(|d| DocSummary { doc: d.id().clone(), heads: d.heads().iter().map(|h| h.0).collect() })
+            .collect()
+    }
+
+    fn events_of(&self, collection: Collection) -> impl Iterator<Item = &SignedEvent> {
+        self.docs.values().filter(move |d| d.id().collection() == collection).flat_map(|d| d.events())
+    }
+
+    pub(crate) fn alerts(&self, region: Option<&str>, open_only: bool) -> Vec<protocol::view::AlertView> {
+        let all = protocol::view::alerts(&self.roster, self.events_of(Collection::Alerts), Timestamp::now());
+        all.into_iter()
+            .filter(|a| region.is_none_or(|r| a.region == r))
+            .filter(|a| !open_only || !matches!(a.status.as_str(), "resolved" | "expired"))
+            .collect()
+    }
+
+    pub(crate) fn checkins(&self, overdue_only: bool) -> Vec<protocol::view::CheckinView> {
+        protocol::view::checkins(&self.roster, self.events_of(Collection::Checkins), Timestamp::now())
+            .into_iter()
+            .filter(|c| !overdue_only || c.overdue)
+            .collect()
+    }
+
+    pub(crate) fn checkin_count(&self) -> usize {
+        self.events_of(Collection::Checkins).count()
+    }
+
+    pub(crate) fn shelters(&self, region: Option<&str>, available_only: bool) -> Vec<protocol::view::ShelterView> {
+        protocol::view::shelters(&self.roster, self.events_of(Collection::Shelters))
+            .into_iter()
+            .filter(|s| region.is_none_or(|r| s.region == r))
+            .filter(|s| !available_only || (s.available > 0 && s.status == protocol::event::ShelterStatus::Open))
+            .collect()
+    }
+}

@@ -1,0 +1,105 @@
+//! The libp2p side of a node: the behaviour, how the swarm is built, and the mapping between
+//! Tejido keys and libp2p peer ids (an ed25519 key is both).
+
+use std::time::Duration;
+
+use libp2p::{allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour, PeerId, StreamProtocol};
+use protocol::ids::{PublicKey, SecretKey};
+use protocol::wire::{ClientRequest, ClientResponse, SyncRequest, SyncResponse};
+
+/// Connections a node keeps at most; beyond this, new ones are refused.
+const MAX_ESTABLISHED: u32 = 512;
+/// Connections one peer may hold at once.
+const MAX_PER_PEER: u32 = 4;
+/// Connections still in their handshake; bounds what an unauthenticated dialler can cost.
+const MAX_PENDING_INCOMING: u32 = 64;
+/// How long a request may wait for its response.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an unused connection stays open; anti-entropy runs more often than this, so
+/// connections between nodes stay up.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Everything a node speaks. The gate comes first: a peer that is not in the roster is
+/// refused right after the Noise handshake, before any other behaviour sees the connection,
+/// so it receives nothing, not even a protocol list.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub(crate) gate: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) client: request_response::cbor::Behaviour<ClientRequest, ClientResponse>,
+    pub(crate) sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+}
+
+impl Behaviour {
+    pub(crate) fn new() -> Self {
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(MAX_ESTABLISHED))
+            .with_max_established_per_peer(Some(MAX_PER_PEER))
+            .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
+        Self {
+            gate: allow_block_list::Behaviour::default(),
+            limits: connection_limits::Behaviour::new(limits),
+            client: request_response_behaviour(protocol::wire::CLIENT_PROTOCOL, request_response::ProtocolSupport::Inbound),
+            sync: request_response_behaviour(protocol::wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full),
+        }
+    }
+}
+
+/// A request-response behaviour with Tejido's size limits.
+pub fn request_response_behaviour<Req, Resp>(
+    name: &'static str,
+    support: request_response::ProtocolSupport,
+) -> request_response::cbor::Behaviour<Req, Resp>
+where
+    Req: Send + Clone + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Resp: Send + Clone + serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    let codec = request_response::cbor::codec::Codec::default()
+        .set_request_size_maximum(protocol::wire::MAX_REQUEST_BYTES)
+        .set_response_size_maximum(protocol::wire::MAX_RESPONSE_BYTES);
+    let cfg = request_response::Config::default()
+        .with_request_timeout(REQUEST_TIMEOUT)
+        .with_max_concurrent_streams(64);
+    request_response::Behaviour::with_codec(codec, [(StreamProtocol::new(name), support)], cfg)
+}
+
+/// The libp2p keypair of a Tejido key.
+pub fn keypair(key: &SecretKey) -> libp2p::identity::Keypair {
+    // A 32-byte ed25519 secret is always valid.
+    #[allow(clippy::expect_used)]
+    libp2p::identity::Keypair::ed25519_from_bytes(key.to_bytes()).expect("32-byte ed25519 secret")
+}
+
+/// The peer id of a Tejido key, if the bytes are a valid ed25519 point.
+pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
+    let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(key.as_bytes()).ok()?;
+    Some(PeerId::from_public_key(&libp2p::identity::PublicKey::from(pk)))
+}
+
+/// The Tejido key behind a peer id (ed25519 peer ids inline their key).
+pub fn key_of(peer: &PeerId) -> Option<PublicKey> {
+    let mh: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if mh.code() != 0 {
+        return None;
+    }
+    let pk = libp2p::identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
+    let ed = pk.try_into_ed25519().ok()?;
+    Some(PublicKey::from_bytes(ed.to_bytes()))
+}
+
+/// Builds a swarm over TCP and QUIC (Noise and Yamux on TCP) with the given identity.
+pub fn build_swarm<B: NetworkBehaviour>(
+    key: &SecretKey,
+    behaviour: B,
+    idle: Duration,
+) -> anyhow::Result<libp2p::Swarm<B>> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair(key))
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default().nodelay(true), libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+        .with_quic()
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| anyhow::anyhow!("building behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}

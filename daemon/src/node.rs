@@ -1,0 +1,632 @@
+//! The node: one task owns the libp2p swarm and the engine, and serves operator commands,
+//! client requests and sync between nodes from one `select!` loop.
+//!
+//! Sync between two nodes, per document: on connect each side sends a `Summary` of its
+//! documents and heads; for every document whose heads differ, the node with the smaller peer
+//! id drives an automerge sync exchange (request: our message; response: theirs) until
+//! neither side has anything to say. A local change, or a change learnt from one peer, starts
+//! an exchange with every other connected node, which is what carries changes over several
+//! hops. A `Summary` every [`ANTI_ENTROPY_INTERVAL`] repairs anything missed.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::request_response::{self, Message, ResponseChannel};
+use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use protocol::control::{self, Request, Response};
+use protocol::event::{Body, Event, SignedEvent};
+use protocol::ids::{DocId, PublicKey, SecretKey, Timestamp};
+use protocol::wire::{
+    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, DocSummary, ErrorKind, InviteCode, InviteKind,
+    NodeContact, Profile, SyncRequest, SyncRequestV0, SyncResponse, SyncResponseV0,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::engine::{Engine, SubmitError};
+use crate::net::{self, Behaviour, BehaviourEvent};
+use crate::store::InviteRecord;
+
+/// How often a node re-sends its summary to every connected node and re-dials missing ones.
+const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(15);
+/// Operator commands waiting for the node loop.
+pub(crate) const CONTROL_CHANNEL_CAP: usize = 64;
+/// Longest back-off between dials of an unreachable node.
+const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(300);
+
+/// An operator command and where to send its answer.
+pub(crate) struct Command {
+    pub(crate) request: Request,
+    pub(crate) reply: oneshot::Sender<Response>,
+}
+
+/// Sync with one peer for one document.
+#[derive(Default)]
+struct PeerDoc {
+    state: automerge::sync::State,
+    /// A request of ours is waiting for its response.
+    in_flight: bool,
+    /// Something changed while a request was in flight: go again when it completes.
+    dirty: bool,
+}
+
+struct Dial {
+    next: Instant,
+    backoff: Duration,
+}
+
+pub(crate) struct Node {
+    swarm: Swarm<Behaviour>,
+    engine: Engine,
+    me: PublicKey,
+    admin_key: SecretKey,
+    org: String,
+    peers: HashMap<PeerId, HashMap<DocId, PeerDoc>>,
+    /// Peer ids currently on the gate's allow list.
+    allowed: HashSet<PeerId>,
+    /// One-time invite identities whose connection closes once the response is sent.
+    close_after_response: HashSet<PeerId>,
+    dials: HashMap<PeerId, Dial>,
+    shutdown: bool,
+}
+
+impl Node {
+    pub(crate) fn new(config: &Config, engine: Engine) -> anyhow::Result<Self> {
+        let mut swarm = net::build_swarm(&config.node_key, Behaviour::new(), net::IDLE_TIMEOUT)?;
+        for addr in &config.listen {
+            swarm.listen_on(addr.clone()).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        }
+        let mut node = Self {
+            swarm,
+            engine,
+            me: config.node_key.public(),
+            admin_key: config.admin_key.clone(),
+            org: config.org.clone(),
+            peers: HashMap::new(),
+            allowed: HashSet::new(),
+            close_after_response: HashSet::new(),
+            dials: HashMap::new(),
+            shutdown: false,
+        };
+        node.refresh_gate();
+        Ok(node)
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !self.shutdown {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.handle_command(cmd),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        if let Err(e) = self.engine.store().flush() {
+            warn!(error = %format!("{e:#}"), "flush at shutdown failed");
+        }
+        info!("stopped");
+    }
+
+    fn node_peers(&self) -> Vec<PeerId> {
+        let roster = self.engine.roster();
+        self.swarm
+            .connected_peers()
+            .filter(|p| net::key_of(p).is_some_and(|k| roster.nodes.contains_key(&k) && roster.is_active(&k)))
+            .copied()
+            .collect()
+    }
+
+    fn is_node_peer(&self, peer: &PeerId) -> bool {
+        let roster = self.engine.roster();
+        net::key_of(peer).is_some_and(|k| k != self.me && roster.nodes.contains_key(&k) && roster.is_active(&k))
+    }
+
+    /// Brings the gate's allow list in line with the roster and pending invites, closing the
+    /// connections of anyone no longer allowed.
+    fn refresh_gate(&mut self) {
+        let now = Timestamp::now();
+        let roster = self.engine.roster();
+        let mut wanted: HashSet<PeerId> = roster
+            .members
+            .keys()
+            .chain(roster.nodes.keys())
+            .filter(|k| roster.is_active(k) && **k != self.me)
+            .filter_map(net::peer_id_of)
+            .collect();
+        if let Ok(invites) = self.engine.store().invites() {
+            wanted.extend(invites.iter().filter(|(_, i)| i.expires > now).filter_map(|(k, _)| net::peer_id_of(k)));
+        }
+        for peer in self.allowed.difference(&wanted).copied().collect::<Vec<_>>() {
+            self.swarm.behaviour_mut().gate.disallow_peer(peer);
+            self.peers.remove(&peer);
+        }
+        for peer in wanted.difference(&self.allowed) {
+            self.swarm.behaviour_mut().gate.allow_peer(*peer);
+        }
+        self.allowed = wanted;
+    }
+
+    fn on_tick(&mut self) {
+        self.refresh_gate();
+        let summary = self.engine.summary();
+        for peer in self.node_peers() {
+            self.send_sync(peer, SyncRequestV0::Summary { docs: summary.clone() });
+        }
+        self.dial_missing();
+    }
+
+    /// Dials trusted nodes that are not connected, with exponential back-off and jitter.
+    fn dial_missing(&mut self) {
+        let now = Instant::now();
+        let roster = self.engine.roster();
+        let targets: Vec<(PeerId, Vec<Multiaddr>)> = roster
+            .nodes
+            .iter()
+            .filter(|(k, n)| **k != self.me && n.revoked_at.is_none() && !n.addrs.is_empty())
+            .filter_map(|(k, n)| Some((net::peer_id_of(k)?, n.addrs.iter().filter_map(|a| a.parse().ok()).collect())))
+            .collect();
+        for (peer, addrs) in targets {
+            if self.swarm.is_connected(&peer) {
+                self.dials.remove(&peer);
+                continue;
+            }
+            let dial = self.dials.entry(peer).or_insert(Dial { next: now, backoff: Duration::from_secs(1) });
+            if dial.next > now {
+                continue;
+            }
+            let jitter = Duration::from_millis(u64::from(protocol::ids::random_bytes::<2>()[0]) * 4);
+            dial.next = now + dial.backoff + jitter;
+            dial.backoff = (dial.backoff * 2).min(MAX_DIAL_BACKOFF);
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                if !matches!(e, DialError::DialPeerConditionFalse(_)) {
+                    debug!(%peer, error = %e, "dial failed");
+                }
+            }
+        }
+    }
+
+    fn listen_addrs(&self) -> Vec<String> {
+        self.swarm
+            .listeners()
+            .filter(|a| !a.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())))
+            .map(|a| a.to_string())
+            .collect()
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+                debug!(peer = %peer_id, "connected");
+                if num_established.get() == 1 && self.is_node_peer(&peer_id) {
+                    self.dials.remove(&peer_id);
+                    self.peers.remove(&peer_id);
+                    let docs = self.engine.summary();
+                    self.send_sync(peer_id, SyncRequestV0::Summary { docs });
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                debug!(peer = %peer_id, "disconnected");
+                self.peers.remove(&peer_id);
+            }
+            SwarmEvent::IncomingConnectionError { error, send_back_addr, .. } => {
+                if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
+                    self.engine.stats.refused_connections += 1;
+                }
+                debug!(addr = %send_back_addr, error = %error, "incoming connection refused or failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Client(event)) => self.on_client_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            _ => {}
+        }
+    }
+
+    // ---- operator commands --------------------------------------------------------------
+
+    fn handle_command(&mut self, cmd: Command) {
+        let response = match cmd.request {
+            Request::Status => Response::Status(self.status()),
+            Request::InviteMember { name, role, region, ttl_secs } => {
+                let invite = InviteRecord {
+                    kind: InviteKind::Member,
+                    name,
+                    role,
+                    region,
+                    expires: Timestamp::now().plus_ms(ttl_secs.saturating_mul(1000) as i64),
+                };
+                self.create_invite(invite)
+            }
+            Request::Alerts { region, open_only } => {
+                Response::Alerts { alerts: self.engine.alerts(region.as_deref(), open_only) }
+            }
+            Request::Checkins { overdue_only } => Response::Checkins { checkins: self.engine.checkins(overdue_only) },
+            Request::Shelters { region, available_only } => {
+                Response::Shelters { shelters: self.engine.shelters(region.as_deref(), available_only) }
+            }
+            Request::Members => {
+                let roster = self.engine.roster();
+                let members = roster
+                    .members
+                    .iter()
+                    .map(|(k, m)| control::MemberInfo {
+                        key: k.to_string(),
+                        name: m.name.clone(),
+                        org: m.org.clone(),
+                        role: m.role,
+                        region: m.region.clone(),
+                        revoked: m.revoked_at.is_some(),
+                    })
+                    .collect();
+                Response::Members { members }
+            }
+            Request::Shutdown => {
+                self.shutdown = true;
+                Response::Done { message: "stopping".into() }
+            }
+        };
+        let _ = cmd.reply.send(response);
+    }
+
+    fn status(&self) -> control::Status {
+        let alerts = self.engine.alerts(None, false);
+        let roster = self.engine.roster();
+        control::Status {
+            node_id: self.me.to_string(),
+            org: self.org.clone(),
+            network: roster.network.clone(),
+            listen_addrs: self.listen_addrs(),
+            connected_peers: self.node_peers().iter().filter_map(net::key_of).map(|k| k.to_string()).collect(),
+            documents: self.engine.docs().count(),
+            open_alerts: alerts.iter().filter(|a| !matches!(a.status.as_str(), "resolved" | "expired")).count(),
+            alerts: alerts.len(),
+            shelters: self.engine.shelters(None, false).len(),
+            checkins: self.engine.checkin_count(),
+            members: roster.members.len(),
+            nodes: roster.nodes.len(),
+            refused_connections: self.engine.stats.refused_connections,
+            rejected_changes: self.engine.stats.rejected_changes,
+            store_bytes: self.engine.store_bytes(),
+        }
+    }
+
+    fn create_invite(&mut self, invite: InviteRecord) -> Response {
+        if let Some(region) = &invite.region {
+            if protocol::ids::check_slug("region", region).is_err() {
+                return Response::Error { message: format!("region must be 1-32 characters of a-z, 0-9 and -, got {region:?}") };
+            }
+        }
+        let addrs = self.listen_addrs();
+        if addrs.is_empty() {
+            return Response::Error { message: "the node is not listening on any address yet".into() };
+        }
+        let code = InviteCode::V0 {
+            kind: invite.kind,
+            node: self.me,
+            addrs,
+            secret: protocol::ids::random_bytes(),
+            expires: invite.expires,
+        };
+        let identity = code.identity().public();
+        if let Err(e) = self.engine.store().put_invite(&identity, &invite) {
+            return Response::Error { message: format!("{e:#}") };
+        }
+        self.refresh_gate();
+        info!(name = %invite.name, role = invite.role.as_str(), "invite created");
+        Response::Invite { code: code.encode(), expires_at: invite.expires.rfc3339() }
+    }
+
+    // ---- member clients -----------------------------------------------------------------
+
+    fn on_client_event(&mut self, event: request_response::Event<ClientRequest, ClientResponse>) {
+        match event {
+            request_response::Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+                let ClientRequest::V0(request) = request;
+                let response = self.handle_client(peer, request);
+                if self.swarm.behaviour_mut().client.send_response(channel, ClientResponse::V0(response)).is_err() {
+                    debug!(%peer, "client went away before the response");
+                }
+            }
+            request_response::Event::ResponseSent { peer, .. } => {
+                if self.close_after_response.remove(&peer) {
+                    self.refresh_gate();
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "client request failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_client(&mut self, peer: PeerId, request: ClientRequestV0) -> ClientResponseV0 {
+        let error = |kind, message: String| ClientResponseV0::Error { kind, message };
+        let Some(key) = net::key_of(&peer) else {
+            return error(ErrorKind::Forbidden, "unknown peer".into());
+        };
+        if let ClientRequestV0::Redeem { member, proof } = request {
+            return self.redeem(peer, key, member, &proof);
+        }
+        if !self.engine.roster().is_active(&key) {
+            self.engine.stats.rejected_changes += 1;
+            return error(ErrorKind::Forbidden, "this key is not a member of the network".into());
+        }
+        match request {
+            ClientRequestV0::Redeem { .. } => error(ErrorKind::BadRequest, "already a member".into()),
+            ClientRequestV0::Submit { events } => match self.engine.submit(Some(key), events) {
+                Ok((ids, changed)) => {
+                    for doc in changed {
+                        self.on_local_change(&doc, None);
+                    }
+                    ClientResponseV0::Stored { node: self.me, ids }
+                }
+                Err(e) => {
+                    self.engine.stats.rejected_changes += 1;
+                    warn!(%peer, error = %e, "refused client events");
+                    let kind = match e {
+                        SubmitError::BadRequest(_) => ErrorKind::BadRequest,
+                        SubmitError::Forbidden(_) => ErrorKind::Forbidden,
+                        SubmitError::NotFound(_) => ErrorKind::NotFound,
+                        SubmitError::Internal(_) => ErrorKind::Internal,
+                    };
+                    error(kind, e.to_string())
+                }
+            },
+            ClientRequestV0::Whoami => match self.profile(&key) {
+                Some(profile) => ClientResponseV0::Profile { profile, nodes: self.node_contacts() },
+                None => error(ErrorKind::NotFound, "not a member".into()),
+            },
+            ClientRequestV0::Alerts { region, open_only } => {
+                ClientResponseV0::Alerts(self.engine.alerts(region.as_deref(), open_only))
+            }
+            ClientRequestV0::Checkins { overdue_only } => ClientResponseV0::Checkins(self.engine.checkins(overdue_only)),
+            ClientRequestV0::Shelters { region, available_only } => {
+                ClientResponseV0::Shelters(self.engine.shelters(region.as_deref(), available_only))
+            }
+        }
+    }
+
+    fn profile(&self, key: &PublicKey) -> Option<Profile> {
+        let m = self.engine.roster().members.get(key)?;
+        Some(Profile { key: *key, name: m.name.clone(), org: m.org.clone(), role: m.role, region: m.region.clone() })
+    }
+
+    fn node_contacts(&self) -> Vec<NodeContact> {
+        let mut out = vec![NodeContact { key: self.me, addrs: self.listen_addrs() }];
+        for (key, node) in &self.engine.roster().nodes {
+            if *key != self.me && node.revoked_at.is_none() && !node.addrs.is_empty() {
+                out.push(NodeContact { key: *key, addrs: node.addrs.clone() });
+            }
+        }
+        out
+    }
+
+    fn redeem(&mut self, peer: PeerId, identity: PublicKey, member: PublicKey, proof: &[u8]) -> ClientResponseV0 {
+        let error = |kind, message: &str| ClientResponseV0::Error { kind, message: message.to_string() };
+        let invites = self.engine.store().invites().unwrap_or_default();
+        let Some((_, invite)) = invites.into_iter().find(|(k, _)| *k == identity) else {
+            return error(ErrorKind::Forbidden, "this invite was already used or does not exist");
+        };
+        if invite.expires <= Timestamp::now() {
+            let _ = self.engine.store().remove_invite(&identity);
+            self.close_after_response.insert(peer);
+            return error(ErrorKind::Forbidden, "this invite has expired");
+        }
+        let Ok(proof): Result<[u8; 64], _> = proof.try_into() else {
+            return error(ErrorKind::BadRequest, "malformed proof");
+        };
+        // The proof binds the member key to this invite's identity.
+        let mut msg = b"tejido redeem v0".to_vec();
+        msg.extend_from_slice(identity.as_bytes());
+        msg.extend_from_slice(member.as_bytes());
+        if !member.verify(&msg, &proof) {
+            return error(ErrorKind::Forbidden, "the proof does not match the member key");
+        }
+        let add = SignedEvent::sign(
+            Event {
+                author: self.admin_key.public(),
+                at: Timestamp::now(),
+                doc: DocId::roster(),
+                body: Body::AddMember {
+                    org: self.org.clone(),
+                    member,
+                    name: invite.name.clone(),
+                    role: invite.role,
+                    region: invite.region.clone(),
+                },
+            },
+            &self.admin_key,
+        );
+        let result = add.map_err(|e| e.to_string()).and_then(|ev| self.engine.submit(None, vec![ev]).map_err(|e| e.to_string()));
+        match result {
+            Ok((_, changed)) => {
+                if let Err(e) = self.engine.store().remove_invite(&identity) {
+                    warn!(error = %format!("{e:#}"), "cannot remove used invite");
+                }
+                self.close_after_response.insert(peer);
+                for doc in changed {
+                    self.on_local_change(&doc, None);
+                }
+                info!(member = %member.fmt_short(), name = %invite.name, "member joined");
+                match self.profile(&member) {
+                    Some(profile) => ClientResponseV0::Profile { profile, nodes: self.node_contacts() },
+                    None => error(ErrorKind::Internal, "member was not added"),
+                }
+            }
+            Err(e) => ClientResponseV0::Error { kind: ErrorKind::Forbidden, message: e },
+        }
+    }
+
+    // ---- sync between nodes ----------------------------------------------------------------
+
+    /// A document changed here (locally, or learnt from `from`): tell every other node.
+    fn on_local_change(&mut self, doc: &DocId, from: Option<PeerId>) {
+        if *doc == DocId::roster() {
+            self.refresh_gate();
+        }
+        for peer in self.node_peers() {
+            if Some(peer) != from {
+                self.start_sync(peer, doc.clone());
+            }
+        }
+    }
+
+    fn start_sync(&mut self, peer: PeerId, doc: DocId) {
+        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        if entry.in_flight {
+            entry.dirty = true;
+            return;
+        }
+        let mut state = std::mem::take(&mut entry.state);
+        let msg = self.engine.generate_sync(&doc, &mut state);
+        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        entry.state = state;
+        if let Some(msg) = msg {
+            entry.in_flight = true;
+            self.send_sync(peer, SyncRequestV0::Sync { doc, msg });
+        }
+    }
+
+    fn send_sync(&mut self, peer: PeerId, request: SyncRequestV0) {
+        self.swarm.behaviour_mut().sync.send_request(&peer, SyncRequest::V0(request));
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                Message::Request { request: SyncRequest::V0(request), channel, .. } => {
+                    self.on_sync_request(peer, request, channel)
+                }
+                Message::Response { response: SyncResponse::V0(response), .. } => self.on_sync_response(peer, response),
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "sync request failed");
+                self.peers.remove(&peer);
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound sync failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sync_request(&mut self, peer: PeerId, request: SyncRequestV0, channel: ResponseChannel<SyncResponse>) {
+        let response = if !self.is_node_peer(&peer) {
+            self.engine.stats.rejected_changes += 1;
+            warn!(%peer, "sync request from a peer that is not a node of the network");
+            SyncResponseV0::Refused { reason: "not a node of this network".into() }
+        } else {
+            match request {
+                SyncRequestV0::Summary { docs } => {
+                    let ours = self.engine.summary();
+                    self.compare_summaries(peer, &ours, &docs);
+                    SyncResponseV0::Summary { docs: ours }
+                }
+                SyncRequestV0::Sync { doc, msg } => match self.apply_sync(peer, &doc, &msg) {
+                    Ok(()) => {
+                        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+                        let mut state = std::mem::take(&mut entry.state);
+                        let reply = self.engine.generate_sync(&doc, &mut state);
+                        self.peers.entry(peer).or_default().entry(doc.clone()).or_default().state = state;
+                        SyncResponseV0::Sync { doc, msg: reply }
+                    }
+                    Err(reason) => SyncResponseV0::Refused { reason },
+                },
+            }
+        };
+        let _ = self.swarm.behaviour_mut().sync.send_response(channel, SyncResponse::V0(response));
+    }
+
+    fn on_sync_response(&mut self, peer: PeerId, response: SyncResponseV0) {
+        match response {
+            SyncResponseV0::Summary { docs } => {
+                let ours = self.engine.summary();
+                self.compare_summaries(peer, &ours, &docs);
+            }
+            SyncResponseV0::Sync { doc, msg } => {
+                if let Some(msg) = msg {
+                    if self.apply_sync(peer, &doc, &msg).is_err() {
+                        if let Some(e) = self.peers.get_mut(&peer).and_then(|p| p.get_mut(&doc)) {
+                            e.in_flight = false;
+                        }
+                        return;
+                    }
+                }
+                let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+                entry.in_flight = false;
+                entry.dirty = false;
+                self.start_sync(peer, doc);
+            }
+            SyncResponseV0::Refused { reason } => {
+                warn!(%peer, %reason, "peer refused our sync message");
+                self.peers.remove(&peer);
+            }
+        }
+    }
+
+    /// Starts exchanges for documents whose heads differ. Only the node with the smaller peer
+    /// id drives, so each pair runs one exchange per document.
+    fn compare_summaries(&mut self, peer: PeerId, ours: &[DocSummary], theirs: &[DocSummary]) {
+        if *self.swarm.local_peer_id() > peer {
+            return;
+        }
+        let mine: HashMap<&DocId, &Vec<[u8; 32]>> = ours.iter().map(|d| (&d.doc, &d.heads)).collect();
+        let mut wanted: Vec<DocId> = Vec::new();
+        for d in theirs {
+            let mut heads = d.heads.clone();
+            heads.sort();
+            let differs = mine.get(&d.doc).is_none_or(|h| {
+                let mut h = (*h).clone();
+                h.sort();
+                h != heads
+            });
+            if differs && self.engine.roster().accepts_doc(&d.doc) {
+                wanted.push(d.doc.clone());
+            }
+        }
+        let known: HashSet<&DocId> = theirs.iter().map(|d| &d.doc).collect();
+        wanted.extend(ours.iter().filter(|d| !known.contains(&d.doc)).map(|d| d.doc.clone()));
+        // The roster first: other documents' authors are checked against it.
+        wanted.sort_by_key(|d| *d != DocId::roster());
+        for doc in wanted {
+            self.start_sync(peer, doc);
+        }
+    }
+
+    fn apply_sync(&mut self, peer: PeerId, doc: &DocId, msg: &[u8]) -> Result<(), String> {
+        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        let mut state = std::mem::take(&mut entry.state);
+        let result = self.engine.receive_sync(doc, &mut state, msg);
+        match result {
+            Ok(changed) => {
+                self.peers.entry(peer).or_default().entry(doc.clone()).or_default().state = state;
+                if changed {
+                    self.on_local_change(doc, Some(peer));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // A fresh state makes the next exchange start over, e.g. once the roster has
+                // caught up with an author this node did not know yet.
+                self.peers.entry(peer).or_default().insert(doc.clone(), PeerDoc::default());
+                if e.is_peer_fault() {
+                    self.engine.stats.rejected_changes += 1;
+                    warn!(%peer, %doc, error = %e, "refused sync message");
+                } else {
+                    debug!(%peer, %doc, error = %e, "deferred sync message");
+                }
+                Err(e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The node's durable state in sled: document chunks and pending invites.
+//!
+//! A document is stored as a sequence of automerge chunks under `doc_id 0x00 seq` in the
+//! `chunks` tree: each accepted change appends the incremental save since the previous heads,
+//! and compaction replaces them with one full save in a single atomic batch. Every write that
+//! a peer or client is told about has been flushed (fsync) first.
+
+use std::path::Path;
+
+use anyhow::Context;
+use protocol::ids::DocId;
+use serde::{Deserialize, Serialize};
+
+/// Chunks per document before they are merged into one full save.
+const COMPACT_AFTER_CHUNKS: u64 = 256;
+
+/// A pending invite, keyed by its one-time identity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct InviteRecord {
+    pub(crate) kind: protocol::wire::InviteKind,
+    pub(crate) name: String,
+    pub(crate) role: protocol::event::Role,
+    pub(crate) region: Option<String>,
+    pub(crate) expires: protocol::ids::Timestamp,
+}
+
+/// The sled database of one node.
+pub(crate) struct Store {
+    db: sled::Db,
+    chunks: sled::Tree,
+    invites: sled::Tree,
+    /// Next chunk sequence number and chunk count per document, to decide on compaction.
+    next_seq: std::collections::HashMap<DocId, (u64, u64)>,
+}
+
+fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
+    let mut key = doc.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with a clear error if another process holds it.
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<Self> {
+        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                anyhow::anyhow!("the store {} is in use by another tejidod (it holds the lock)", dir.display())
+            }
+            other => anyhow::anyhow!("cannot open the store {}: {other}", dir.display()),
+        })?;
+        let chunks = db.open_tree("chunks").context("opening chunks")?;
+        let invites = db.open_tree("invites").context("opening invites")?;
+        Ok(Self { db, chunks, invites, next_seq: Default::default() })
+    }
+
+    /// Every document's chunks, in order.
+    pub(crate) fn load_docs(&mut self) -> anyhow::Result<Vec<(DocId, Vec<Vec<u8>>)>> {
+        let mut out: Vec<(DocId, Vec<Vec<u8>>)> = Vec::new();
+        for item in self.chunks.iter() {
+            let (key, value) = item.context("reading chunks")?;
+            let split = key.iter().position(|b| *b == 0).context("corrupt chunk key")?;
+            let doc: DocId = std::str::from_utf8(&key[..split])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .context("corrupt chunk key")?;
+            let seq = u64::from_be_bytes(key[split + 1..].try_into().context("corrupt chunk key")?);
+            let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
+            *entry = (seq + 1, entry.1 + 1);
+            match out.last_mut() {
+                Some((last, chunks)) if *last == doc => chunks.push(value.to_vec()),
+                _ => out.push((doc, vec![value.to_vec()])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends a chunk to a document and flushes. Returns whether the document now has enough
+    /// chunks to be worth compacting.
+    pub(crate) fn append_chunk(&mut self, doc: &DocId, chunk: &[u8]) -> anyhow::Result<bool> {
+        let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
+        let seq = entry.0;
+        self.chunks.insert(chunk_key(doc, seq), chunk).context("writing chunk")?;
+        *entry = (seq + 1, entry.1 + 1);
+        let compact = entry.1 >= COMPACT_AFTER_CHUNKS;
+        self.flush()?;
+        Ok(compact)
+    }
+
+    /// Replaces a document's chunks by one full save, atomically.
+    pub(crate) fn compact(&mut self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
+        let mut prefix = doc.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut batch = sled::Batch::default();
+        for item in self.chunks.scan_prefix(&prefix) {
+            let (key, _) = item.context("reading chunks")?;
+            batch.remove(key);
+        }
+        let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
+        batch.insert(chunk_key(doc, entry.0), full);
+        *entry = (entry.0 + 1, 1);
+        self.chunks.apply_batch(batch).context("compacting")?;
+        self.flush()
+    }
+
+    /// Stores an invite under its one-time identity.
+    pub(crate) fn put_invite(&mut self, identity: &protocol::ids::PublicKey, invite: &InviteRecord) -> anyhow::Result<()> {
+        let bytes = postcard::to_stdvec(invite)?;
+        self.invites.insert(identity.as_bytes(), bytes).context("writing invite")?;
+        self.flush()
+    }
+
+    /// Removes an invite; it cannot be used again.
+    pub(crate) fn remove_invite(&mut self, identity: &protocol::ids::PublicKey) -> anyhow::Result<()> {
+        self.invites.remove(identity.as_bytes()).context("removing invite")?;
+        self.flush()
+    }
+
+    /// Every pending invite.
+    pub(crate) fn invites(&self) -> anyhow::Result<Vec<(protocol::ids::PublicKey, InviteRecord)>> {
+        let mut out = Vec::new();
+        for item in self.invites.iter() {
+            let (key, value) = item.context("reading invites")?;
+            let Ok(key): Result<[u8; 32], _> = key.as_ref().try_into() else { continue };
+            if let Ok(invite) = postcard::from_bytes(&value) {
+                out.push((protocol::ids::PublicKey::from_bytes(key), invite));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes on disk, for status.
+    pub(crate) fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Waits until everything written is on disk.
+    pub(crate) fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush().context("flushing the store")?;
+        Ok(())
+    }
+}
