@@ -14,8 +14,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use protocol::control::{Request, Response};
 use protocol::event::{
-    AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, Role, Severity, ShelterBody,
-    ShelterStatus, SignedEvent, Urgency,
+    AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, Role, Severity,
+    ShelterBody, ShelterStatus, SignedEvent, Urgency,
 };
 use protocol::ids::{DocId, RecordId, SecretKey, Timestamp};
 use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode};
@@ -223,7 +223,8 @@ enum ShelterAction {
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(s: &str, allowed: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("expected one of: {allowed}"))
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("expected one of: {allowed}"))
 }
 fn parse_status(s: &str) -> Result<CheckinStatus, String> {
     parse_enum(s, "ok, need-help, danger")
@@ -243,7 +244,10 @@ fn parse_shelter_status(s: &str) -> Result<ShelterStatus, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tejido: cannot start: {e}");
@@ -253,7 +257,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(args)) {
         Ok(code) => code,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tejido: {e:#}");
@@ -288,15 +294,36 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let request = match &args.command {
             Cmd::Status => Request::Status,
             Cmd::Members => Request::Members,
-            Cmd::Invite { what: InviteWhat::Member { name, role, region, ttl } } => {
+            Cmd::Invite {
+                what:
+                    InviteWhat::Member {
+                        name,
+                        role,
+                        region,
+                        ttl,
+                    },
+            } => {
                 if let Some(r) = region {
                     protocol::ids::check_slug("region", r).map_err(|e| anyhow::anyhow!("{e}"))?;
                 }
-                Request::InviteMember { name: name.clone(), role: *role, region: region.clone(), ttl_secs: ttl.as_secs() }
+                Request::InviteMember {
+                    name: name.clone(),
+                    role: *role,
+                    region: region.clone(),
+                    ttl_secs: ttl.as_secs(),
+                }
             }
-            Cmd::Alerts { open, region } => Request::Alerts { region: region.clone(), open_only: *open },
-            Cmd::Checkins { overdue } => Request::Checkins { overdue_only: *overdue },
-            Cmd::Shelters { region, available } => Request::Shelters { region: region.clone(), available_only: *available },
+            Cmd::Alerts { open, region } => Request::Alerts {
+                region: region.clone(),
+                open_only: *open,
+            },
+            Cmd::Checkins { overdue } => Request::Checkins {
+                overdue_only: *overdue,
+            },
+            Cmd::Shelters { region, available } => Request::Shelters {
+                region: region.clone(),
+                available_only: *available,
+            },
             _ => anyhow::bail!("this command is for members: use --home instead of --data-dir"),
         };
         let response = operator(&dir, request).await?;
@@ -314,7 +341,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             flush_queue(&home, &key, &saved).await;
             match member::query(&key, &saved.nodes, ClientRequestV0::Whoami).await? {
                 ClientResponseV0::Profile { profile, nodes } => {
-                    home.save(&Saved { profile: profile.clone(), nodes })?;
+                    home.save(&Saved {
+                        profile: profile.clone(),
+                        nodes,
+                    })?;
                     output::profile(&profile, json)?;
                 }
                 _ => anyhow::bail!("unexpected answer"),
@@ -325,7 +355,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (key, saved) = load(&home)?;
             let at = Timestamp::now();
             let next_due = next.map(|d| at.plus_ms(d.as_millis() as i64));
-            let body = Body::Checkin(CheckinBody { status, note, next_due });
+            let body = Body::Checkin(CheckinBody {
+                status,
+                note,
+                next_due,
+            });
             let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
             send_record(&home, &key, &saved, event, "check-in", json).await
         }
@@ -337,7 +371,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
             let at = Timestamp::now();
             let body = Body::Alert(AlertBody {
-                id: RecordId::random(),
+                id: AlertBody::id_for(&key.public(), at),
                 kind: AlertKind::Panic,
                 severity: Severity::Extreme,
                 urgency: Urgency::Immediate,
@@ -355,7 +389,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Cmd::Alerts { open, region } => {
             let (key, saved) = load(&home)?;
             flush_queue(&home, &key, &saved).await;
-            match member::query(&key, &saved.nodes, ClientRequestV0::Alerts { region, open_only: open }).await? {
+            match member::query(
+                &key,
+                &saved.nodes,
+                ClientRequestV0::Alerts {
+                    region,
+                    open_only: open,
+                },
+            )
+            .await?
+            {
                 ClientResponseV0::Alerts(alerts) => output::alerts(&alerts, json)?,
                 _ => anyhow::bail!("unexpected answer"),
             }
@@ -364,7 +407,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Cmd::Checkins { overdue } => {
             let (key, saved) = load(&home)?;
             flush_queue(&home, &key, &saved).await;
-            match member::query(&key, &saved.nodes, ClientRequestV0::Checkins { overdue_only: overdue }).await? {
+            match member::query(
+                &key,
+                &saved.nodes,
+                ClientRequestV0::Checkins {
+                    overdue_only: overdue,
+                },
+            )
+            .await?
+            {
                 ClientResponseV0::Checkins(list) => output::checkins(&list, json)?,
                 _ => anyhow::bail!("unexpected answer"),
             }
@@ -373,7 +424,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Cmd::Shelters { region, available } => {
             let (key, saved) = load(&home)?;
             flush_queue(&home, &key, &saved).await;
-            match member::query(&key, &saved.nodes, ClientRequestV0::Shelters { region, available_only: available }).await? {
+            match member::query(
+                &key,
+                &saved.nodes,
+                ClientRequestV0::Shelters {
+                    region,
+                    available_only: available,
+                },
+            )
+            .await?
+            {
                 ClientResponseV0::Shelters(list) => output::shelters(&list, json)?,
                 _ => anyhow::bail!("unexpected answer"),
             }
@@ -388,7 +448,16 @@ fn load(home: &Home) -> anyhow::Result<(SecretKey, Saved)> {
 }
 
 fn sign(key: &SecretKey, doc: DocId, at: Timestamp, body: Body) -> anyhow::Result<SignedEvent> {
-    SignedEvent::sign(Event { author: key.public(), at, doc, body }, key).map_err(|e| anyhow::anyhow!("{e}"))
+    SignedEvent::sign(
+        Event {
+            author: key.public(),
+            at,
+            doc,
+            body,
+        },
+        key,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn join(home: &Home, code: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -399,20 +468,31 @@ async fn join(home: &Home, code: &str, json: bool) -> anyhow::Result<ExitCode> {
     }
     let key = home.key_or_create()?;
     let proof = key.sign(&invite.proof_message(&key.public())).to_vec();
-    let contact = protocol::wire::NodeContact { key: *node, addrs: addrs.clone() };
+    let contact = protocol::wire::NodeContact {
+        key: *node,
+        addrs: addrs.clone(),
+    };
     let results = member::request_all(
         &invite.identity(),
         std::slice::from_ref(&contact),
-        ClientRequestV0::Redeem { member: key.public(), proof },
+        ClientRequestV0::Redeem {
+            member: key.public(),
+            proof,
+        },
     )
     .await?;
     match results.into_iter().next() {
         Some((_, Ok(ClientResponseV0::Profile { profile, nodes }))) => {
-            home.save(&Saved { profile: profile.clone(), nodes })?;
+            home.save(&Saved {
+                profile: profile.clone(),
+                nodes,
+            })?;
             output::joined(&profile, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some((_, Ok(ClientResponseV0::Error { message, .. }))) => anyhow::bail!("the node refused the invite: {message}"),
+        Some((_, Ok(ClientResponseV0::Error { message, .. }))) => {
+            anyhow::bail!("the node refused the invite: {message}")
+        }
         Some((_, Err(e))) => anyhow::bail!("cannot reach the inviting node: {e}"),
         _ => anyhow::bail!("cannot reach the inviting node"),
     }
@@ -431,7 +511,10 @@ async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
             }
             Ok(d) => {
                 for (node, why) in d.refused {
-                    eprintln!("tejido: node {} refused queued records: {why}", node.fmt_short());
+                    eprintln!(
+                        "tejido: node {} refused queued records: {why}",
+                        node.fmt_short()
+                    );
                 }
                 return;
             }
@@ -441,7 +524,14 @@ async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
 }
 
 /// Queues a signed record on the device, then sends it to every known node.
-async fn send_record(home: &Home, key: &SecretKey, saved: &Saved, event: SignedEvent, what: &str, json: bool) -> anyhow::Result<ExitCode> {
+async fn send_record(
+    home: &Home,
+    key: &SecretKey,
+    saved: &Saved,
+    event: SignedEvent,
+    what: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     home.enqueue(&event)?;
     flush_queue_except(home, key, saved, &event).await;
     let delivery = member::deliver(home, key, &saved.nodes, vec![event.clone()]).await?;
@@ -456,7 +546,11 @@ async fn send_record(home: &Home, key: &SecretKey, saved: &Saved, event: SignedE
 }
 
 async fn flush_queue_except(home: &Home, key: &SecretKey, saved: &Saved, except: &SignedEvent) {
-    let others: Vec<SignedEvent> = home.queued().into_iter().filter(|e| e.id() != except.id()).collect();
+    let others: Vec<SignedEvent> = home
+        .queued()
+        .into_iter()
+        .filter(|e| e.id() != except.id())
+        .collect();
     if others.is_empty() {
         return;
     }
@@ -468,16 +562,30 @@ async fn flush_queue_except(home: &Home, key: &SecretKey, saved: &Saved, except:
 }
 
 /// Finds an alert by id or unique prefix.
-async fn find_alert(key: &SecretKey, saved: &Saved, id: &str) -> anyhow::Result<protocol::view::AlertView> {
+async fn find_alert(
+    key: &SecretKey,
+    saved: &Saved,
+    id: &str,
+) -> anyhow::Result<protocol::view::AlertView> {
     if id.len() < 6 {
         anyhow::bail!("give at least 6 characters of the alert id");
     }
-    let ClientResponseV0::Alerts(alerts) =
-        member::query(key, &saved.nodes, ClientRequestV0::Alerts { region: None, open_only: false }).await?
+    let ClientResponseV0::Alerts(alerts) = member::query(
+        key,
+        &saved.nodes,
+        ClientRequestV0::Alerts {
+            region: None,
+            open_only: false,
+        },
+    )
+    .await?
     else {
         anyhow::bail!("unexpected answer");
     };
-    let mut matches: Vec<_> = alerts.into_iter().filter(|a| a.id.starts_with(&id.to_ascii_lowercase())).collect();
+    let mut matches: Vec<_> = alerts
+        .into_iter()
+        .filter(|a| a.id.starts_with(&id.to_ascii_lowercase()))
+        .collect();
     match matches.len() {
         0 => anyhow::bail!("no alert {id}"),
         1 => Ok(matches.remove(0)),
@@ -489,10 +597,17 @@ async fn alert_action(home: &Home, action: AlertAction, json: bool) -> anyhow::R
     let (key, saved) = load(home)?;
     let at = Timestamp::now();
     let (doc, body, what) = match action {
-        AlertAction::Send { severity, region, urgency, certainty, expires, text } => {
+        AlertAction::Send {
+            severity,
+            region,
+            urgency,
+            certainty,
+            expires,
+            text,
+        } => {
             protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
             let body = Body::Alert(AlertBody {
-                id: RecordId::random(),
+                id: AlertBody::id_for(&key.public(), at),
                 kind: AlertKind::Alert,
                 severity,
                 urgency,
@@ -507,29 +622,60 @@ async fn alert_action(home: &Home, action: AlertAction, json: bool) -> anyhow::R
         }
         AlertAction::Ack { id } => {
             let alert = find_alert(&key, &saved, &id).await?;
-            (alert.doc.parse()?, Body::Ack { alert: alert.id.parse()? }, "acknowledgement")
+            (
+                alert.doc.parse()?,
+                Body::Ack {
+                    alert: alert.id.parse()?,
+                },
+                "acknowledgement",
+            )
         }
         AlertAction::Assign { id, member } => {
             let alert = find_alert(&key, &saved, &id).await?;
             let assignee = member.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            (alert.doc.parse()?, Body::Assign { alert: alert.id.parse()?, assignee }, "assignment")
+            (
+                alert.doc.parse()?,
+                Body::Assign {
+                    alert: alert.id.parse()?,
+                    assignee,
+                },
+                "assignment",
+            )
         }
         AlertAction::Resolve { id, note } => {
             let alert = find_alert(&key, &saved, &id).await?;
-            (alert.doc.parse()?, Body::Resolve { alert: alert.id.parse()?, note }, "resolution")
+            (
+                alert.doc.parse()?,
+                Body::Resolve {
+                    alert: alert.id.parse()?,
+                    note,
+                },
+                "resolution",
+            )
         }
     };
     let event = sign(&key, doc, at, body)?;
     send_record(home, &key, &saved, event, what, json).await
 }
 
-async fn shelter_action(home: &Home, action: ShelterAction, json: bool) -> anyhow::Result<ExitCode> {
+async fn shelter_action(
+    home: &Home,
+    action: ShelterAction,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let (key, saved) = load(home)?;
     let at = Timestamp::now();
     let org = saved.profile.org.clone();
     let mut events = Vec::new();
     match action {
-        ShelterAction::Add { name, region, capacity, services, accepts, contact } => {
+        ShelterAction::Add {
+            name,
+            region,
+            capacity,
+            services,
+            accepts,
+            contact,
+        } => {
             let body = Body::Shelter(ShelterBody {
                 id: RecordId::random(),
                 org,
@@ -543,13 +689,29 @@ async fn shelter_action(home: &Home, action: ShelterAction, json: bool) -> anyho
             });
             events.push(sign(&key, DocId::shelters(&region), at, body)?);
         }
-        ShelterAction::Update { id, status, capacity, arrive, leave } => {
-            let ClientResponseV0::Shelters(list) =
-                member::query(&key, &saved.nodes, ClientRequestV0::Shelters { region: None, available_only: false }).await?
+        ShelterAction::Update {
+            id,
+            status,
+            capacity,
+            arrive,
+            leave,
+        } => {
+            let ClientResponseV0::Shelters(list) = member::query(
+                &key,
+                &saved.nodes,
+                ClientRequestV0::Shelters {
+                    region: None,
+                    available_only: false,
+                },
+            )
+            .await?
             else {
                 anyhow::bail!("unexpected answer");
             };
-            let found: Vec<_> = list.into_iter().filter(|s| s.id.starts_with(&id.to_ascii_lowercase())).collect();
+            let found: Vec<_> = list
+                .into_iter()
+                .filter(|s| s.id.starts_with(&id.to_ascii_lowercase()))
+                .collect();
             let [shelter] = found.as_slice() else {
                 anyhow::bail!("no single shelter matches {id}");
             };
@@ -587,9 +749,19 @@ async fn shelter_action(home: &Home, action: ShelterAction, json: bool) -> anyho
         }
     }
     let delivery = member::deliver(home, &key, &saved.nodes, events.clone()).await?;
-    output::delivery("shelter update", &events[0], &delivery, saved.nodes.len(), json)?;
+    output::delivery(
+        "shelter update",
+        &events[0],
+        &delivery,
+        saved.nodes.len(),
+        json,
+    )?;
     if delivery.stored_by.is_empty() {
-        let why = delivery.refused.first().map(|(_, w)| w.clone()).unwrap_or_else(|| "no node reachable".into());
+        let why = delivery
+            .refused
+            .first()
+            .map(|(_, w)| w.clone())
+            .unwrap_or_else(|| "no node reachable".into());
         anyhow::bail!("not stored: {why}");
     }
     Ok(ExitCode::SUCCESS)

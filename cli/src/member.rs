@@ -13,7 +13,9 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::PeerId;
 use protocol::event::SignedEvent;
 use protocol::ids::{PublicKey, SecretKey};
-use protocol::wire::{ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, NodeContact, Profile};
+use protocol::wire::{
+    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, NodeContact, Profile,
+};
 use serde::{Deserialize, Serialize};
 
 /// How long the CLI waits for nodes to answer.
@@ -49,7 +51,8 @@ impl Home {
         if self.key_path().exists() {
             return self.key();
         }
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         let key = SecretKey::generate();
         write_atomic(&self.key_path(), &key.to_bytes())?;
         Ok(key)
@@ -58,28 +61,42 @@ impl Home {
     pub(crate) fn key(&self) -> anyhow::Result<SecretKey> {
         let path = self.key_path();
         let bytes = std::fs::read(&path).map_err(|_| {
-            anyhow::anyhow!("no member key in {}: join a node first (tejido join CODE)", self.dir.display())
+            anyhow::anyhow!(
+                "no member key in {}: join a node first (tejido join CODE)",
+                self.dir.display()
+            )
         })?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("{} is damaged", path.display()))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} is damaged", path.display()))?;
         Ok(SecretKey::from_bytes(bytes))
     }
 
     pub(crate) fn saved(&self) -> anyhow::Result<Saved> {
         let path = self.dir.join("profile.json");
         let text = std::fs::read_to_string(&path).map_err(|_| {
-            anyhow::anyhow!("not joined yet: run tejido --home {} join CODE", self.dir.display())
+            anyhow::anyhow!(
+                "not joined yet: run tejido --home {} join CODE",
+                self.dir.display()
+            )
         })?;
         serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
     }
 
     pub(crate) fn save(&self, saved: &Saved) -> anyhow::Result<()> {
-        write_atomic(&self.dir.join("profile.json"), serde_json::to_string_pretty(saved)?.as_bytes())
+        write_atomic(
+            &self.dir.join("profile.json"),
+            serde_json::to_string_pretty(saved)?.as_bytes(),
+        )
     }
 
     /// Puts a signed event in the queue, durably, before any attempt to send it.
     pub(crate) fn enqueue(&self, event: &SignedEvent) -> anyhow::Result<()> {
         std::fs::create_dir_all(self.queue_dir())?;
-        write_atomic(&self.queue_dir().join(format!("{}.event", event.id())), event.as_bytes())
+        write_atomic(
+            &self.queue_dir().join(format!("{}.event", event.id())),
+            event.as_bytes(),
+        )
     }
 
     pub(crate) fn dequeue(&self, event: &SignedEvent) -> anyhow::Result<()> {
@@ -93,14 +110,19 @@ impl Home {
 
     /// Queued events, oldest first. Unreadable files are skipped and reported.
     pub(crate) fn queued(&self) -> Vec<SignedEvent> {
-        let Ok(entries) = std::fs::read_dir(self.queue_dir()) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.queue_dir()) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_none_or(|e| e != "event") {
                 continue;
             }
-            match std::fs::read(&path).ok().and_then(|b| SignedEvent::decode(&b).ok()) {
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|b| SignedEvent::decode(&b).ok())
+            {
                 Some(ev) => out.push(ev),
                 None => eprintln!("tejido: skipping damaged queue file {}", path.display()),
             }
@@ -139,17 +161,27 @@ pub(crate) async fn request_all(
     request: ClientRequestV0,
 ) -> anyhow::Result<Vec<(PublicKey, Result<ClientResponseV0, String>)>> {
     let behaviour: request_response::cbor::Behaviour<ClientRequest, ClientResponse> =
-        daemon::net::request_response_behaviour(protocol::wire::CLIENT_PROTOCOL, ProtocolSupport::Outbound);
+        daemon::net::request_response_behaviour(
+            protocol::wire::CLIENT_PROTOCOL,
+            ProtocolSupport::Outbound,
+        );
     let mut swarm = daemon::net::build_swarm(key, behaviour, Duration::from_secs(30))?;
     let mut pending: Vec<(PeerId, PublicKey)> = Vec::new();
     for node in nodes {
-        let Some(peer) = daemon::net::peer_id_of(&node.key) else { continue };
-        let addrs: Vec<libp2p::Multiaddr> = node.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+        let Some(peer) = daemon::net::peer_id_of(&node.key) else {
+            continue;
+        };
+        let addrs: Vec<libp2p::Multiaddr> =
+            node.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .build();
         if swarm.dial(opts).is_err() {
             continue;
         }
-        swarm.behaviour_mut().send_request(&peer, ClientRequest::V0(request.clone()));
+        swarm
+            .behaviour_mut()
+            .send_request(&peer, ClientRequest::V0(request.clone()));
         pending.push((peer, node.key));
     }
     let mut out = Vec::new();
@@ -163,13 +195,21 @@ pub(crate) async fn request_all(
         let (peer, result) = match event {
             SwarmEvent::Behaviour(request_response::Event::Message {
                 peer,
-                message: Message::Response { response: ClientResponse::V0(response), .. },
+                message:
+                    Message::Response {
+                        response: ClientResponse::V0(response),
+                        ..
+                    },
                 ..
             }) => (peer, Ok(response)),
-            SwarmEvent::Behaviour(request_response::Event::OutboundFailure { peer, error, .. }) => {
-                (peer, Err(error.to_string()))
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
+            SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                peer, error, ..
+            }) => (peer, Err(error.to_string())),
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
                 if swarm.is_connected(&peer) {
                     continue;
                 }
@@ -189,10 +229,16 @@ pub(crate) async fn request_all(
 }
 
 /// Sends a query to the known nodes one by one until one answers.
-pub(crate) async fn query(key: &SecretKey, nodes: &[NodeContact], request: ClientRequestV0) -> anyhow::Result<ClientResponseV0> {
+pub(crate) async fn query(
+    key: &SecretKey,
+    nodes: &[NodeContact],
+    request: ClientRequestV0,
+) -> anyhow::Result<ClientResponseV0> {
     let mut errors = Vec::new();
     for node in nodes {
-        for (node_key, result) in request_all(key, std::slice::from_ref(node), request.clone()).await? {
+        for (node_key, result) in
+            request_all(key, std::slice::from_ref(node), request.clone()).await?
+        {
             match result {
                 Ok(ClientResponseV0::Error { message, .. }) => anyhow::bail!("{message}"),
                 Ok(response) => return Ok(response),
@@ -220,9 +266,25 @@ pub(crate) struct Delivery {
 
 /// Sends events to every known node; removes them from the queue once a node stored them
 /// or refused them for good.
-pub(crate) async fn deliver(home: &Home, key: &SecretKey, nodes: &[NodeContact], events: Vec<SignedEvent>) -> anyhow::Result<Delivery> {
-    let results = request_all(key, nodes, ClientRequestV0::Submit { events: events.clone() }).await?;
-    let mut delivery = Delivery { stored_by: Vec::new(), refused: Vec::new(), unreachable: Vec::new() };
+pub(crate) async fn deliver(
+    home: &Home,
+    key: &SecretKey,
+    nodes: &[NodeContact],
+    events: Vec<SignedEvent>,
+) -> anyhow::Result<Delivery> {
+    let results = request_all(
+        key,
+        nodes,
+        ClientRequestV0::Submit {
+            events: events.clone(),
+        },
+    )
+    .await?;
+    let mut delivery = Delivery {
+        stored_by: Vec::new(),
+        refused: Vec::new(),
+        unreachable: Vec::new(),
+    };
     for (node, result) in results {
         match result {
             Ok(ClientResponseV0::Stored { node, .. }) => delivery.stored_by.push(node),
@@ -231,7 +293,9 @@ pub(crate) async fn deliver(home: &Home, key: &SecretKey, nodes: &[NodeContact],
             Err(e) => delivery.unreachable.push((node, e)),
         }
     }
-    if !delivery.stored_by.is_empty() || (delivery.unreachable.is_empty() && !delivery.refused.is_empty()) {
+    if !delivery.stored_by.is_empty()
+        || (delivery.unreachable.is_empty() && !delivery.refused.is_empty())
+    {
         for event in &events {
             home.dequeue(event)?;
         }

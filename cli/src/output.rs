@@ -37,7 +37,11 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
         }
         s.trim_end().to_string()
     };
-    writeln!(out, "{}", line(header.iter().map(|h| h.to_string()).collect()))?;
+    writeln!(
+        out,
+        "{}",
+        line(header.iter().map(|h| h.to_string()).collect())
+    )?;
     for row in rows {
         writeln!(out, "{}", line(row))?;
     }
@@ -45,7 +49,10 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
 }
 
 fn kebab<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 pub(crate) fn alerts(list: &[AlertView], json: bool) -> anyhow::Result<()> {
@@ -66,12 +73,19 @@ pub(crate) fn alerts(list: &[AlertView], json: bool) -> anyhow::Result<()> {
                 a.region.clone(),
                 a.status.clone(),
                 a.created_at.clone(),
-                a.author_name.clone().unwrap_or_else(|| a.author[..8].to_string()),
+                a.author_name
+                    .clone()
+                    .unwrap_or_else(|| a.author[..8].to_string()),
                 a.text.clone(),
             ]
         })
         .collect();
-    table(&["ID", "KIND", "SEVERITY", "REGION", "STATUS", "CREATED", "BY", "TEXT"], rows)
+    table(
+        &[
+            "ID", "KIND", "SEVERITY", "REGION", "STATUS", "CREATED", "BY", "TEXT",
+        ],
+        rows,
+    )
 }
 
 pub(crate) fn checkins(list: &[CheckinView], json: bool) -> anyhow::Result<()> {
@@ -90,13 +104,28 @@ pub(crate) fn checkins(list: &[CheckinView], json: bool) -> anyhow::Result<()> {
                 kebab(&c.status),
                 c.at.clone(),
                 c.next_due.clone().unwrap_or_else(|| "-".into()),
-                if c.overdue { "OVERDUE".into() } else { "".into() },
+                if c.overdue {
+                    "OVERDUE".into()
+                } else {
+                    "".into()
+                },
                 c.security_contacts.join(", "),
                 c.note.clone(),
             ]
         })
         .collect();
-    table(&["NAME", "STATUS", "AT", "NEXT DUE", "", "SECURITY CONTACT", "NOTE"], rows)
+    table(
+        &[
+            "NAME",
+            "STATUS",
+            "AT",
+            "NEXT DUE",
+            "",
+            "SECURITY CONTACT",
+            "NOTE",
+        ],
+        rows,
+    )
 }
 
 pub(crate) fn shelters(list: &[ShelterView], json: bool) -> anyhow::Result<()> {
@@ -122,14 +151,25 @@ pub(crate) fn shelters(list: &[ShelterView], json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    table(&["ID", "NAME", "REGION", "STATUS", "FREE", "SERVICES", "ACCEPTS", "CONTACT"], rows)
+    table(
+        &[
+            "ID", "NAME", "REGION", "STATUS", "FREE", "SERVICES", "ACCEPTS", "CONTACT",
+        ],
+        rows,
+    )
 }
 
 pub(crate) fn profile(p: &Profile, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(p);
     }
-    println!("{} ({}) of {}, region {}", p.name, p.role.as_str(), p.org, p.region.as_deref().unwrap_or("-"));
+    println!(
+        "{} ({}) of {}, region {}",
+        p.name,
+        p.role.as_str(),
+        p.org,
+        p.region.as_deref().unwrap_or("-")
+    );
     println!("key: {}", p.key);
     Ok(())
 }
@@ -138,7 +178,12 @@ pub(crate) fn joined(p: &Profile, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(p);
     }
-    println!("Welcome, {}. You joined {} as {}.", p.name, p.org, p.role.as_str());
+    println!(
+        "Welcome, {}. You joined {} as {}.",
+        p.name,
+        p.org,
+        p.role.as_str()
+    );
     println!("Your key: {}", p.key);
     println!("Check in with: tejido checkin --next 6h");
     Ok(())
@@ -157,7 +202,13 @@ struct DeliveryJson<'a> {
 }
 
 /// Says honestly how far a record got: queued on this device, or stored by which nodes.
-pub(crate) fn delivery(what: &str, event: &SignedEvent, d: &Delivery, known: usize, json: bool) -> anyhow::Result<()> {
+pub(crate) fn delivery(
+    what: &str,
+    event: &SignedEvent,
+    d: &Delivery,
+    known: usize,
+    json: bool,
+) -> anyhow::Result<()> {
     let id = match &event.event().body {
         protocol::event::Body::Alert(a) => a.id.to_string(),
         _ => event.id().to_string(),
@@ -166,21 +217,37 @@ pub(crate) fn delivery(what: &str, event: &SignedEvent, d: &Delivery, known: usi
         return print_json(&DeliveryJson {
             id,
             record: what.to_string(),
-            level: if d.stored_by.is_empty() { "queued" } else { "stored" },
+            level: if d.stored_by.is_empty() {
+                "queued"
+            } else {
+                "stored"
+            },
             stored_by: d.stored_by.iter().map(|k| k.to_string()).collect(),
-            refused: d.refused.iter().map(|(k, w)| (k.to_string(), w.clone())).collect(),
+            refused: d
+                .refused
+                .iter()
+                .map(|(k, w)| (k.to_string(), w.clone()))
+                .collect(),
             unreachable: d.unreachable.iter().map(|(k, _)| k.to_string()).collect(),
             known_nodes: known,
         });
     }
     if !d.stored_by.is_empty() {
         let names: Vec<String> = d.stored_by.iter().map(|k| k.fmt_short()).collect();
-        println!("{what} {} stored by {} of {known} node(s): {}", &id[..8], d.stored_by.len(), names.join(", "));
+        println!(
+            "{what} {} stored by {} of {known} node(s): {}",
+            &id[..8],
+            d.stored_by.len(),
+            names.join(", ")
+        );
     } else if !d.unreachable.is_empty() {
         println!("No node reachable: {what} {} is queued on this device and will be sent with your next command.", &id[..8]);
     }
     for (node, why) in &d.refused {
-        eprintln!("tejido: node {} refused the {what}: {why}", node.fmt_short());
+        eprintln!(
+            "tejido: node {} refused the {what}: {why}",
+            node.fmt_short()
+        );
     }
     Ok(())
 }
@@ -209,12 +276,17 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
             println!("alerts:     {} ({} open)", s.alerts, s.open_alerts);
             println!("shelters:   {}", s.shelters);
             println!("check-ins:  {}", s.checkins);
-            println!("refused:    {} connection(s), {} change(s)", s.refused_connections, s.rejected_changes);
+            println!(
+                "refused:    {} connection(s), {} change(s)",
+                s.refused_connections, s.rejected_changes
+            );
             Ok(())
         }
         Response::Invite { code, expires_at } => {
             println!("{code}");
-            eprintln!("One-time invite, valid until {expires_at}. The newcomer runs: tejido join CODE");
+            eprintln!(
+                "One-time invite, valid until {expires_at}. The newcomer runs: tejido join CODE"
+            );
             Ok(())
         }
         Response::Alerts { alerts: list } => alerts(list, false),
@@ -230,7 +302,11 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                         m.org.clone(),
                         m.role.as_str().to_string(),
                         m.region.clone().unwrap_or_else(|| "-".into()),
-                        if m.revoked { "revoked".into() } else { "".into() },
+                        if m.revoked {
+                            "revoked".into()
+                        } else {
+                            "".into()
+                        },
                     ]
                 })
                 .collect();

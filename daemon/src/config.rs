@@ -99,19 +99,29 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     let fresh = !config_path.exists();
     if fresh {
         let org = args.org.clone().unwrap_or_else(|| "my-org".to_string());
-        protocol::ids::check_slug("organisation", &org)
-            .map_err(|_| anyhow::anyhow!("--org must be 1-32 characters of a-z, 0-9 and -, got {org:?}"))?;
+        protocol::ids::check_slug("organisation", &org).map_err(|_| {
+            anyhow::anyhow!("--org must be 1-32 characters of a-z, 0-9 and -, got {org:?}")
+        })?;
         init_dir(&data_dir, &org)?;
     }
-    let text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
-    let file: ConfigFile =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid: {}", config_path.display(), e.message()))?;
-    protocol::ids::check_slug("organisation", &file.org)
-        .map_err(|_| anyhow::anyhow!("{}: org must be 1-32 characters of a-z, 0-9 and -", config_path.display()))?;
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let file: ConfigFile = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not valid: {}", config_path.display(), e.message()))?;
+    protocol::ids::check_slug("organisation", &file.org).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: org must be 1-32 characters of a-z, 0-9 and -",
+            config_path.display()
+        )
+    })?;
     let listen = if args.listen.is_empty() {
         file.listen
             .iter()
-            .map(|a| a.parse().map_err(|e| anyhow::anyhow!("{}: listen address {a:?}: {e}", config_path.display())))
+            .map(|a| {
+                a.parse().map_err(|e| {
+                    anyhow::anyhow!("{}: listen address {a:?}: {e}", config_path.display())
+                })
+            })
             .collect::<anyhow::Result<Vec<Multiaddr>>>()?
     } else {
         args.listen

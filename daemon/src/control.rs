@@ -21,9 +21,11 @@ const MAX_LINE_BYTES: usize = 64 * 1024;
 /// this data directory) and restricts it to the owner.
 pub(crate) fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     if path.exists() {
-        std::fs::remove_file(path).with_context(|| format!("removing stale socket {}", path.display()))?;
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing stale socket {}", path.display()))?;
     }
-    let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", path.display()))?;
     Ok(listener)
@@ -55,12 +57,18 @@ async fn handle(stream: UnixStream, commands: mpsc::Sender<Command>) -> anyhow::
         Ok(request) => {
             let (reply, rx) = oneshot::channel();
             if commands.send(Command { request, reply }).await.is_err() {
-                Response::Error { message: "the node is shutting down".into() }
+                Response::Error {
+                    message: "the node is shutting down".into(),
+                }
             } else {
-                rx.await.unwrap_or(Response::Error { message: "the node is shutting down".into() })
+                rx.await.unwrap_or(Response::Error {
+                    message: "the node is shutting down".into(),
+                })
             }
         }
-        Err(e) => Response::Error { message: format!("bad request: {e}") },
+        Err(e) => Response::Error {
+            message: format!("bad request: {e}"),
+        },
     };
     let mut text = serde_json::to_string(&response)?;
     text.push('\n');
@@ -71,7 +79,10 @@ async fn handle(stream: UnixStream, commands: mpsc::Sender<Command>) -> anyhow::
 /// Sends one request to the node behind `socket` and returns its response (used by the CLI).
 pub async fn call(socket: &Path, request: &Request) -> anyhow::Result<Response> {
     let stream = UnixStream::connect(socket).await.map_err(|e| {
-        anyhow::anyhow!("cannot reach the node at {} ({e}); is tejidod running with this --data-dir?", socket.display())
+        anyhow::anyhow!(
+            "cannot reach the node at {} ({e}); is tejidod running with this --data-dir?",
+            socket.display()
+        )
     })?;
     let (read, mut write) = stream.into_split();
     let mut text = serde_json::to_string(request)?;

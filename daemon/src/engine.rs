@@ -55,10 +55,16 @@ impl Engine {
         let mut store = Store::open(store_dir)?;
         let mut docs = BTreeMap::new();
         for (id, chunks) in store.load_docs()? {
-            let doc = Document::load(id.clone(), &chunks).with_context(|| format!("loading document {id}"))?;
+            let doc = Document::load(id.clone(), &chunks)
+                .with_context(|| format!("loading document {id}"))?;
             docs.insert(id, doc);
         }
-        let mut engine = Self { store, docs, roster: Roster::default(), stats: Stats::default() };
+        let mut engine = Self {
+            store,
+            docs,
+            roster: Roster::default(),
+            stats: Stats::default(),
+        };
         engine.refold_roster();
         Ok(engine)
     }
@@ -87,7 +93,13 @@ impl Engine {
     }
 
     /// Creates the network's genesis: the first organisation, its admin and this node.
-    pub(crate) fn genesis(&mut self, admin: &SecretKey, node: PublicKey, network: &str, org: &str) -> anyhow::Result<()> {
+    pub(crate) fn genesis(
+        &mut self,
+        admin: &SecretKey,
+        node: PublicKey,
+        network: &str,
+        org: &str,
+    ) -> anyhow::Result<()> {
         let now = Timestamp::now();
         let genesis = SignedEvent::sign(
             Event {
@@ -103,7 +115,8 @@ impl Engine {
             },
             admin,
         )?;
-        self.submit(None, vec![genesis]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.submit(None, vec![genesis])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 
@@ -115,42 +128,63 @@ impl Engine {
         events: Vec<SignedEvent>,
     ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
         if events.is_empty() || events.len() > MAX_EVENTS_PER_SUBMIT {
-            return Err(SubmitError::BadRequest(format!("send 1 to {MAX_EVENTS_PER_SUBMIT} events")));
+            return Err(SubmitError::BadRequest(format!(
+                "send 1 to {MAX_EVENTS_PER_SUBMIT} events"
+            )));
         }
         let now = Timestamp::now();
         let mut by_doc: BTreeMap<DocId, Vec<SignedEvent>> = BTreeMap::new();
         for event in events {
             let ev = event.event();
             if requester.is_some_and(|r| r != ev.author) {
-                return Err(SubmitError::Forbidden("events must be written by the sender".into()));
+                return Err(SubmitError::Forbidden(
+                    "events must be written by the sender".into(),
+                ));
             }
             if ev.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
-                return Err(SubmitError::BadRequest("event time is in the future; check the device clock".into()));
+                return Err(SubmitError::BadRequest(
+                    "event time is in the future; check the device clock".into(),
+                ));
             }
             if !self.roster.accepts_doc(&ev.doc) {
-                return Err(SubmitError::Forbidden(format!("unknown document {}", ev.doc)));
+                return Err(SubmitError::Forbidden(format!(
+                    "unknown document {}",
+                    ev.doc
+                )));
             }
-            if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } = &ev.body {
+            if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } =
+                &ev.body
+            {
                 let found = self.docs.get(&ev.doc).is_some_and(|d| {
-                    d.events().iter().any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == *alert))
+                    d.events()
+                        .iter()
+                        .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == *alert))
                 });
                 if !found {
-                    return Err(SubmitError::NotFound(format!("no alert {alert} in {}", ev.doc)));
+                    return Err(SubmitError::NotFound(format!(
+                        "no alert {alert} in {}",
+                        ev.doc
+                    )));
                 }
             }
             by_doc.entry(ev.doc.clone()).or_default().push(event);
         }
         for (doc, events) in &by_doc {
-            protocol::doc::authorize_batch(doc, events, &self.roster).map_err(|e| SubmitError::Forbidden(e.to_string()))?;
+            protocol::doc::authorize_batch(doc, events, &self.roster)
+                .map_err(|e| SubmitError::Forbidden(e.to_string()))?;
         }
         let mut ids = Vec::new();
         let mut changed = Vec::new();
         for (doc_id, events) in by_doc {
             ids.extend(events.iter().map(|e| e.id()));
-            let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+            let doc = self
+                .docs
+                .entry(doc_id.clone())
+                .or_insert_with(|| Document::new(doc_id.clone()));
             let before = doc.heads();
             if doc.insert(&events) > 0 {
-                self.persist(&doc_id, &before).map_err(SubmitError::Internal)?;
+                self.persist(&doc_id, &before)
+                    .map_err(SubmitError::Internal)?;
                 changed.push(doc_id);
             }
         }
@@ -161,7 +195,9 @@ impl Engine {
     }
 
     fn persist(&mut self, id: &DocId, before: &[automerge::ChangeHash]) -> anyhow::Result<()> {
-        let Some(doc) = self.docs.get(id) else { return Ok(()) };
+        let Some(doc) = self.docs.get(id) else {
+            return Ok(());
+        };
         let chunk = doc.save_after(before);
         if self.store.append_chunk(id, &chunk)? {
             let full = doc.save();
@@ -179,9 +215,14 @@ impl Engine {
         msg: &[u8],
     ) -> Result<bool, SyncError> {
         if !self.roster.accepts_doc(doc_id) {
-            return Err(SyncError::InvalidChange(format!("unknown document {doc_id}")));
+            return Err(SyncError::InvalidChange(format!(
+                "unknown document {doc_id}"
+            )));
         }
-        let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+        let doc = self
+            .docs
+            .entry(doc_id.clone())
+            .or_insert_with(|| Document::new(doc_id.clone()));
         let before = doc.heads();
         let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
         if doc.heads() == before {
@@ -198,8 +239,15 @@ impl Engine {
     }
 
     /// The next sync message for a peer.
-    pub(crate) fn generate_sync(&mut self, doc_id: &DocId, state: &mut automerge::sync::State) -> Option<Vec<u8>> {
-        let doc = self.docs.entry(doc_id.clone()).or_insert_with(|| Document::new(doc_id.clone()));
+    pub(crate) fn generate_sync(
+        &mut self,
+        doc_id: &DocId,
+        state: &mut automerge::sync::State,
+    ) -> Option<Vec<u8>> {
+        let doc = self
+            .docs
+            .entry(doc_id.clone())
+            .or_insert_with(|| Document::new(doc_id.clone()));
         doc.generate_sync_message(state)
     }
 
@@ -208,16 +256,30 @@ impl Engine {
         self.docs
             .values()
             .filter(|d| !d.is_empty())
-            .map(|d| DocSummary { doc: d.id().clone(), heads: d.heads().iter().map(|h| h.0).collect() })
+            .map(|d| DocSummary {
+                doc: d.id().clone(),
+                heads: d.heads().iter().map(|h| h.0).collect(),
+            })
             .collect()
     }
 
     fn events_of(&self, collection: Collection) -> impl Iterator<Item = &SignedEvent> {
-        self.docs.values().filter(move |d| d.id().collection() == collection).flat_map(|d| d.events())
+        self.docs
+            .values()
+            .filter(move |d| d.id().collection() == collection)
+            .flat_map(|d| d.events())
     }
 
-    pub(crate) fn alerts(&self, region: Option<&str>, open_only: bool) -> Vec<protocol::view::AlertView> {
-        let all = protocol::view::alerts(&self.roster, self.events_of(Collection::Alerts), Timestamp::now());
+    pub(crate) fn alerts(
+        &self,
+        region: Option<&str>,
+        open_only: bool,
+    ) -> Vec<protocol::view::AlertView> {
+        let all = protocol::view::alerts(
+            &self.roster,
+            self.events_of(Collection::Alerts),
+            Timestamp::now(),
+        );
         all.into_iter()
             .filter(|a| region.is_none_or(|r| a.region == r))
             .filter(|a| !open_only || !matches!(a.status.as_str(), "resolved" | "expired"))
@@ -225,21 +287,32 @@ impl Engine {
     }
 
     pub(crate) fn checkins(&self, overdue_only: bool) -> Vec<protocol::view::CheckinView> {
-        protocol::view::checkins(&self.roster, self.events_of(Collection::Checkins), Timestamp::now())
-            .into_iter()
-            .filter(|c| !overdue_only || c.overdue)
-            .collect()
+        protocol::view::checkins(
+            &self.roster,
+            self.events_of(Collection::Checkins),
+            Timestamp::now(),
+        )
+        .into_iter()
+        .filter(|c| !overdue_only || c.overdue)
+        .collect()
     }
 
     pub(crate) fn checkin_count(&self) -> usize {
         self.events_of(Collection::Checkins).count()
     }
 
-    pub(crate) fn shelters(&self, region: Option<&str>, available_only: bool) -> Vec<protocol::view::ShelterView> {
+    pub(crate) fn shelters(
+        &self,
+        region: Option<&str>,
+        available_only: bool,
+    ) -> Vec<protocol::view::ShelterView> {
         protocol::view::shelters(&self.roster, self.events_of(Collection::Shelters))
             .into_iter()
             .filter(|s| region.is_none_or(|r| s.region == r))
-            .filter(|s| !available_only || (s.available > 0 && s.status == protocol::event::ShelterStatus::Open))
+            .filter(|s| {
+                !available_only
+                    || (s.available > 0 && s.status == protocol::event::ShelterStatus::Open)
+            })
             .collect()
     }
 }

@@ -21,7 +21,10 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 /// Runs a node until `shutdown` resolves or an operator asks it to stop.
-pub async fn run(config: config::Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: config::Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let me = config.node_key.public();
     let span = tracing::error_span!("node", me = %me.fmt_short());
     async move {

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use libp2p::{allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour, PeerId, StreamProtocol};
+use libp2p::{
+    allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour, PeerId,
+    StreamProtocol,
+};
 use protocol::ids::{PublicKey, SecretKey};
 use protocol::wire::{ClientRequest, ClientResponse, SyncRequest, SyncResponse};
 
@@ -39,8 +42,14 @@ impl Behaviour {
         Self {
             gate: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(limits),
-            client: request_response_behaviour(protocol::wire::CLIENT_PROTOCOL, request_response::ProtocolSupport::Inbound),
-            sync: request_response_behaviour(protocol::wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full),
+            client: request_response_behaviour(
+                protocol::wire::CLIENT_PROTOCOL,
+                request_response::ProtocolSupport::Inbound,
+            ),
+            sync: request_response_behaviour(
+                protocol::wire::SYNC_PROTOCOL,
+                request_response::ProtocolSupport::Full,
+            ),
         }
     }
 }
@@ -73,7 +82,9 @@ pub fn keypair(key: &SecretKey) -> libp2p::identity::Keypair {
 /// The peer id of a Tejido key, if the bytes are a valid ed25519 point.
 pub fn peer_id_of(key: &PublicKey) -> Option<PeerId> {
     let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(key.as_bytes()).ok()?;
-    Some(PeerId::from_public_key(&libp2p::identity::PublicKey::from(pk)))
+    Some(PeerId::from_public_key(&libp2p::identity::PublicKey::from(
+        pk,
+    )))
 }
 
 /// The Tejido key behind a peer id (ed25519 peer ids inline their key).
@@ -95,7 +106,11 @@ pub fn build_swarm<B: NetworkBehaviour>(
 ) -> anyhow::Result<libp2p::Swarm<B>> {
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair(key))
         .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default().nodelay(true), libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )?
         .with_quic()
         .with_behaviour(|_| behaviour)
         .map_err(|e| anyhow::anyhow!("building behaviour: {e}"))?

@@ -19,8 +19,9 @@ use protocol::control::{self, Request, Response};
 use protocol::event::{Body, Event, SignedEvent};
 use protocol::ids::{DocId, PublicKey, SecretKey, Timestamp};
 use protocol::wire::{
-    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, DocSummary, ErrorKind, InviteCode, InviteKind,
-    NodeContact, Profile, SyncRequest, SyncRequestV0, SyncResponse, SyncResponseV0,
+    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, DocSummary, ErrorKind,
+    InviteCode, InviteKind, NodeContact, Profile, SyncRequest, SyncRequestV0, SyncResponse,
+    SyncResponseV0,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -67,7 +68,9 @@ pub(crate) struct Node {
     peers: HashMap<PeerId, HashMap<DocId, PeerDoc>>,
     /// Peer ids currently on the gate's allow list.
     allowed: HashSet<PeerId>,
-    /// One-time invite identities whose connection closes once the response is sent.
+    /// Redeemed invite identities, allowed until the newcomer closes the connection (closing
+    /// it from here could cut the response off). The invite itself is already gone, so they
+    /// can do nothing more.
     close_after_response: HashSet<PeerId>,
     dials: HashMap<PeerId, Dial>,
     shutdown: bool,
@@ -77,7 +80,9 @@ impl Node {
     pub(crate) fn new(config: &Config, engine: Engine) -> anyhow::Result<Self> {
         let mut swarm = net::build_swarm(&config.node_key, Behaviour::new(), net::IDLE_TIMEOUT)?;
         for addr in &config.listen {
-            swarm.listen_on(addr.clone()).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         }
         let mut node = Self {
             swarm,
@@ -95,7 +100,11 @@ impl Node {
         Ok(node)
     }
 
-    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl std::future::Future<Output = ()>) {
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,14 +130,18 @@ impl Node {
         let roster = self.engine.roster();
         self.swarm
             .connected_peers()
-            .filter(|p| net::key_of(p).is_some_and(|k| roster.nodes.contains_key(&k) && roster.is_active(&k)))
+            .filter(|p| {
+                net::key_of(p)
+                    .is_some_and(|k| roster.nodes.contains_key(&k) && roster.is_active(&k))
+            })
             .copied()
             .collect()
     }
 
     fn is_node_peer(&self, peer: &PeerId) -> bool {
         let roster = self.engine.roster();
-        net::key_of(peer).is_some_and(|k| k != self.me && roster.nodes.contains_key(&k) && roster.is_active(&k))
+        net::key_of(peer)
+            .is_some_and(|k| k != self.me && roster.nodes.contains_key(&k) && roster.is_active(&k))
     }
 
     /// Brings the gate's allow list in line with the roster and pending invites, closing the
@@ -144,9 +157,21 @@ impl Node {
             .filter_map(net::peer_id_of)
             .collect();
         if let Ok(invites) = self.engine.store().invites() {
-            wanted.extend(invites.iter().filter(|(_, i)| i.expires > now).filter_map(|(k, _)| net::peer_id_of(k)));
+            wanted.extend(
+                invites
+                    .iter()
+                    .filter(|(_, i)| i.expires > now)
+                    .filter_map(|(k, _)| net::peer_id_of(k)),
+            );
         }
-        for peer in self.allowed.difference(&wanted).copied().collect::<Vec<_>>() {
+        // A redeemed invite's identity stays allowed until its response has been sent.
+        wanted.extend(self.close_after_response.iter().copied());
+        for peer in self
+            .allowed
+            .difference(&wanted)
+            .copied()
+            .collect::<Vec<_>>()
+        {
             self.swarm.behaviour_mut().gate.disallow_peer(peer);
             self.peers.remove(&peer);
         }
@@ -157,10 +182,17 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
+        self.close_after_response.retain(|p| connected.contains(p));
         self.refresh_gate();
         let summary = self.engine.summary();
         for peer in self.node_peers() {
-            self.send_sync(peer, SyncRequestV0::Summary { docs: summary.clone() });
+            self.send_sync(
+                peer,
+                SyncRequestV0::Summary {
+                    docs: summary.clone(),
+                },
+            );
         }
         self.dial_missing();
     }
@@ -173,21 +205,32 @@ impl Node {
             .nodes
             .iter()
             .filter(|(k, n)| **k != self.me && n.revoked_at.is_none() && !n.addrs.is_empty())
-            .filter_map(|(k, n)| Some((net::peer_id_of(k)?, n.addrs.iter().filter_map(|a| a.parse().ok()).collect())))
+            .filter_map(|(k, n)| {
+                Some((
+                    net::peer_id_of(k)?,
+                    n.addrs.iter().filter_map(|a| a.parse().ok()).collect(),
+                ))
+            })
             .collect();
         for (peer, addrs) in targets {
             if self.swarm.is_connected(&peer) {
                 self.dials.remove(&peer);
                 continue;
             }
-            let dial = self.dials.entry(peer).or_insert(Dial { next: now, backoff: Duration::from_secs(1) });
+            let dial = self.dials.entry(peer).or_insert(Dial {
+                next: now,
+                backoff: Duration::from_secs(1),
+            });
             if dial.next > now {
                 continue;
             }
-            let jitter = Duration::from_millis(u64::from(protocol::ids::random_bytes::<2>()[0]) * 4);
+            let jitter =
+                Duration::from_millis(u64::from(protocol::ids::random_bytes::<2>()[0]) * 4);
             dial.next = now + dial.backoff + jitter;
             dial.backoff = (dial.backoff * 2).min(MAX_DIAL_BACKOFF);
-            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .build();
             if let Err(e) = self.swarm.dial(opts) {
                 if !matches!(e, DialError::DialPeerConditionFalse(_)) {
                     debug!(%peer, error = %e, "dial failed");
@@ -199,7 +242,11 @@ impl Node {
     fn listen_addrs(&self) -> Vec<String> {
         self.swarm
             .listeners()
-            .filter(|a| !a.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())))
+            .filter(|a| {
+                !a.iter().any(
+                    |p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified()),
+                )
+            })
             .map(|a| a.to_string())
             .collect()
     }
@@ -207,7 +254,11 @@ impl Node {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
-            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
                 debug!(peer = %peer_id, "connected");
                 if num_established.get() == 1 && self.is_node_peer(&peer_id) {
                     self.dials.remove(&peer_id);
@@ -216,11 +267,22 @@ impl Node {
                     self.send_sync(peer_id, SyncRequestV0::Summary { docs });
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
+                if self.close_after_response.remove(&peer_id) {
+                    self.refresh_gate();
+                }
             }
-            SwarmEvent::IncomingConnectionError { error, send_back_addr, .. } => {
+            SwarmEvent::IncomingConnectionError {
+                error,
+                send_back_addr,
+                ..
+            } => {
                 if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
                     self.engine.stats.refused_connections += 1;
                 }
@@ -237,7 +299,12 @@ impl Node {
     fn handle_command(&mut self, cmd: Command) {
         let response = match cmd.request {
             Request::Status => Response::Status(self.status()),
-            Request::InviteMember { name, role, region, ttl_secs } => {
+            Request::InviteMember {
+                name,
+                role,
+                region,
+                ttl_secs,
+            } => {
                 let invite = InviteRecord {
                     kind: InviteKind::Member,
                     name,
@@ -247,13 +314,18 @@ impl Node {
                 };
                 self.create_invite(invite)
             }
-            Request::Alerts { region, open_only } => {
-                Response::Alerts { alerts: self.engine.alerts(region.as_deref(), open_only) }
-            }
-            Request::Checkins { overdue_only } => Response::Checkins { checkins: self.engine.checkins(overdue_only) },
-            Request::Shelters { region, available_only } => {
-                Response::Shelters { shelters: self.engine.shelters(region.as_deref(), available_only) }
-            }
+            Request::Alerts { region, open_only } => Response::Alerts {
+                alerts: self.engine.alerts(region.as_deref(), open_only),
+            },
+            Request::Checkins { overdue_only } => Response::Checkins {
+                checkins: self.engine.checkins(overdue_only),
+            },
+            Request::Shelters {
+                region,
+                available_only,
+            } => Response::Shelters {
+                shelters: self.engine.shelters(region.as_deref(), available_only),
+            },
             Request::Members => {
                 let roster = self.engine.roster();
                 let members = roster
@@ -272,7 +344,9 @@ impl Node {
             }
             Request::Shutdown => {
                 self.shutdown = true;
-                Response::Done { message: "stopping".into() }
+                Response::Done {
+                    message: "stopping".into(),
+                }
             }
         };
         let _ = cmd.reply.send(response);
@@ -286,9 +360,17 @@ impl Node {
             org: self.org.clone(),
             network: roster.network.clone(),
             listen_addrs: self.listen_addrs(),
-            connected_peers: self.node_peers().iter().filter_map(net::key_of).map(|k| k.to_string()).collect(),
+            connected_peers: self
+                .node_peers()
+                .iter()
+                .filter_map(net::key_of)
+                .map(|k| k.to_string())
+                .collect(),
             documents: self.engine.docs().count(),
-            open_alerts: alerts.iter().filter(|a| !matches!(a.status.as_str(), "resolved" | "expired")).count(),
+            open_alerts: alerts
+                .iter()
+                .filter(|a| !matches!(a.status.as_str(), "resolved" | "expired"))
+                .count(),
             alerts: alerts.len(),
             shelters: self.engine.shelters(None, false).len(),
             checkins: self.engine.checkin_count(),
@@ -303,12 +385,18 @@ impl Node {
     fn create_invite(&mut self, invite: InviteRecord) -> Response {
         if let Some(region) = &invite.region {
             if protocol::ids::check_slug("region", region).is_err() {
-                return Response::Error { message: format!("region must be 1-32 characters of a-z, 0-9 and -, got {region:?}") };
+                return Response::Error {
+                    message: format!(
+                        "region must be 1-32 characters of a-z, 0-9 and -, got {region:?}"
+                    ),
+                };
             }
         }
         let addrs = self.listen_addrs();
         if addrs.is_empty() {
-            return Response::Error { message: "the node is not listening on any address yet".into() };
+            return Response::Error {
+                message: "the node is not listening on any address yet".into(),
+            };
         }
         let code = InviteCode::V0 {
             kind: invite.kind,
@@ -319,27 +407,40 @@ impl Node {
         };
         let identity = code.identity().public();
         if let Err(e) = self.engine.store().put_invite(&identity, &invite) {
-            return Response::Error { message: format!("{e:#}") };
+            return Response::Error {
+                message: format!("{e:#}"),
+            };
         }
         self.refresh_gate();
         info!(name = %invite.name, role = invite.role.as_str(), "invite created");
-        Response::Invite { code: code.encode(), expires_at: invite.expires.rfc3339() }
+        Response::Invite {
+            code: code.encode(),
+            expires_at: invite.expires.rfc3339(),
+        }
     }
 
     // ---- member clients -----------------------------------------------------------------
 
     fn on_client_event(&mut self, event: request_response::Event<ClientRequest, ClientResponse>) {
         match event {
-            request_response::Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+            request_response::Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
                 let ClientRequest::V0(request) = request;
                 let response = self.handle_client(peer, request);
-                if self.swarm.behaviour_mut().client.send_response(channel, ClientResponse::V0(response)).is_err() {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .client
+                    .send_response(channel, ClientResponse::V0(response))
+                    .is_err()
+                {
                     debug!(%peer, "client went away before the response");
-                }
-            }
-            request_response::Event::ResponseSent { peer, .. } => {
-                if self.close_after_response.remove(&peer) {
-                    self.refresh_gate();
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -359,10 +460,15 @@ impl Node {
         }
         if !self.engine.roster().is_active(&key) {
             self.engine.stats.rejected_changes += 1;
-            return error(ErrorKind::Forbidden, "this key is not a member of the network".into());
+            return error(
+                ErrorKind::Forbidden,
+                "this key is not a member of the network".into(),
+            );
         }
         match request {
-            ClientRequestV0::Redeem { .. } => error(ErrorKind::BadRequest, "already a member".into()),
+            ClientRequestV0::Redeem { .. } => {
+                error(ErrorKind::BadRequest, "already a member".into())
+            }
             ClientRequestV0::Submit { events } => match self.engine.submit(Some(key), events) {
                 Ok((ids, changed)) => {
                     for doc in changed {
@@ -383,14 +489,22 @@ impl Node {
                 }
             },
             ClientRequestV0::Whoami => match self.profile(&key) {
-                Some(profile) => ClientResponseV0::Profile { profile, nodes: self.node_contacts() },
+                Some(profile) => ClientResponseV0::Profile {
+                    profile,
+                    nodes: self.node_contacts(),
+                },
                 None => error(ErrorKind::NotFound, "not a member".into()),
             },
             ClientRequestV0::Alerts { region, open_only } => {
                 ClientResponseV0::Alerts(self.engine.alerts(region.as_deref(), open_only))
             }
-            ClientRequestV0::Checkins { overdue_only } => ClientResponseV0::Checkins(self.engine.checkins(overdue_only)),
-            ClientRequestV0::Shelters { region, available_only } => {
+            ClientRequestV0::Checkins { overdue_only } => {
+                ClientResponseV0::Checkins(self.engine.checkins(overdue_only))
+            }
+            ClientRequestV0::Shelters {
+                region,
+                available_only,
+            } => {
                 ClientResponseV0::Shelters(self.engine.shelters(region.as_deref(), available_only))
             }
         }
@@ -398,24 +512,48 @@ impl Node {
 
     fn profile(&self, key: &PublicKey) -> Option<Profile> {
         let m = self.engine.roster().members.get(key)?;
-        Some(Profile { key: *key, name: m.name.clone(), org: m.org.clone(), role: m.role, region: m.region.clone() })
+        Some(Profile {
+            key: *key,
+            name: m.name.clone(),
+            org: m.org.clone(),
+            role: m.role,
+            region: m.region.clone(),
+        })
     }
 
     fn node_contacts(&self) -> Vec<NodeContact> {
-        let mut out = vec![NodeContact { key: self.me, addrs: self.listen_addrs() }];
+        let mut out = vec![NodeContact {
+            key: self.me,
+            addrs: self.listen_addrs(),
+        }];
         for (key, node) in &self.engine.roster().nodes {
             if *key != self.me && node.revoked_at.is_none() && !node.addrs.is_empty() {
-                out.push(NodeContact { key: *key, addrs: node.addrs.clone() });
+                out.push(NodeContact {
+                    key: *key,
+                    addrs: node.addrs.clone(),
+                });
             }
         }
         out
     }
 
-    fn redeem(&mut self, peer: PeerId, identity: PublicKey, member: PublicKey, proof: &[u8]) -> ClientResponseV0 {
-        let error = |kind, message: &str| ClientResponseV0::Error { kind, message: message.to_string() };
+    fn redeem(
+        &mut self,
+        peer: PeerId,
+        identity: PublicKey,
+        member: PublicKey,
+        proof: &[u8],
+    ) -> ClientResponseV0 {
+        let error = |kind, message: &str| ClientResponseV0::Error {
+            kind,
+            message: message.to_string(),
+        };
         let invites = self.engine.store().invites().unwrap_or_default();
         let Some((_, invite)) = invites.into_iter().find(|(k, _)| *k == identity) else {
-            return error(ErrorKind::Forbidden, "this invite was already used or does not exist");
+            return error(
+                ErrorKind::Forbidden,
+                "this invite was already used or does not exist",
+            );
         };
         if invite.expires <= Timestamp::now() {
             let _ = self.engine.store().remove_invite(&identity);
@@ -430,7 +568,10 @@ impl Node {
         msg.extend_from_slice(identity.as_bytes());
         msg.extend_from_slice(member.as_bytes());
         if !member.verify(&msg, &proof) {
-            return error(ErrorKind::Forbidden, "the proof does not match the member key");
+            return error(
+                ErrorKind::Forbidden,
+                "the proof does not match the member key",
+            );
         }
         let add = SignedEvent::sign(
             Event {
@@ -447,7 +588,11 @@ impl Node {
             },
             &self.admin_key,
         );
-        let result = add.map_err(|e| e.to_string()).and_then(|ev| self.engine.submit(None, vec![ev]).map_err(|e| e.to_string()));
+        let result = add.map_err(|e| e.to_string()).and_then(|ev| {
+            self.engine
+                .submit(None, vec![ev])
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok((_, changed)) => {
                 if let Err(e) = self.engine.store().remove_invite(&identity) {
@@ -459,11 +604,17 @@ impl Node {
                 }
                 info!(member = %member.fmt_short(), name = %invite.name, "member joined");
                 match self.profile(&member) {
-                    Some(profile) => ClientResponseV0::Profile { profile, nodes: self.node_contacts() },
+                    Some(profile) => ClientResponseV0::Profile {
+                        profile,
+                        nodes: self.node_contacts(),
+                    },
                     None => error(ErrorKind::Internal, "member was not added"),
                 }
             }
-            Err(e) => ClientResponseV0::Error { kind: ErrorKind::Forbidden, message: e },
+            Err(e) => ClientResponseV0::Error {
+                kind: ErrorKind::Forbidden,
+                message: e,
+            },
         }
     }
 
@@ -482,14 +633,24 @@ impl Node {
     }
 
     fn start_sync(&mut self, peer: PeerId, doc: DocId) {
-        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        let entry = self
+            .peers
+            .entry(peer)
+            .or_default()
+            .entry(doc.clone())
+            .or_default();
         if entry.in_flight {
             entry.dirty = true;
             return;
         }
         let mut state = std::mem::take(&mut entry.state);
         let msg = self.engine.generate_sync(&doc, &mut state);
-        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        let entry = self
+            .peers
+            .entry(peer)
+            .or_default()
+            .entry(doc.clone())
+            .or_default();
         entry.state = state;
         if let Some(msg) = msg {
             entry.in_flight = true;
@@ -498,16 +659,24 @@ impl Node {
     }
 
     fn send_sync(&mut self, peer: PeerId, request: SyncRequestV0) {
-        self.swarm.behaviour_mut().sync.send_request(&peer, SyncRequest::V0(request));
+        self.swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, SyncRequest::V0(request));
     }
 
     fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                Message::Request { request: SyncRequest::V0(request), channel, .. } => {
-                    self.on_sync_request(peer, request, channel)
-                }
-                Message::Response { response: SyncResponse::V0(response), .. } => self.on_sync_response(peer, response),
+                Message::Request {
+                    request: SyncRequest::V0(request),
+                    channel,
+                    ..
+                } => self.on_sync_request(peer, request, channel),
+                Message::Response {
+                    response: SyncResponse::V0(response),
+                    ..
+                } => self.on_sync_response(peer, response),
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "sync request failed");
@@ -520,11 +689,18 @@ impl Node {
         }
     }
 
-    fn on_sync_request(&mut self, peer: PeerId, request: SyncRequestV0, channel: ResponseChannel<SyncResponse>) {
+    fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequestV0,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
         let response = if !self.is_node_peer(&peer) {
             self.engine.stats.rejected_changes += 1;
             warn!(%peer, "sync request from a peer that is not a node of the network");
-            SyncResponseV0::Refused { reason: "not a node of this network".into() }
+            SyncResponseV0::Refused {
+                reason: "not a node of this network".into(),
+            }
         } else {
             match request {
                 SyncRequestV0::Summary { docs } => {
@@ -534,17 +710,31 @@ impl Node {
                 }
                 SyncRequestV0::Sync { doc, msg } => match self.apply_sync(peer, &doc, &msg) {
                     Ok(()) => {
-                        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+                        let entry = self
+                            .peers
+                            .entry(peer)
+                            .or_default()
+                            .entry(doc.clone())
+                            .or_default();
                         let mut state = std::mem::take(&mut entry.state);
                         let reply = self.engine.generate_sync(&doc, &mut state);
-                        self.peers.entry(peer).or_default().entry(doc.clone()).or_default().state = state;
+                        self.peers
+                            .entry(peer)
+                            .or_default()
+                            .entry(doc.clone())
+                            .or_default()
+                            .state = state;
                         SyncResponseV0::Sync { doc, msg: reply }
                     }
                     Err(reason) => SyncResponseV0::Refused { reason },
                 },
             }
         };
-        let _ = self.swarm.behaviour_mut().sync.send_response(channel, SyncResponse::V0(response));
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, SyncResponse::V0(response));
     }
 
     fn on_sync_response(&mut self, peer: PeerId, response: SyncResponseV0) {
@@ -562,7 +752,12 @@ impl Node {
                         return;
                     }
                 }
-                let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+                let entry = self
+                    .peers
+                    .entry(peer)
+                    .or_default()
+                    .entry(doc.clone())
+                    .or_default();
                 entry.in_flight = false;
                 entry.dirty = false;
                 self.start_sync(peer, doc);
@@ -580,7 +775,8 @@ impl Node {
         if *self.swarm.local_peer_id() > peer {
             return;
         }
-        let mine: HashMap<&DocId, &Vec<[u8; 32]>> = ours.iter().map(|d| (&d.doc, &d.heads)).collect();
+        let mine: HashMap<&DocId, &Vec<[u8; 32]>> =
+            ours.iter().map(|d| (&d.doc, &d.heads)).collect();
         let mut wanted: Vec<DocId> = Vec::new();
         for d in theirs {
             let mut heads = d.heads.clone();
@@ -595,7 +791,11 @@ impl Node {
             }
         }
         let known: HashSet<&DocId> = theirs.iter().map(|d| &d.doc).collect();
-        wanted.extend(ours.iter().filter(|d| !known.contains(&d.doc)).map(|d| d.doc.clone()));
+        wanted.extend(
+            ours.iter()
+                .filter(|d| !known.contains(&d.doc))
+                .map(|d| d.doc.clone()),
+        );
         // The roster first: other documents' authors are checked against it.
         wanted.sort_by_key(|d| *d != DocId::roster());
         for doc in wanted {
@@ -604,12 +804,22 @@ impl Node {
     }
 
     fn apply_sync(&mut self, peer: PeerId, doc: &DocId, msg: &[u8]) -> Result<(), String> {
-        let entry = self.peers.entry(peer).or_default().entry(doc.clone()).or_default();
+        let entry = self
+            .peers
+            .entry(peer)
+            .or_default()
+            .entry(doc.clone())
+            .or_default();
         let mut state = std::mem::take(&mut entry.state);
         let result = self.engine.receive_sync(doc, &mut state, msg);
         match result {
             Ok(changed) => {
-                self.peers.entry(peer).or_default().entry(doc.clone()).or_default().state = state;
+                self.peers
+                    .entry(peer)
+                    .or_default()
+                    .entry(doc.clone())
+                    .or_default()
+                    .state = state;
                 if changed {
                     self.on_local_change(doc, Some(peer));
                 }
@@ -618,7 +828,10 @@ impl Node {
             Err(e) => {
                 // A fresh state makes the next exchange start over, e.g. once the roster has
                 // caught up with an author this node did not know yet.
-                self.peers.entry(peer).or_default().insert(doc.clone(), PeerDoc::default());
+                self.peers
+                    .entry(peer)
+                    .or_default()
+                    .insert(doc.clone(), PeerDoc::default());
                 if e.is_peer_fault() {
                     self.engine.stats.rejected_changes += 1;
                     warn!(%peer, %doc, error = %e, "refused sync message");

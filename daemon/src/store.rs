@@ -44,14 +44,25 @@ impl Store {
     /// Opens (or creates) the store in `dir`, with a clear error if another process holds it.
     pub(crate) fn open(dir: &Path) -> anyhow::Result<Self> {
         let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
-                anyhow::anyhow!("the store {} is in use by another tejidod (it holds the lock)", dir.display())
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                anyhow::anyhow!(
+                    "the store {} is in use by another tejidod (it holds the lock)",
+                    dir.display()
+                )
             }
             other => anyhow::anyhow!("cannot open the store {}: {other}", dir.display()),
         })?;
         let chunks = db.open_tree("chunks").context("opening chunks")?;
         let invites = db.open_tree("invites").context("opening invites")?;
-        Ok(Self { db, chunks, invites, next_seq: Default::default() })
+        Ok(Self {
+            db,
+            chunks,
+            invites,
+            next_seq: Default::default(),
+        })
     }
 
     /// Every document's chunks, in order.
@@ -59,7 +70,10 @@ impl Store {
         let mut out: Vec<(DocId, Vec<Vec<u8>>)> = Vec::new();
         for item in self.chunks.iter() {
             let (key, value) = item.context("reading chunks")?;
-            let split = key.iter().position(|b| *b == 0).context("corrupt chunk key")?;
+            let split = key
+                .iter()
+                .position(|b| *b == 0)
+                .context("corrupt chunk key")?;
             let doc: DocId = std::str::from_utf8(&key[..split])
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -80,7 +94,9 @@ impl Store {
     pub(crate) fn append_chunk(&mut self, doc: &DocId, chunk: &[u8]) -> anyhow::Result<bool> {
         let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
         let seq = entry.0;
-        self.chunks.insert(chunk_key(doc, seq), chunk).context("writing chunk")?;
+        self.chunks
+            .insert(chunk_key(doc, seq), chunk)
+            .context("writing chunk")?;
         *entry = (seq + 1, entry.1 + 1);
         let compact = entry.1 >= COMPACT_AFTER_CHUNKS;
         self.flush()?;
@@ -104,15 +120,26 @@ impl Store {
     }
 
     /// Stores an invite under its one-time identity.
-    pub(crate) fn put_invite(&mut self, identity: &protocol::ids::PublicKey, invite: &InviteRecord) -> anyhow::Result<()> {
+    pub(crate) fn put_invite(
+        &mut self,
+        identity: &protocol::ids::PublicKey,
+        invite: &InviteRecord,
+    ) -> anyhow::Result<()> {
         let bytes = postcard::to_stdvec(invite)?;
-        self.invites.insert(identity.as_bytes(), bytes).context("writing invite")?;
+        self.invites
+            .insert(identity.as_bytes(), bytes)
+            .context("writing invite")?;
         self.flush()
     }
 
     /// Removes an invite; it cannot be used again.
-    pub(crate) fn remove_invite(&mut self, identity: &protocol::ids::PublicKey) -> anyhow::Result<()> {
-        self.invites.remove(identity.as_bytes()).context("removing invite")?;
+    pub(crate) fn remove_invite(
+        &mut self,
+        identity: &protocol::ids::PublicKey,
+    ) -> anyhow::Result<()> {
+        self.invites
+            .remove(identity.as_bytes())
+            .context("removing invite")?;
         self.flush()
     }
 
@@ -121,7 +148,9 @@ impl Store {
         let mut out = Vec::new();
         for item in self.invites.iter() {
             let (key, value) = item.context("reading invites")?;
-            let Ok(key): Result<[u8; 32], _> = key.as_ref().try_into() else { continue };
+            let Ok(key): Result<[u8; 32], _> = key.as_ref().try_into() else {
+                continue;
+            };
             if let Ok(invite) = postcard::from_bytes(&value) {
                 out.push((protocol::ids::PublicKey::from_bytes(key), invite));
             }

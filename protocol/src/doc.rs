@@ -11,7 +11,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::sync::SyncDoc;
-use automerge::{Automerge, ChangeHash, PatchAction, ReadDoc, ScalarValue, Value, ROOT};
+use std::collections::HashSet;
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, ROOT};
 
 use crate::event::{Body, EventId, SignedEvent, VerifyError};
 use crate::ids::DocId;
@@ -56,6 +59,8 @@ pub struct Document {
     id: DocId,
     doc: Automerge,
     events: Vec<SignedEvent>,
+    /// The ids of `events`, for membership tests.
+    ids: HashSet<EventId>,
 }
 
 impl Document {
@@ -65,6 +70,7 @@ impl Document {
             id,
             doc: Automerge::new(),
             events: Vec::new(),
+            ids: HashSet::new(),
         }
     }
 
@@ -79,7 +85,8 @@ impl Document {
         for (_, value) in read_root(&doc) {
             events.push(SignedEvent::decode_trusted(&value)?);
         }
-        Ok(Self { id, doc, events })
+        let ids = events.iter().map(|e| e.id()).collect();
+        Ok(Self { id, doc, events, ids })
     }
 
     /// The document id.
@@ -99,7 +106,7 @@ impl Document {
 
     /// Whether the document holds this event.
     pub fn contains(&self, id: EventId) -> bool {
-        matches!(self.doc.get(ROOT, id.to_string()), Ok(Some(_)))
+        self.ids.contains(&id)
     }
 
     /// Number of events.
@@ -125,7 +132,12 @@ impl Document {
     /// Adds events that were already verified and authorised, as one change. Returns how many
     /// were new.
     pub fn insert(&mut self, events: &[SignedEvent]) -> usize {
-        let fresh: Vec<&SignedEvent> = events.iter().filter(|e| !self.contains(e.id())).collect();
+        let mut fresh: Vec<&SignedEvent> = Vec::new();
+        for e in events {
+            if !self.contains(e.id()) && !fresh.iter().any(|f| f.id() == e.id()) {
+                fresh.push(e);
+            }
+        }
         if fresh.is_empty() {
             return 0;
         }
@@ -140,6 +152,7 @@ impl Document {
             );
         }
         tx.commit();
+        self.ids.extend(fresh.iter().map(|e| e.id()));
         self.events.extend(fresh.iter().map(|e| (*e).clone()));
         fresh.len()
     }
@@ -180,6 +193,7 @@ impl Document {
         };
         match result {
             Ok(events) => {
+                self.ids.extend(events.iter().map(|e| e.id()));
                 self.events.extend(events.iter().cloned());
                 Ok(events)
             }
@@ -201,6 +215,7 @@ impl Document {
                     // Cannot happen for heads we had; rebuild from the verified events rather
                     // than keep a document that may hold refused changes.
                     let events = std::mem::take(&mut self.events);
+                    self.ids.clear();
                     self.doc = Automerge::new();
                     self.insert(&events);
                 }
@@ -208,51 +223,39 @@ impl Document {
         }
     }
 
-    fn validate_since(
-        &self,
-        before: &[ChangeHash],
-        roster: &Roster,
-    ) -> Result<Vec<SignedEvent>, SyncError> {
+    /// Checks every operation of every change added since `before` (not only their net
+    /// effect, so nothing can be smuggled into history and removed again): each must put a
+    /// byte string at the root under the id of the valid, signed event it holds.
+    fn validate_since(&self, before: &[ChangeHash], roster: &Roster) -> Result<Vec<SignedEvent>, SyncError> {
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(SyncError::MissingDeps);
         }
-        let after = self.doc.get_heads();
-        let patches = catch_unwind(AssertUnwindSafe(|| self.doc.diff(before, &after)))
-            .map_err(|_| SyncError::Panicked)?;
-        let mut fresh = Vec::new();
-        for patch in patches {
-            if patch.obj != ROOT || !patch.path.is_empty() {
-                return Err(SyncError::InvalidChange(
-                    "write outside the root map".into(),
-                ));
+        let changes = catch_unwind(AssertUnwindSafe(|| self.doc.get_changes(before))).map_err(|_| SyncError::Panicked)?;
+        let mut fresh: Vec<SignedEvent> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for change in &changes {
+            let expanded = change.decode();
+            if expanded.message.is_some() || !expanded.extra_bytes.is_empty() {
+                return Err(SyncError::InvalidChange("change carries extra data".into()));
             }
-            let PatchAction::PutMap {
-                key,
-                value: (Value::Scalar(scalar), _),
-                ..
-            } = patch.action
-            else {
-                return Err(SyncError::InvalidChange(
-                    "only new events may be added".into(),
-                ));
-            };
-            let ScalarValue::Bytes(bytes) = scalar.as_ref() else {
-                return Err(SyncError::InvalidChange("value is not an event".into()));
-            };
-            let event = SignedEvent::decode(bytes)?;
-            if event.id().to_string() != key {
-                return Err(SyncError::InvalidChange("key is not the event's id".into()));
+            for op in expanded.operations {
+                let (OpType::Put(ScalarValue::Bytes(bytes)), ObjectId::Root, Key::Map(key), false) =
+                    (&op.action, &op.obj, &op.key, op.insert)
+                else {
+                    return Err(SyncError::InvalidChange("only new events may be added".into()));
+                };
+                let event = SignedEvent::decode(bytes)?;
+                if event.id().to_string() != key.as_str() {
+                    return Err(SyncError::InvalidChange("key is not the event's id".into()));
+                }
+                if event.event().doc != self.id {
+                    return Err(SyncError::InvalidChange(format!("event belongs in {}", event.event().doc)));
+                }
+                if self.contains(event.id()) || !seen.insert(event.id()) {
+                    continue;
+                }
+                fresh.push(event);
             }
-            if event.event().doc != self.id {
-                return Err(SyncError::InvalidChange(format!(
-                    "event belongs in {}",
-                    event.event().doc
-                )));
-            }
-            if self.events.iter().any(|e| e.id() == event.id()) {
-                continue;
-            }
-            fresh.push(event);
         }
         authorize_batch(&self.id, &fresh, roster)?;
         Ok(fresh)

@@ -160,6 +160,20 @@ pub struct AlertBody {
     pub subject: Option<PublicKey>,
 }
 
+impl AlertBody {
+    /// The id of a panic or alert: derived from its author and time, so nobody can create an
+    /// alert under an id another person's alert has.
+    pub fn id_for(author: &PublicKey, at: Timestamp) -> RecordId {
+        RecordId::derive("tejido alert v0", &[author.as_bytes(), &at.0.to_le_bytes()])
+    }
+
+    /// The id of the missed check-in alert for `member`'s check-in due at `due`: every node
+    /// that notices derives the same id, so concurrent raises merge into one alert.
+    pub fn missed_checkin_id(member: &PublicKey, due: Timestamp) -> RecordId {
+        RecordId::derive("tejido missed check-in v0", &[member.as_bytes(), &due.0.to_le_bytes()])
+    }
+}
+
 /// A check-in by the author.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckinBody {
@@ -393,8 +407,20 @@ impl SignedEvent {
         if !rest.is_empty() {
             return Err(VerifyError::Malformed("trailing payload bytes".into()));
         }
+        // postcard accepts over-long integer encodings; requiring the canonical encoding makes
+        // the bytes, and so the id, of an event unique.
+        let canonical_payload =
+            postcard::to_stdvec(&event).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        if canonical_payload != payload {
+            return Err(VerifyError::Malformed("non-canonical encoding".into()));
+        }
         if !event.author.verify(&payload, &sig) {
             return Err(VerifyError::BadSignature);
+        }
+        let canonical = postcard::to_stdvec(&Envelope::V0 { payload, sig: sig.to_vec() })
+            .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        if canonical != bytes {
+            return Err(VerifyError::Malformed("non-canonical encoding".into()));
         }
         check_fields(&event)?;
         Ok(Self {
@@ -576,6 +602,13 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if (alert.kind == AlertKind::MissedCheckin) != alert.subject.is_some() {
                 return Err(VerifyError::Invalid(
                     "a subject goes with missed check-ins only".into(),
+                ));
+            }
+            if alert.kind != AlertKind::MissedCheckin
+                && alert.id != AlertBody::id_for(&event.author, event.at)
+            {
+                return Err(VerifyError::Invalid(
+                    "an alert's id derives from its author and time".into(),
                 ));
             }
         }

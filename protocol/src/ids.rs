@@ -32,8 +32,32 @@ fn invalid(what: &'static str, text: &str) -> ParseIdError {
 ///
 /// Its text form is unpadded lowercase base32 (52 characters); parsing ignores case, spaces
 /// and dashes so that an id read aloud or retyped from paper still parses.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// In human-readable formats (JSON, CBOR as libp2p's codec uses it) it serialises as that
+/// text; in postcard, as its 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey([u8; 32]);
+
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_string())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(d).map(Self)
+        }
+    }
+}
 
 impl PublicKey {
     /// Wraps raw key bytes. Whether they are a valid curve point is checked on verification.

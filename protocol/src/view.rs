@@ -299,11 +299,23 @@ pub fn shelters<'a>(
         .into_iter()
         .filter(|e| roster.authorize(e.event()).is_ok())
         .collect();
+    // A shelter belongs to the organisation that created it (its earliest description): later
+    // descriptions count only if they come from that organisation.
+    let mut owner: BTreeMap<RecordId, (crate::ids::Timestamp, crate::event::EventId, String)> = BTreeMap::new();
+    for e in &events {
+        if let Body::Shelter(s) = &e.event().body {
+            let candidate = (e.event().at, e.id(), s.org.clone());
+            let slot = owner.entry(s.id).or_insert(candidate.clone());
+            if (candidate.0, candidate.1) < (slot.0, slot.1) {
+                *slot = candidate;
+            }
+        }
+    }
     let mut latest: BTreeMap<RecordId, &SignedEvent> = BTreeMap::new();
     let mut occupancy: BTreeMap<(RecordId, String), i64> = BTreeMap::new();
     for e in &events {
         match &e.event().body {
-            Body::Shelter(s) => {
+            Body::Shelter(s) if owner.get(&s.id).is_some_and(|o| o.2 == s.org) => {
                 let slot = latest.entry(s.id).or_insert(e);
                 if (e.event().at, e.id()) > (slot.event().at, slot.id()) {
                     *slot = e;

@@ -1,1 +1,321 @@
+//! Test harness: real `tejidod` processes on 127.0.0.1 with port 0, driven by the real
+//! `tejido` binary, each in its own temporary directory.
+//!
+//! Waits poll observable state (the operator socket, CLI output) with a deadline; nothing
+//! sleeps to synchronise. Every process started is killed when its handle drops.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a wait may take before the test fails. Generous: CI machines are shared.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The directory holding the workspace's binaries, built once per test run.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // The test executable lives in target/<profile>/deps.
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--bins", "-p", "tejido-daemon", "-p", "tejido-cli"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build for the binaries");
+        assert!(status.success(), "building tejidod and tejido failed");
+        dir
+    })
+}
+
+/// A command's result.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (None if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, Some(0), "command failed: {self:#?}");
+        &self.stdout
+    }
+    /// Parses stdout as JSON after asserting success.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// Runs `tejido` with `args`.
+pub fn tejido(args: &[&str]) -> Run {
+    let out = Command::new(bin_dir().join("tejido"))
+        .args(args)
+        .env_remove("TEJIDO_HOME")
+        .env_remove("TEJIDO_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tejido");
+    Run::from(out)
+}
+
+/// Polls `f` until it returns `Some`, failing the test after [`WAIT`].
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// A temporary directory for one test.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// A fresh directory.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("tejido-test-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+    /// A path inside it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Default for TestDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running `tejidod`.
+pub struct Node {
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// Extra arguments it was started with (kept for restarts).
+    args: Vec<String>,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Node {
+    /// Starts a fresh node of `org` listening on 127.0.0.1, port chosen by the OS.
+    pub fn start(t: &TestDir, name: &str, org: &str) -> Self {
+        Self::start_with(t, name, &["--org", org, "--listen", "/ip4/127.0.0.1/tcp/0"])
+    }
+
+    /// Starts a node with the given arguments (besides `--data-dir`).
+    pub fn start_with(t: &TestDir, name: &str, args: &[&str]) -> Self {
+        let mut node = Self {
+            dir: t.path(name),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            log: t.path(&format!("{name}.log")),
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(bin_dir().join("tejidod"))
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .env(
+                "RUST_LOG",
+                std::env::var("TEJIDO_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting tejidod");
+        self.child = Some(child);
+        wait_for("node to listen", || {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("tejidod exited with {status}: {}", self.log());
+                }
+            }
+            let status = self.try_status()?;
+            (!status["listen_addrs"].as_array()?.is_empty()).then_some(())
+        });
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `tejido --data-dir DIR args...`.
+    pub fn tejido(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--data-dir", self.dir.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        tejido(&all)
+    }
+
+    fn try_status(&self) -> Option<Value> {
+        let run = self.tejido(&["status", "--json"]);
+        if run.code != Some(0) {
+            return None;
+        }
+        serde_json::from_str(&run.stdout).ok()
+    }
+
+    /// `status --json`.
+    pub fn status(&self) -> Value {
+        self.tejido(&["status", "--json"]).json()
+    }
+
+    /// The node's key.
+    pub fn id(&self) -> String {
+        self.status()["node_id"]
+            .as_str()
+            .expect("node_id")
+            .to_string()
+    }
+
+    /// The TCP port it listens on.
+    pub fn port(&self) -> String {
+        let status = self.status();
+        let addr = status["listen_addrs"][0].as_str().expect("listen addr");
+        addr.rsplit('/').next().expect("port").to_string()
+    }
+
+    /// A one-time member invite code.
+    pub fn invite(&self, name: &str, role: &str, region: &str) -> String {
+        self.tejido(&[
+            "invite", "member", "--name", name, "--role", role, "--region", region,
+        ])
+        .ok()
+        .trim()
+        .to_string()
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no flush).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the node again on the same data directory and TCP port.
+    pub fn restart_on(&mut self, port: &str) {
+        self.kill9();
+        let listen = format!("/ip4/127.0.0.1/tcp/{port}");
+        let mut args: Vec<String> = Vec::new();
+        let mut skip = false;
+        for a in &self.args {
+            if skip {
+                skip = false;
+                continue;
+            }
+            if a == "--listen" {
+                skip = true;
+                continue;
+            }
+            args.push(a.clone());
+        }
+        args.push("--listen".into());
+        args.push(listen);
+        self.args = args;
+        self.spawn();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A member's device: a home directory for `tejido --home`.
+pub struct Member {
+    /// The home directory.
+    pub home: PathBuf,
+}
+
+impl Member {
+    /// A member who redeemed `code`.
+    pub fn join(t: &TestDir, name: &str, code: &str) -> Self {
+        let member = Self {
+            home: t.path(&format!("home-{name}")),
+        };
+        member.run(&["join", code]).ok();
+        member
+    }
+
+    /// `tejido --home H args...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--home", self.home.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        tejido(&all)
+    }
+
+    /// `tejido --home H args... --json`, parsed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        self.run(&all).json()
+    }
+
+    /// This member's key.
+    pub fn key(&self) -> String {
+        self.json(&["whoami"])["key"]
+            .as_str()
+            .expect("key")
+            .to_string()
+    }
+
+    /// Files waiting in the offline queue.
+    pub fn queued(&self) -> usize {
+        std::fs::read_dir(self.home.join("queue"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
