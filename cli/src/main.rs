@@ -53,7 +53,20 @@ enum Cmd {
     },
     /// Members of the network (operator).
     Members,
-    /// Join a node with an invite code; creates your member key.
+    /// Trusted nodes, connected or not, with their last sync (operator).
+    Peers,
+    /// Documents with their heads and sizes (operator).
+    Docs,
+    /// Revoke a member or node key of your organisation, network-wide (operator).
+    Revoke {
+        /// The key to revoke.
+        key: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Join with an invite code: as a member (creates your key in --home), or, with
+    /// --data-dir and a node invite, this node joins the inviting node's network.
     Join {
         /// The code from your organisation's operator.
         code: String,
@@ -130,6 +143,12 @@ enum InviteWhat {
         /// Their home region, e.g. oaxaca.
         #[arg(long)]
         region: Option<String>,
+        /// How long the code stays valid.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// Invite another organisation's node into this network.
+    Node {
         /// How long the code stays valid.
         #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
         ttl: std::time::Duration,
@@ -313,6 +332,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     ttl_secs: ttl.as_secs(),
                 }
             }
+            Cmd::Invite {
+                what: InviteWhat::Node { ttl },
+            } => Request::InviteNode {
+                ttl_secs: ttl.as_secs(),
+            },
+            Cmd::Join { code } => Request::JoinNetwork { code: code.clone() },
+            Cmd::Peers => Request::Peers,
+            Cmd::Docs => Request::Docs,
+            Cmd::Revoke { key, reason } => Request::Revoke {
+                key: key.clone(),
+                reason: reason.clone(),
+            },
             Cmd::Alerts { open, region } => Request::Alerts {
                 region: region.clone(),
                 open_only: *open,
@@ -332,7 +363,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let home = Home::new(home_dir(&args)?);
     match args.command {
-        Cmd::Status | Cmd::Members | Cmd::Invite { .. } => {
+        Cmd::Status
+        | Cmd::Members
+        | Cmd::Invite { .. }
+        | Cmd::Peers
+        | Cmd::Docs
+        | Cmd::Revoke { .. } => {
             anyhow::bail!("this command is for node operators: pass --data-dir DIR")
         }
         Cmd::Join { code } => join(&home, &code, json).await,

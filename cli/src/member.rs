@@ -4,22 +4,15 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
-use futures::StreamExt;
-use libp2p::request_response::{self, Message, ProtocolSupport};
-use libp2p::swarm::SwarmEvent;
-use libp2p::PeerId;
 use protocol::event::SignedEvent;
 use protocol::ids::{PublicKey, SecretKey};
 use protocol::wire::{
-    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, NodeContact, Profile,
+    ClientRequestV0, ClientResponseV0, NodeContact, Profile,
 };
 use serde::{Deserialize, Serialize};
 
-/// How long the CLI waits for nodes to answer.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What `join` keeps in the home directory besides the key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -153,80 +146,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends `request` to every node in `nodes` at once (as `key`) and returns each node's answer
-/// or failure, in the order they came.
-pub(crate) async fn request_all(
-    key: &SecretKey,
-    nodes: &[NodeContact],
-    request: ClientRequestV0,
-) -> anyhow::Result<Vec<(PublicKey, Result<ClientResponseV0, String>)>> {
-    let behaviour: request_response::cbor::Behaviour<ClientRequest, ClientResponse> =
-        daemon::net::request_response_behaviour(
-            protocol::wire::CLIENT_PROTOCOL,
-            ProtocolSupport::Outbound,
-        );
-    let mut swarm = daemon::net::build_swarm(key, behaviour, Duration::from_secs(30))?;
-    let mut pending: Vec<(PeerId, PublicKey)> = Vec::new();
-    for node in nodes {
-        let Some(peer) = daemon::net::peer_id_of(&node.key) else {
-            continue;
-        };
-        let addrs: Vec<libp2p::Multiaddr> =
-            node.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-            .addresses(addrs)
-            .build();
-        if swarm.dial(opts).is_err() {
-            continue;
-        }
-        swarm
-            .behaviour_mut()
-            .send_request(&peer, ClientRequest::V0(request.clone()));
-        pending.push((peer, node.key));
-    }
-    let mut out = Vec::new();
-    let deadline = tokio::time::sleep(REQUEST_DEADLINE);
-    tokio::pin!(deadline);
-    while !pending.is_empty() {
-        let event = tokio::select! {
-            _ = &mut deadline => break,
-            event = swarm.select_next_some() => event,
-        };
-        let (peer, result) = match event {
-            SwarmEvent::Behaviour(request_response::Event::Message {
-                peer,
-                message:
-                    Message::Response {
-                        response: ClientResponse::V0(response),
-                        ..
-                    },
-                ..
-            }) => (peer, Ok(response)),
-            SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                peer, error, ..
-            }) => (peer, Err(error.to_string())),
-            SwarmEvent::OutgoingConnectionError {
-                peer_id: Some(peer),
-                error,
-                ..
-            } => {
-                if swarm.is_connected(&peer) {
-                    continue;
-                }
-                (peer, Err(error.to_string()))
-            }
-            _ => continue,
-        };
-        if let Some(pos) = pending.iter().position(|(p, _)| *p == peer) {
-            let (_, node) = pending.remove(pos);
-            out.push((node, result));
-        }
-    }
-    for (_, node) in pending {
-        out.push((node, Err("no answer in time".into())));
-    }
-    Ok(out)
-}
+pub(crate) use daemon::net::request_all;
 
 /// Sends a query to the known nodes one by one until one answers.
 pub(crate) async fn query(

@@ -260,6 +260,8 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
             Response::Checkins { checkins } => print_json(checkins),
             Response::Shelters { shelters } => print_json(shelters),
             Response::Members { members } => print_json(members),
+            Response::Peers { peers } => print_json(peers),
+            Response::Docs { docs } => print_json(docs),
             other => print_json(other),
         };
     }
@@ -311,6 +313,44 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                 })
                 .collect();
             table(&["KEY", "NAME", "ORG", "ROLE", "REGION", ""], rows)
+        }
+        Response::Peers { peers } => {
+            if peers.is_empty() {
+                println!("No other nodes yet: invite one with tejido --data-dir DIR invite node");
+                return Ok(());
+            }
+            let rows = peers
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.key[..8].to_string(),
+                        p.org.clone(),
+                        if p.revoked {
+                            "revoked".into()
+                        } else if p.connected {
+                            "connected".into()
+                        } else {
+                            "-".into()
+                        },
+                        p.last_sync.clone().unwrap_or_else(|| "never".into()),
+                        p.addrs.join(" "),
+                    ]
+                })
+                .collect();
+            table(&["NODE", "ORG", "STATE", "LAST SYNC", "ADDRESSES"], rows)
+        }
+        Response::Docs { docs } => {
+            let rows = docs
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.doc.clone(),
+                        d.events.to_string(),
+                        d.heads.iter().map(|h| &h[..8]).collect::<Vec<_>>().join(","),
+                    ]
+                })
+                .collect();
+            table(&["DOCUMENT", "EVENTS", "HEADS"], rows)
         }
         Response::Done { message } => {
             println!("{message}");

@@ -35,6 +35,20 @@ pub struct Args {
     /// Network name for a new node (first start only).
     #[arg(long)]
     pub network: Option<String>,
+    /// Which nodes to dial: `all` trusted nodes of the roster, or only `bootstrap` peers
+    /// (config.toml and the node that admitted this one); overrides `connect` in config.toml.
+    #[arg(long)]
+    pub connect: Option<Connect>,
+}
+
+/// Which nodes a node dials by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connect {
+    /// Every trusted node whose address the roster announces.
+    All,
+    /// Only bootstrap peers; others reach this node, or reach it through them.
+    Bootstrap,
 }
 
 /// The file form of the configuration.
@@ -46,6 +60,16 @@ struct ConfigFile {
     /// Multiaddrs to listen on.
     #[serde(default = "default_listen")]
     listen: Vec<String>,
+    /// Peers to dial, as multiaddrs ending in /p2p/PEER_ID.
+    #[serde(default)]
+    bootstrap: Vec<String>,
+    /// Which nodes to dial.
+    #[serde(default = "default_connect")]
+    connect: Connect,
+}
+
+fn default_connect() -> Connect {
+    Connect::All
 }
 
 fn default_listen() -> Vec<String> {
@@ -69,6 +93,10 @@ pub struct Config {
     pub fresh: bool,
     /// Network name for the genesis of a fresh node.
     pub network: String,
+    /// Bootstrap peers from config.toml.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Which nodes to dial.
+    pub connect: Connect,
 }
 
 impl Config {
@@ -126,7 +154,20 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     } else {
         args.listen
     };
+    let bootstrap = file
+        .bootstrap
+        .iter()
+        .map(|a| {
+            let addr: Multiaddr = a.parse().map_err(|e| anyhow::anyhow!("{}: bootstrap address {a:?}: {e}", config_path.display()))?;
+            if !addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_))) {
+                anyhow::bail!("{}: bootstrap address {a:?} must end in /p2p/PEER_ID", config_path.display());
+            }
+            Ok(addr)
+        })
+        .collect::<anyhow::Result<Vec<Multiaddr>>>()?;
     Ok(Config {
+        bootstrap,
+        connect: args.connect.unwrap_or(file.connect),
         node_key: read_key(&data_dir.join("node.key"))?,
         admin_key: read_key(&data_dir.join("admin.key"))?,
         data_dir,
@@ -155,7 +196,14 @@ fn init_dir(dir: &Path, org: &str) -> anyhow::Result<()> {
          org = {org:?}\n\
          \n\
          # Where to listen (libp2p multiaddrs). --listen on the command line overrides this.\n\
-         listen = [{}]\n",
+         listen = [{}]\n\
+         \n\
+         # Peers to dial at start, as multiaddrs ending in /p2p/PEER_ID. Joining a network adds\n\
+         # the node that admitted this one by itself.\n\
+         bootstrap = []\n\
+         \n\
+         # Which nodes to dial: \"all\" trusted nodes the roster announces, or only \"bootstrap\".\n\
+         connect = \"all\"\n",
         listen.join(", ")
     );
     write_private(&dir.join("config.toml"), text.as_bytes())

@@ -120,6 +120,37 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether this node has nothing but its own genesis: no other member, node or record.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.roster.members.len() <= 1
+            && self.roster.nodes.len() <= 1
+            && self.docs.values().all(|d| *d.id() == DocId::roster() || d.is_empty())
+    }
+
+    /// Replaces this node's roster by a network's roster document (when joining it), after
+    /// verifying every event in it as if it came from a peer.
+    pub(crate) fn adopt_roster(&mut self, bytes: &[u8], me: &PublicKey) -> anyhow::Result<()> {
+        let loaded = Document::load(DocId::roster(), &[bytes.to_vec()])
+            .map_err(|e| anyhow::anyhow!("the roster received is damaged: {e}"))?;
+        let mut verified = Vec::new();
+        for event in loaded.events() {
+            verified.push(
+                SignedEvent::decode(event.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("the roster received holds an invalid event: {e}"))?,
+            );
+        }
+        protocol::doc::authorize_batch(&DocId::roster(), &verified, &Roster::default())
+            .map_err(|e| anyhow::anyhow!("the roster received is not consistent: {e}"))?;
+        let roster = Roster::from_events(&verified);
+        if !roster.nodes.contains_key(me) {
+            anyhow::bail!("the roster received does not include this node");
+        }
+        self.store.compact(&DocId::roster(), &loaded.save())?;
+        self.docs.insert(DocId::roster(), loaded);
+        self.refold_roster();
+        Ok(())
+    }
+
     /// Verifies, authorises and stores events written by `requester` (or by this node's own
     /// keys when `None`), then flushes. Returns the ids and the documents that changed.
     pub(crate) fn submit(
@@ -249,6 +280,28 @@ impl Engine {
             .entry(doc_id.clone())
             .or_insert_with(|| Document::new(doc_id.clone()));
         doc.generate_sync_message(state)
+    }
+
+    /// The roster document in automerge's format.
+    pub(crate) fn roster_bytes(&self) -> Option<Vec<u8>> {
+        self.docs.get(&DocId::roster()).map(|d| d.save())
+    }
+
+    /// Documents with their heads, for operators and tests comparing nodes.
+    pub(crate) fn docs_info(&self) -> Vec<protocol::control::DocInfo> {
+        self.docs
+            .values()
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let mut heads: Vec<String> = d.heads().iter().map(|h| h.to_string()).collect();
+                heads.sort();
+                protocol::control::DocInfo {
+                    doc: d.id().to_string(),
+                    heads,
+                    events: d.len(),
+                }
+            })
+            .collect()
     }
 
     /// Documents and their heads.

@@ -3,12 +3,17 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+use libp2p::swarm::SwarmEvent;
 use libp2p::{
     allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour, PeerId,
     StreamProtocol,
 };
 use protocol::ids::{PublicKey, SecretKey};
-use protocol::wire::{ClientRequest, ClientResponse, SyncRequest, SyncResponse};
+use protocol::wire::{
+    ClientRequest, ClientRequestV0, ClientResponse, ClientResponseV0, NodeContact, SyncRequest,
+    SyncResponse,
+};
 
 /// Connections a node keeps at most; beyond this, new ones are refused.
 const MAX_ESTABLISHED: u32 = 512;
@@ -118,3 +123,82 @@ pub fn build_swarm<B: NetworkBehaviour>(
         .build();
     Ok(swarm)
 }
+
+/// How long a one-shot client waits for nodes to answer.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends `request` to every node in `nodes` at once (as `key`) and returns each node's answer
+/// or failure, in the order they came.
+pub async fn request_all(
+    key: &SecretKey,
+    nodes: &[NodeContact],
+    request: ClientRequestV0,
+) -> anyhow::Result<Vec<(PublicKey, Result<ClientResponseV0, String>)>> {
+    let behaviour: request_response::cbor::Behaviour<ClientRequest, ClientResponse> =
+        request_response_behaviour(
+            protocol::wire::CLIENT_PROTOCOL,
+            request_response::ProtocolSupport::Outbound,
+        );
+    let mut swarm = build_swarm(key, behaviour, Duration::from_secs(30))?;
+    let mut pending: Vec<(PeerId, PublicKey)> = Vec::new();
+    for node in nodes {
+        let Some(peer) = peer_id_of(&node.key) else {
+            continue;
+        };
+        let addrs: Vec<libp2p::Multiaddr> =
+            node.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .build();
+        if swarm.dial(opts).is_err() {
+            continue;
+        }
+        swarm
+            .behaviour_mut()
+            .send_request(&peer, ClientRequest::V0(request.clone()));
+        pending.push((peer, node.key));
+    }
+    let mut out = Vec::new();
+    let deadline = tokio::time::sleep(REQUEST_DEADLINE);
+    tokio::pin!(deadline);
+    while !pending.is_empty() {
+        let event = tokio::select! {
+            _ = &mut deadline => break,
+            event = swarm.select_next_some() => event,
+        };
+        let (peer, result) = match event {
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        response: ClientResponse::V0(response),
+                        ..
+                    },
+                ..
+            }) => (peer, Ok(response)),
+            SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                peer, error, ..
+            }) => (peer, Err(error.to_string())),
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                if swarm.is_connected(&peer) {
+                    continue;
+                }
+                (peer, Err(error.to_string()))
+            }
+            _ => continue,
+        };
+        if let Some(pos) = pending.iter().position(|(p, _)| *p == peer) {
+            let (_, node) = pending.remove(pos);
+            out.push((node, result));
+        }
+    }
+    for (_, node) in pending {
+        out.push((node, Err("no answer in time".into())));
+    }
+    Ok(out)
+}
+

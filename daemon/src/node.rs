@@ -26,7 +26,7 @@ use protocol::wire::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, Connect};
 use crate::engine::{Engine, SubmitError};
 use crate::net::{self, Behaviour, BehaviourEvent};
 use crate::store::InviteRecord;
@@ -64,6 +64,7 @@ pub(crate) struct Node {
     engine: Engine,
     me: PublicKey,
     admin_key: SecretKey,
+    node_key: SecretKey,
     org: String,
     peers: HashMap<PeerId, HashMap<DocId, PeerDoc>>,
     /// Peer ids currently on the gate's allow list.
@@ -73,7 +74,26 @@ pub(crate) struct Node {
     /// can do nothing more.
     close_after_response: HashSet<PeerId>,
     dials: HashMap<PeerId, Dial>,
+    /// Which nodes to dial by ourselves.
+    connect: Connect,
+    /// Peers from config.toml and from joining, dialled whatever `connect` says.
+    bootstrap: Vec<Multiaddr>,
+    /// When each node peer last exchanged a sync message with us.
+    last_sync: HashMap<PeerId, Timestamp>,
+    /// Results of work done outside the loop (joining a network).
+    internal_tx: mpsc::Sender<Internal>,
+    internal_rx: Option<mpsc::Receiver<Internal>>,
     shutdown: bool,
+}
+
+/// Results that tasks spawned by the loop send back to it.
+enum Internal {
+    /// A join attempt finished: the network's roster, or why not.
+    Joined {
+        result: Result<Vec<u8>, String>,
+        inviter: Vec<Multiaddr>,
+        reply: oneshot::Sender<Response>,
+    },
 }
 
 impl Node {
@@ -84,18 +104,33 @@ impl Node {
                 .listen_on(addr.clone())
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         }
+        let (internal_tx, internal_rx) = mpsc::channel(CONTROL_CHANNEL_CAP);
         let mut node = Self {
             swarm,
             engine,
             me: config.node_key.public(),
             admin_key: config.admin_key.clone(),
+            node_key: config.node_key.clone(),
             org: config.org.clone(),
             peers: HashMap::new(),
             allowed: HashSet::new(),
             close_after_response: HashSet::new(),
             dials: HashMap::new(),
+            connect: config.connect,
+            bootstrap: config.bootstrap.clone(),
+            last_sync: HashMap::new(),
+            internal_tx,
+            internal_rx: Some(internal_rx),
             shutdown: false,
         };
+        let learnt: Vec<Multiaddr> = node
+            .engine
+            .store()
+            .bootstrap()
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        node.bootstrap.extend(learnt);
         node.refresh_gate();
         Ok(node)
     }
@@ -106,6 +141,10 @@ impl Node {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        let Some(mut internal) = self.internal_rx.take() else {
+            return;
+        };
+        self.dial_missing();
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.shutdown {
@@ -116,6 +155,7 @@ impl Node {
                     Some(cmd) => self.handle_command(cmd),
                     None => break,
                 },
+                Some(done) = internal.recv() => self.on_internal(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
             }
@@ -194,16 +234,64 @@ impl Node {
                 },
             );
         }
+        self.announce_addrs();
         self.dial_missing();
+    }
+
+    /// Keeps this node's addresses in the roster current, so other nodes (and members) can
+    /// reach it after it moved.
+    fn announce_addrs(&mut self) {
+        let mut addrs = self.listen_addrs();
+        addrs.sort();
+        if addrs.is_empty() {
+            return;
+        }
+        let roster = self.engine.roster();
+        let current = roster.nodes.get(&self.me).map(|n| {
+            let mut a = n.addrs.clone();
+            a.sort();
+            a
+        });
+        let is_admin = roster
+            .members
+            .get(&self.admin_key.public())
+            .is_some_and(|m| m.role == protocol::event::Role::Admin && m.org == self.org);
+        if current.as_ref() == Some(&addrs) || !is_admin {
+            return;
+        }
+        let event = SignedEvent::sign(
+            Event {
+                author: self.admin_key.public(),
+                at: Timestamp::now(),
+                doc: DocId::roster(),
+                body: Body::AddNode {
+                    org: self.org.clone(),
+                    node: self.me,
+                    addrs,
+                },
+            },
+            &self.admin_key,
+        );
+        match event.map_err(|e| e.to_string()).and_then(|e| {
+            self.engine.submit(None, vec![e]).map_err(|e| e.to_string())
+        }) {
+            Ok((_, changed)) => {
+                for doc in changed {
+                    self.on_local_change(&doc, None);
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot announce this node's addresses"),
+        }
     }
 
     /// Dials trusted nodes that are not connected, with exponential back-off and jitter.
     fn dial_missing(&mut self) {
         let now = Instant::now();
         let roster = self.engine.roster();
-        let targets: Vec<(PeerId, Vec<Multiaddr>)> = roster
+        let mut targets: Vec<(PeerId, Vec<Multiaddr>)> = roster
             .nodes
             .iter()
+            .filter(|_| self.connect == Connect::All)
             .filter(|(k, n)| **k != self.me && n.revoked_at.is_none() && !n.addrs.is_empty())
             .filter_map(|(k, n)| {
                 Some((
@@ -212,6 +300,14 @@ impl Node {
                 ))
             })
             .collect();
+        for addr in &self.bootstrap {
+            let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+                continue;
+            };
+            if net::key_of(&peer).is_some_and(|k| roster.is_active(&k)) {
+                targets.push((peer, vec![addr.clone()]));
+            }
+        }
         for (peer, addrs) in targets {
             if self.swarm.is_connected(&peer) {
                 self.dials.remove(&peer);
@@ -237,6 +333,10 @@ impl Node {
                 }
             }
         }
+    }
+
+    fn node_key_sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.node_key.sign(msg).to_vec()
     }
 
     fn listen_addrs(&self) -> Vec<String> {
@@ -342,6 +442,28 @@ impl Node {
                     .collect();
                 Response::Members { members }
             }
+            Request::InviteNode { ttl_secs } => {
+                let invite = InviteRecord {
+                    kind: InviteKind::Node,
+                    name: String::new(),
+                    role: protocol::event::Role::Admin,
+                    region: None,
+                    expires: Timestamp::now().plus_ms(ttl_secs.saturating_mul(1000) as i64),
+                };
+                self.create_invite(invite)
+            }
+            Request::JoinNetwork { code } => {
+                // Answered later, by `on_internal`.
+                self.join_network(&code, cmd.reply);
+                return;
+            }
+            Request::Peers => Response::Peers {
+                peers: self.peers_info(),
+            },
+            Request::Docs => Response::Docs {
+                docs: self.engine.docs_info(),
+            },
+            Request::Revoke { key, reason } => self.revoke(&key, reason),
             Request::Shutdown => {
                 self.shutdown = true;
                 Response::Done {
@@ -458,6 +580,16 @@ impl Node {
         if let ClientRequestV0::Redeem { member, proof } = request {
             return self.redeem(peer, key, member, &proof);
         }
+        if let ClientRequestV0::RedeemNode {
+            node,
+            org,
+            admin,
+            proof,
+            add_node,
+        } = request
+        {
+            return self.redeem_node(peer, key, node, org, admin, &proof, add_node);
+        }
         if !self.engine.roster().is_active(&key) {
             self.engine.stats.rejected_changes += 1;
             return error(
@@ -466,7 +598,7 @@ impl Node {
             );
         }
         match request {
-            ClientRequestV0::Redeem { .. } => {
+            ClientRequestV0::Redeem { .. } | ClientRequestV0::RedeemNode { .. } => {
                 error(ErrorKind::BadRequest, "already a member".into())
             }
             ClientRequestV0::Submit { events } => match self.engine.submit(Some(key), events) {
@@ -537,6 +669,62 @@ impl Node {
         out
     }
 
+    /// Checks that `peer` (an invite identity) holds a live invite of `kind`, and that the
+    /// newcomer proved their key. The invite is not used up here.
+    fn check_invite(
+        &mut self,
+        peer: PeerId,
+        identity: PublicKey,
+        kind: InviteKind,
+        newcomer: &PublicKey,
+        proof: &[u8],
+    ) -> Result<InviteRecord, ClientResponseV0> {
+        let error = |kind, message: &str| ClientResponseV0::Error {
+            kind,
+            message: message.to_string(),
+        };
+        let invites = self.engine.store().invites().unwrap_or_default();
+        let Some((_, invite)) = invites.into_iter().find(|(k, _)| *k == identity) else {
+            return Err(error(
+                ErrorKind::Forbidden,
+                "this invite was already used or does not exist",
+            ));
+        };
+        if invite.expires <= Timestamp::now() {
+            let _ = self.engine.store().remove_invite(&identity);
+            self.close_after_response.insert(peer);
+            return Err(error(ErrorKind::Forbidden, "this invite has expired"));
+        }
+        if invite.kind != kind {
+            return Err(error(
+                ErrorKind::Forbidden,
+                "this invite is for another kind of newcomer",
+            ));
+        }
+        let Ok(proof): Result<[u8; 64], _> = proof.try_into() else {
+            return Err(error(ErrorKind::BadRequest, "malformed proof"));
+        };
+        let msg = protocol::wire::redeem_proof_message(&identity, newcomer);
+        if !newcomer.verify(&msg, &proof) {
+            return Err(error(
+                ErrorKind::Forbidden,
+                "the proof does not match the newcomer's key",
+            ));
+        }
+        Ok(invite)
+    }
+
+    /// Uses up an invite after its newcomer was admitted.
+    fn use_invite(&mut self, peer: PeerId, identity: &PublicKey, changed: Vec<DocId>) {
+        if let Err(e) = self.engine.store().remove_invite(identity) {
+            warn!(error = %format!("{e:#}"), "cannot remove used invite");
+        }
+        self.close_after_response.insert(peer);
+        for doc in changed {
+            self.on_local_change(&doc, None);
+        }
+    }
+
     fn redeem(
         &mut self,
         peer: PeerId,
@@ -548,31 +736,10 @@ impl Node {
             kind,
             message: message.to_string(),
         };
-        let invites = self.engine.store().invites().unwrap_or_default();
-        let Some((_, invite)) = invites.into_iter().find(|(k, _)| *k == identity) else {
-            return error(
-                ErrorKind::Forbidden,
-                "this invite was already used or does not exist",
-            );
+        let invite = match self.check_invite(peer, identity, InviteKind::Member, &member, proof) {
+            Ok(invite) => invite,
+            Err(response) => return response,
         };
-        if invite.expires <= Timestamp::now() {
-            let _ = self.engine.store().remove_invite(&identity);
-            self.close_after_response.insert(peer);
-            return error(ErrorKind::Forbidden, "this invite has expired");
-        }
-        let Ok(proof): Result<[u8; 64], _> = proof.try_into() else {
-            return error(ErrorKind::BadRequest, "malformed proof");
-        };
-        // The proof binds the member key to this invite's identity.
-        let mut msg = b"tejido redeem v0".to_vec();
-        msg.extend_from_slice(identity.as_bytes());
-        msg.extend_from_slice(member.as_bytes());
-        if !member.verify(&msg, &proof) {
-            return error(
-                ErrorKind::Forbidden,
-                "the proof does not match the member key",
-            );
-        }
         let add = SignedEvent::sign(
             Event {
                 author: self.admin_key.public(),
@@ -595,13 +762,7 @@ impl Node {
         });
         match result {
             Ok((_, changed)) => {
-                if let Err(e) = self.engine.store().remove_invite(&identity) {
-                    warn!(error = %format!("{e:#}"), "cannot remove used invite");
-                }
-                self.close_after_response.insert(peer);
-                for doc in changed {
-                    self.on_local_change(&doc, None);
-                }
+                self.use_invite(peer, &identity, changed);
                 info!(member = %member.fmt_short(), name = %invite.name, "member joined");
                 match self.profile(&member) {
                     Some(profile) => ClientResponseV0::Profile {
@@ -616,6 +777,243 @@ impl Node {
                 message: e,
             },
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn redeem_node(
+        &mut self,
+        peer: PeerId,
+        identity: PublicKey,
+        node: PublicKey,
+        org: String,
+        admin: PublicKey,
+        proof: &[u8],
+        add_node: SignedEvent,
+    ) -> ClientResponseV0 {
+        let error = |kind, message: String| ClientResponseV0::Error { kind, message };
+        if let Err(response) = self.check_invite(peer, identity, InviteKind::Node, &node, proof) {
+            return response;
+        }
+        let ok_add_node = matches!(
+            &add_node.event().body,
+            Body::AddNode { org: o, node: n, .. } if *o == org && *n == node
+        ) && add_node.event().author == admin;
+        if !ok_add_node {
+            return error(
+                ErrorKind::BadRequest,
+                "add_node must add this node to the new organisation, signed by its admin".into(),
+            );
+        }
+        let add_org = SignedEvent::sign(
+            Event {
+                author: self.admin_key.public(),
+                at: Timestamp::now(),
+                doc: DocId::roster(),
+                body: Body::AddOrg {
+                    org: org.clone(),
+                    admin,
+                    admin_name: format!("{org} admin"),
+                },
+            },
+            &self.admin_key,
+        );
+        let result = add_org
+            .map_err(|e| e.to_string())
+            .and_then(|e| self.engine.submit(None, vec![e, add_node]).map_err(|e| e.to_string()));
+        match result {
+            Ok((_, changed)) => {
+                self.use_invite(peer, &identity, changed);
+                info!(node = %node.fmt_short(), %org, "organisation joined");
+                match self.engine.roster_bytes() {
+                    Some(roster) => ClientResponseV0::Network { roster },
+                    None => error(ErrorKind::Internal, "no roster".into()),
+                }
+            }
+            Err(e) => error(ErrorKind::Forbidden, e),
+        }
+    }
+
+    /// Joins the network of a node invite: redeems it from the invite's one-time identity in
+    /// a task, then adopts the roster in `on_internal`.
+    fn join_network(&mut self, code: &str, reply: oneshot::Sender<Response>) {
+        let fail = |message: String| Response::Error { message };
+        let invite = match InviteCode::decode(code) {
+            Ok(invite) => invite,
+            Err(e) => {
+                let _ = reply.send(fail(e));
+                return;
+            }
+        };
+        let InviteCode::V0 {
+            kind, node, addrs, ..
+        } = invite.clone();
+        if kind != InviteKind::Node {
+            let _ = reply.send(fail("this is a member invite: members run tejido join CODE without --data-dir".into()));
+            return;
+        }
+        if !self.engine.is_pristine() {
+            let _ = reply.send(fail(
+                "this node already has members or records of its own; only a new node can join a network".into(),
+            ));
+            return;
+        }
+        let mut my_addrs = self.listen_addrs();
+        my_addrs.sort();
+        let add_node = SignedEvent::sign(
+            Event {
+                author: self.admin_key.public(),
+                at: Timestamp::now(),
+                doc: DocId::roster(),
+                body: Body::AddNode {
+                    org: self.org.clone(),
+                    node: self.me,
+                    addrs: my_addrs,
+                },
+            },
+            &self.admin_key,
+        );
+        let add_node = match add_node {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = reply.send(fail(e.to_string()));
+                return;
+            }
+        };
+        let Some(inviter_peer) = net::peer_id_of(&node) else {
+            let _ = reply.send(fail("the invite names an invalid node key".into()));
+            return;
+        };
+        let inviter: Vec<Multiaddr> = addrs
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+            .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(inviter_peer)))
+            .collect();
+        let request = ClientRequestV0::RedeemNode {
+            node: self.me,
+            org: self.org.clone(),
+            admin: self.admin_key.public(),
+            proof: self.node_key_sign(&invite.proof_message(&self.me)),
+            add_node,
+        };
+        let contact = NodeContact { key: node, addrs };
+        let identity = invite.identity();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = match net::request_all(&identity, &[contact], request).await {
+                Ok(mut answers) => match answers.pop() {
+                    Some((_, Ok(ClientResponseV0::Network { roster }))) => Ok(roster),
+                    Some((_, Ok(ClientResponseV0::Error { message, .. }))) => {
+                        Err(format!("the inviting node refused: {message}"))
+                    }
+                    Some((_, Err(e))) => Err(format!("cannot reach the inviting node: {e}")),
+                    _ => Err("cannot reach the inviting node".into()),
+                },
+                Err(e) => Err(format!("{e:#}")),
+            };
+            let _ = tx
+                .send(Internal::Joined {
+                    result,
+                    inviter,
+                    reply,
+                })
+                .await;
+        });
+    }
+
+    fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Joined {
+                result,
+                inviter,
+                reply,
+            } => {
+                let response = match result.and_then(|roster| {
+                    self.engine
+                        .adopt_roster(&roster, &self.me)
+                        .map_err(|e| format!("{e:#}"))
+                }) {
+                    Ok(()) => {
+                        for addr in &inviter {
+                            if let Err(e) = self.engine.store().add_bootstrap(&addr.to_string()) {
+                                warn!(error = %format!("{e:#}"), "cannot remember the inviting node");
+                            }
+                        }
+                        self.bootstrap.extend(inviter);
+                        self.refresh_gate();
+                        self.dial_missing();
+                        let network = self.engine.roster().network.clone().unwrap_or_default();
+                        info!(%network, "joined the network");
+                        Response::Done {
+                            message: format!(
+                                "joined the network {network:?}: {} organisation(s), {} node(s)",
+                                self.engine.roster().orgs.len(),
+                                self.engine.roster().nodes.len()
+                            ),
+                        }
+                    }
+                    Err(message) => Response::Error { message },
+                };
+                let _ = reply.send(response);
+            }
+        }
+    }
+
+    fn revoke(&mut self, key: &str, reason: String) -> Response {
+        let key: PublicKey = match key.parse() {
+            Ok(k) => k,
+            Err(e) => return Response::Error { message: e.to_string() },
+        };
+        if key == self.me {
+            return Response::Error {
+                message: "a node does not revoke itself; revoke it from another node of its organisation".into(),
+            };
+        }
+        let event = SignedEvent::sign(
+            Event {
+                author: self.admin_key.public(),
+                at: Timestamp::now(),
+                doc: DocId::roster(),
+                body: Body::Revoke { key, reason },
+            },
+            &self.admin_key,
+        );
+        match event
+            .map_err(|e| e.to_string())
+            .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
+        {
+            Ok((_, changed)) => {
+                for doc in changed {
+                    self.on_local_change(&doc, None);
+                }
+                info!(key = %key.fmt_short(), "revoked");
+                Response::Done {
+                    message: format!("revoked {key}: its new changes are refused on every node that learns of it"),
+                }
+            }
+            Err(e) => Response::Error { message: e },
+        }
+    }
+
+    fn peers_info(&self) -> Vec<control::PeerInfo> {
+        self.engine
+            .roster()
+            .nodes
+            .iter()
+            .filter(|(k, _)| **k != self.me)
+            .map(|(k, n)| {
+                let peer = net::peer_id_of(k);
+                control::PeerInfo {
+                    key: k.to_string(),
+                    org: n.org.clone(),
+                    addrs: n.addrs.clone(),
+                    connected: peer.is_some_and(|p| self.swarm.is_connected(&p)),
+                    last_sync: peer
+                        .and_then(|p| self.last_sync.get(&p))
+                        .map(|t| t.rfc3339()),
+                    revoked: n.revoked_at.is_some(),
+                }
+            })
+            .collect()
     }
 
     // ---- sync between nodes ----------------------------------------------------------------
@@ -667,17 +1065,20 @@ impl Node {
 
     fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
         match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                Message::Request {
-                    request: SyncRequest::V0(request),
-                    channel,
-                    ..
-                } => self.on_sync_request(peer, request, channel),
-                Message::Response {
-                    response: SyncResponse::V0(response),
-                    ..
-                } => self.on_sync_response(peer, response),
-            },
+            request_response::Event::Message { peer, message, .. } => {
+                self.last_sync.insert(peer, Timestamp::now());
+                match message {
+                    Message::Request {
+                        request: SyncRequest::V0(request),
+                        channel,
+                        ..
+                    } => self.on_sync_request(peer, request, channel),
+                    Message::Response {
+                        response: SyncResponse::V0(response),
+                        ..
+                    } => self.on_sync_response(peer, response),
+                }
+            }
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "sync request failed");
                 self.peers.remove(&peer);

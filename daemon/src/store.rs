@@ -29,6 +29,7 @@ pub(crate) struct Store {
     db: sled::Db,
     chunks: sled::Tree,
     invites: sled::Tree,
+    meta: sled::Tree,
     /// Next chunk sequence number and chunk count per document, to decide on compaction.
     next_seq: std::collections::HashMap<DocId, (u64, u64)>,
 }
@@ -57,10 +58,12 @@ impl Store {
         })?;
         let chunks = db.open_tree("chunks").context("opening chunks")?;
         let invites = db.open_tree("invites").context("opening invites")?;
+        let meta = db.open_tree("meta").context("opening meta")?;
         Ok(Self {
             db,
             chunks,
             invites,
+            meta,
             next_seq: Default::default(),
         })
     }
@@ -156,6 +159,23 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Remembers a peer to dial at every start (the node that admitted this one).
+    pub(crate) fn add_bootstrap(&mut self, addr: &str) -> anyhow::Result<()> {
+        let mut key = b"bootstrap/".to_vec();
+        key.extend_from_slice(addr.as_bytes());
+        self.meta.insert(key, &[]).context("writing bootstrap peer")?;
+        self.flush()
+    }
+
+    /// Peers remembered by [`Store::add_bootstrap`].
+    pub(crate) fn bootstrap(&self) -> Vec<String> {
+        self.meta
+            .scan_prefix(b"bootstrap/")
+            .filter_map(|item| item.ok())
+            .filter_map(|(k, _)| String::from_utf8(k[b"bootstrap/".len()..].to_vec()).ok())
+            .collect()
     }
 
     /// Bytes on disk, for status.

@@ -23,6 +23,28 @@ pub enum Request {
         /// Validity in seconds.
         ttl_secs: u64,
     },
+    /// Create a one-time invite for another organisation's node.
+    InviteNode {
+        /// Validity in seconds.
+        ttl_secs: u64,
+    },
+    /// Join the network of the node that made `code` (a node invite). Only a node with no
+    /// members or records of its own can join.
+    JoinNetwork {
+        /// The invite code.
+        code: String,
+    },
+    /// Trusted nodes, connected or not.
+    Peers,
+    /// Revoke a member or node key of this node's organisation, network-wide.
+    Revoke {
+        /// The key.
+        key: String,
+        /// Why, for the record.
+        reason: String,
+    },
+    /// Documents with their heads and sizes.
+    Docs,
     /// Alerts.
     Alerts {
         /// Only this region.
@@ -100,6 +122,34 @@ pub struct MemberInfo {
     pub revoked: bool,
 }
 
+/// A trusted node as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Key.
+    pub key: String,
+    /// Organisation.
+    pub org: String,
+    /// Announced addresses.
+    pub addrs: Vec<String>,
+    /// Connected now.
+    pub connected: bool,
+    /// RFC 3339 time of the last sync message exchanged.
+    pub last_sync: Option<String>,
+    /// Whether revoked.
+    pub revoked: bool,
+}
+
+/// A document as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocInfo {
+    /// Document id.
+    pub doc: String,
+    /// Automerge heads, hex, sorted.
+    pub heads: Vec<String>,
+    /// Number of events.
+    pub events: usize,
+}
+
 /// An operator response.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
@@ -132,6 +182,16 @@ pub enum Response {
     Members {
         /// The members.
         members: Vec<MemberInfo>,
+    },
+    /// Trusted nodes.
+    Peers {
+        /// The nodes.
+        peers: Vec<PeerInfo>,
+    },
+    /// Documents.
+    Docs {
+        /// The documents.
+        docs: Vec<DocInfo>,
     },
     /// Done, with a line for the operator.
     Done {

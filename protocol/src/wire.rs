@@ -57,10 +57,7 @@ impl InviteCode {
 
     /// The message a newcomer signs with their own key to prove they hold it.
     pub fn proof_message(&self, newcomer: &PublicKey) -> Vec<u8> {
-        let mut msg = b"tejido redeem v0".to_vec();
-        msg.extend_from_slice(self.identity().public().as_bytes());
-        msg.extend_from_slice(newcomer.as_bytes());
-        msg
+        redeem_proof_message(&self.identity().public(), newcomer)
     }
 
     /// Text form: `tj0` then lowercase base32.
@@ -96,6 +93,14 @@ impl InviteCode {
         }
         Ok(code)
     }
+}
+
+/// The message a newcomer signs to bind their key to the invite identity `identity`.
+pub fn redeem_proof_message(identity: &PublicKey, newcomer: &PublicKey) -> Vec<u8> {
+    let mut msg = b"tejido redeem v0".to_vec();
+    msg.extend_from_slice(identity.as_bytes());
+    msg.extend_from_slice(newcomer.as_bytes());
+    msg
 }
 
 /// Who a member is, as their node's roster says.
@@ -140,6 +145,21 @@ pub enum ClientRequestV0 {
         /// Signature by `member`.
         #[serde(with = "serde_bytes")]
         proof: Vec<u8>,
+    },
+    /// Sent from a node invite's one-time identity: admit a new organisation with its node.
+    /// `add_node` is the `AddNode` event signed by the new organisation's admin.
+    RedeemNode {
+        /// The new node's key.
+        node: PublicKey,
+        /// The new organisation's slug.
+        org: String,
+        /// The new organisation's admin key.
+        admin: PublicKey,
+        /// Signature by `node` over [`InviteCode::proof_message`].
+        #[serde(with = "serde_bytes")]
+        proof: Vec<u8>,
+        /// `AddNode { org, node, addrs }` signed by `admin`.
+        add_node: SignedEvent,
     },
     /// Store signed events written by the requester.
     Submit {
@@ -198,6 +218,12 @@ pub enum ClientResponseV0 {
         profile: Profile,
         /// Nodes of the network.
         nodes: Vec<NodeContact>,
+    },
+    /// A node was admitted: the network's roster document, in automerge's format.
+    Network {
+        /// The roster document.
+        #[serde(with = "serde_bytes")]
+        roster: Vec<u8>,
     },
     /// The events are durably stored by the node (flushed to disk).
     Stored {
