@@ -158,9 +158,17 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         .bootstrap
         .iter()
         .map(|a| {
-            let addr: Multiaddr = a.parse().map_err(|e| anyhow::anyhow!("{}: bootstrap address {a:?}: {e}", config_path.display()))?;
-            if !addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_))) {
-                anyhow::bail!("{}: bootstrap address {a:?} must end in /p2p/PEER_ID", config_path.display());
+            let addr: Multiaddr = a.parse().map_err(|e| {
+                anyhow::anyhow!("{}: bootstrap address {a:?}: {e}", config_path.display())
+            })?;
+            if !addr
+                .iter()
+                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+            {
+                anyhow::bail!(
+                    "{}: bootstrap address {a:?} must end in /p2p/PEER_ID",
+                    config_path.display()
+                );
             }
             Ok(addr)
         })

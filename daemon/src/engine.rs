@@ -124,7 +124,10 @@ impl Engine {
     pub(crate) fn is_pristine(&self) -> bool {
         self.roster.members.len() <= 1
             && self.roster.nodes.len() <= 1
-            && self.docs.values().all(|d| *d.id() == DocId::roster() || d.is_empty())
+            && self
+                .docs
+                .values()
+                .all(|d| *d.id() == DocId::roster() || d.is_empty())
     }
 
     /// Replaces this node's roster by a network's roster document (when joining it), after
@@ -135,8 +138,9 @@ impl Engine {
         let mut verified = Vec::new();
         for event in loaded.events() {
             verified.push(
-                SignedEvent::decode(event.as_bytes())
-                    .map_err(|e| anyhow::anyhow!("the roster received holds an invalid event: {e}"))?,
+                SignedEvent::decode(event.as_bytes()).map_err(|e| {
+                    anyhow::anyhow!("the roster received holds an invalid event: {e}")
+                })?,
             );
         }
         protocol::doc::authorize_batch(&DocId::roster(), &verified, &Roster::default())

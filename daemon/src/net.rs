@@ -201,4 +201,3 @@ pub async fn request_all(
     }
     Ok(out)
 }
-

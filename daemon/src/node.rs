@@ -272,9 +272,10 @@ impl Node {
             },
             &self.admin_key,
         );
-        match event.map_err(|e| e.to_string()).and_then(|e| {
-            self.engine.submit(None, vec![e]).map_err(|e| e.to_string())
-        }) {
+        match event
+            .map_err(|e| e.to_string())
+            .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
+        {
             Ok((_, changed)) => {
                 for doc in changed {
                     self.on_local_change(&doc, None);
@@ -479,6 +480,7 @@ impl Node {
         let roster = self.engine.roster();
         control::Status {
             node_id: self.me.to_string(),
+            peer_id: self.swarm.local_peer_id().to_string(),
             org: self.org.clone(),
             network: roster.network.clone(),
             listen_addrs: self.listen_addrs(),
@@ -817,9 +819,11 @@ impl Node {
             },
             &self.admin_key,
         );
-        let result = add_org
-            .map_err(|e| e.to_string())
-            .and_then(|e| self.engine.submit(None, vec![e, add_node]).map_err(|e| e.to_string()));
+        let result = add_org.map_err(|e| e.to_string()).and_then(|e| {
+            self.engine
+                .submit(None, vec![e, add_node])
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok((_, changed)) => {
                 self.use_invite(peer, &identity, changed);
@@ -848,7 +852,9 @@ impl Node {
             kind, node, addrs, ..
         } = invite.clone();
         if kind != InviteKind::Node {
-            let _ = reply.send(fail("this is a member invite: members run tejido join CODE without --data-dir".into()));
+            let _ = reply.send(fail(
+                "this is a member invite: members run tejido join CODE without --data-dir".into(),
+            ));
             return;
         }
         if !self.engine.is_pristine() {
@@ -961,11 +967,17 @@ impl Node {
     fn revoke(&mut self, key: &str, reason: String) -> Response {
         let key: PublicKey = match key.parse() {
             Ok(k) => k,
-            Err(e) => return Response::Error { message: e.to_string() },
+            Err(e) => {
+                return Response::Error {
+                    message: e.to_string(),
+                }
+            }
         };
         if key == self.me {
             return Response::Error {
-                message: "a node does not revoke itself; revoke it from another node of its organisation".into(),
+                message:
+                    "a node does not revoke itself; revoke it from another node of its organisation"
+                        .into(),
             };
         }
         let event = SignedEvent::sign(

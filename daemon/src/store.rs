@@ -165,7 +165,9 @@ impl Store {
     pub(crate) fn add_bootstrap(&mut self, addr: &str) -> anyhow::Result<()> {
         let mut key = b"bootstrap/".to_vec();
         key.extend_from_slice(addr.as_bytes());
-        self.meta.insert(key, &[]).context("writing bootstrap peer")?;
+        self.meta
+            .insert(key, &[])
+            .context("writing bootstrap peer")?;
         self.flush()
     }
 

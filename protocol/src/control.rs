@@ -75,6 +75,8 @@ pub enum Request {
 pub struct Status {
     /// The node's key.
     pub node_id: String,
+    /// The node's libp2p peer id (the same key in libp2p's form), for `/p2p/` addresses.
+    pub peer_id: String,
     /// Its organisation.
     pub org: String,
     /// The network's name.

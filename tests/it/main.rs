@@ -1,6 +1,11 @@
 //! The integration tests: real `tejidod` processes driven by the real `tejido` binary.
 //!
+//! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
+//!   changes from a trusted node.
+//! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
+mod hostile;
+mod network;
 mod single_node;

@@ -229,6 +229,44 @@ impl Node {
         .to_string()
     }
 
+    /// A one-time invite code for another organisation's node.
+    pub fn invite_node(&self) -> String {
+        self.tejido(&["invite", "node"]).ok().trim().to_string()
+    }
+
+    /// Joins the network of `code` (a node invite).
+    pub fn join_network(&self, code: &str) {
+        self.tejido(&["join", code]).ok();
+    }
+
+    /// Each document's sorted heads.
+    pub fn heads(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let docs = self.tejido(&["docs", "--json"]).json();
+        docs.as_array()
+            .expect("docs")
+            .iter()
+            .map(|d| {
+                let heads = d["heads"]
+                    .as_array()
+                    .expect("heads")
+                    .iter()
+                    .map(|h| h.as_str().unwrap_or("").to_string())
+                    .collect();
+                (d["doc"].as_str().unwrap_or("").to_string(), heads)
+            })
+            .collect()
+    }
+
+    /// Keys of the nodes this node is connected to now.
+    pub fn connected(&self) -> Vec<String> {
+        self.status()["connected_peers"]
+            .as_array()
+            .expect("connected_peers")
+            .iter()
+            .map(|p| p.as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// Kills the process with SIGKILL (no shutdown, no flush).
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -318,4 +356,33 @@ impl Member {
             .map(|d| d.count())
             .unwrap_or(0)
     }
+}
+
+/// Waits until every node holds the same documents with the same heads, and returns them.
+pub fn wait_converged(nodes: &[&Node]) -> std::collections::BTreeMap<String, Vec<String>> {
+    wait_for("nodes to converge", || {
+        let first = nodes[0].heads();
+        nodes[1..]
+            .iter()
+            .all(|n| n.heads() == first)
+            .then_some(first)
+    })
+}
+
+/// Rewrites a member's list of known nodes to the given node only (a member who knows one
+/// node), so that what other nodes see came through replication.
+pub fn pin_member_to(member: &Member, node: &Node) {
+    let path = member.home.join("profile.json");
+    let mut saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("profile")).expect("json");
+    let id = node.id();
+    let nodes = saved["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["key"] == id.as_str())
+        .cloned()
+        .collect();
+    saved["nodes"] = Value::Array(nodes);
+    std::fs::write(&path, serde_json::to_string(&saved).expect("json")).expect("write profile");
 }

@@ -1,0 +1,397 @@
+//! Peers that should get nothing or be believed in nothing, driven in-process (their messages
+//! are crafted by hand) against real `tejidod` processes.
+
+use std::time::Duration;
+
+use automerge::sync::SyncDoc;
+use automerge::transaction::Transactable;
+use futures::StreamExt;
+use libp2p::request_response::{self, Message, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use protocol::event::{
+    AlertBody, AlertKind, Body, Certainty, Event, Severity, SignedEvent, Urgency,
+};
+use protocol::ids::{DocId, SecretKey, Timestamp};
+use protocol::wire::{
+    ClientRequestV0, ClientResponseV0, InviteCode, NodeContact, SyncRequest, SyncRequestV0,
+    SyncResponse, SyncResponseV0,
+};
+use tests::{pin_member_to, wait_converged, Member, Node, TestDir};
+
+type SyncBehaviour = request_response::cbor::Behaviour<SyncRequest, SyncResponse>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn node_addr(node: &Node) -> (PeerId, Multiaddr) {
+    let status = node.status();
+    let peer: PeerId = status["peer_id"]
+        .as_str()
+        .expect("peer_id")
+        .parse()
+        .expect("peer id");
+    let addr: Multiaddr = status["listen_addrs"][0]
+        .as_str()
+        .expect("addr")
+        .parse()
+        .expect("multiaddr");
+    (peer, addr)
+}
+
+/// An in-process peer speaking the node-to-node protocol with a key of the test's choosing.
+struct RawPeer {
+    swarm: Swarm<SyncBehaviour>,
+}
+
+impl RawPeer {
+    fn new(key: &SecretKey) -> Self {
+        let behaviour = daemon::net::request_response_behaviour(
+            protocol::wire::SYNC_PROTOCOL,
+            ProtocolSupport::Full,
+        );
+        Self {
+            swarm: daemon::net::build_swarm(key, behaviour, Duration::from_secs(60))
+                .expect("swarm"),
+        }
+    }
+
+    /// Sends a request and drives the swarm until its answer or failure, answering the
+    /// node's own requests with a refusal so it does not wait on us.
+    async fn request(
+        &mut self,
+        peer: PeerId,
+        addr: &Multiaddr,
+        request: SyncRequestV0,
+    ) -> Result<SyncResponseV0, String> {
+        self.swarm.add_peer_address(peer, addr.clone());
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .send_request(&peer, SyncRequest::V0(request));
+        let deadline = tokio::time::sleep(Duration::from_secs(20));
+        tokio::pin!(deadline);
+        loop {
+            let event = tokio::select! {
+                _ = &mut deadline => return Err("no answer".into()),
+                event = self.swarm.select_next_some() => event,
+            };
+            match event {
+                SwarmEvent::Behaviour(request_response::Event::Message { message, .. }) => {
+                    match message {
+                        Message::Response {
+                            request_id,
+                            response: SyncResponse::V0(response),
+                        } if request_id == id => {
+                            return Ok(response);
+                        }
+                        Message::Request { channel, .. } => {
+                            let refusal = SyncResponse::V0(SyncResponseV0::Refused {
+                                reason: "test peer".into(),
+                            });
+                            let _ = self.swarm.behaviour_mut().send_response(channel, refusal);
+                        }
+                        _ => {}
+                    }
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    request_id,
+                    error,
+                    ..
+                }) if request_id == id => {
+                    return Err(error.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A key with a valid libp2p identity but not in the roster connects to a node: it is
+/// disconnected after the handshake and no request of it gets an answer.
+#[test]
+fn outsider_gets_no_answer() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    bea.json(&["panic", "--note", "secreto"]);
+    let (peer, addr) = node_addr(&a);
+
+    let rt = runtime();
+    let outsider = SecretKey::generate();
+    let summary = rt.block_on(RawPeer::new(&outsider).request(
+        peer,
+        &addr,
+        SyncRequestV0::Summary { docs: Vec::new() },
+    ));
+    assert!(summary.is_err(), "an outsider got a summary: {summary:?}");
+
+    // The member protocol is closed to it too.
+    let answers = rt
+        .block_on(daemon::net::request_all(
+            &outsider,
+            &[NodeContact {
+                key: a.id().parse().expect("key"),
+                addrs: vec![addr.to_string()],
+            }],
+            ClientRequestV0::Alerts {
+                region: None,
+                open_only: false,
+            },
+        ))
+        .expect("request");
+    assert!(
+        answers.iter().all(|(_, r)| r.is_err()),
+        "an outsider got an answer: {answers:?}"
+    );
+    assert!(a.status()["refused_connections"].as_u64().expect("counter") >= 2);
+}
+
+/// Joins `a`'s network as a node of organisation `evil` from in-process keys.
+fn join_as_node(rt: &tokio::runtime::Runtime, a: &Node, node: &SecretKey, admin: &SecretKey) {
+    let invite = InviteCode::decode(&a.invite_node()).expect("invite");
+    let InviteCode::V0 {
+        node: inviter,
+        addrs,
+        ..
+    } = invite.clone();
+    let add_node = SignedEvent::sign(
+        Event {
+            author: admin.public(),
+            at: Timestamp::now(),
+            doc: DocId::roster(),
+            body: Body::AddNode {
+                org: "evil".into(),
+                node: node.public(),
+                addrs: Vec::new(),
+            },
+        },
+        admin,
+    )
+    .expect("sign");
+    let request = ClientRequestV0::RedeemNode {
+        node: node.public(),
+        org: "evil".into(),
+        admin: admin.public(),
+        proof: node.sign(&invite.proof_message(&node.public())).to_vec(),
+        add_node,
+    };
+    let answers = rt
+        .block_on(daemon::net::request_all(
+            &invite.identity(),
+            &[NodeContact {
+                key: inviter,
+                addrs,
+            }],
+            request,
+        ))
+        .expect("redeem");
+    assert!(
+        matches!(
+            answers.first(),
+            Some((_, Ok(ClientResponseV0::Network { .. })))
+        ),
+        "{answers:?}"
+    );
+}
+
+/// Runs automerge sync of `doc` with the node until neither side has more to say; returns
+/// the first refusal, if any.
+async fn sync_raw(
+    peer: &mut RawPeer,
+    node: PeerId,
+    addr: &Multiaddr,
+    id: &DocId,
+    doc: &mut automerge::Automerge,
+    state: &mut automerge::sync::State,
+) -> Result<(), String> {
+    for _ in 0..50 {
+        let Some(msg) = doc.generate_sync_message(state) else {
+            return Ok(());
+        };
+        match peer
+            .request(
+                node,
+                addr,
+                SyncRequestV0::Sync {
+                    doc: id.clone(),
+                    msg: msg.encode(),
+                },
+            )
+            .await?
+        {
+            SyncResponseV0::Sync {
+                msg: Some(reply), ..
+            } => {
+                let reply = automerge::sync::Message::decode(&reply).map_err(|e| e.to_string())?;
+                doc.receive_sync_message(state, reply)
+                    .map_err(|e| e.to_string())?;
+            }
+            SyncResponseV0::Sync { msg: None, .. } => {}
+            SyncResponseV0::Refused { reason } => return Err(reason),
+            SyncResponseV0::Summary { .. } => return Err("unexpected summary".into()),
+        }
+    }
+    Err("sync did not settle".into())
+}
+
+fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
+    let key = protocol::event::EventId::of(bytes).to_string();
+    let mut tx = doc.transaction();
+    tx.put(
+        automerge::ROOT,
+        key.clone(),
+        automerge::ScalarValue::Bytes(bytes.to_vec()),
+    )
+    .expect("put");
+    tx.commit();
+    key
+}
+
+/// A trusted node that turns hostile sends a forged change and an out-of-role change: the
+/// node refuses both, stores neither, and a third node never receives them.
+#[test]
+fn hostile_trusted_node_is_refused_and_not_relayed() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let c = Node::start_with(
+        &t,
+        "c",
+        &[
+            "--org",
+            "casa-chis",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--connect",
+            "bootstrap",
+        ],
+    );
+    c.join_network(&a.invite_node());
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    pin_member_to(&bea, &a);
+    let panic = bea.json(&["panic", "--note", "auxilio"]);
+    let panic_id = panic["id"].as_str().expect("id").to_string();
+
+    let rt = runtime();
+    let evil_node = SecretKey::generate();
+    let evil_admin = SecretKey::generate();
+    join_as_node(&rt, &a, &evil_node, &evil_admin);
+    let (a_peer, a_addr) = node_addr(&a);
+    let mut peer = RawPeer::new(&evil_node);
+
+    // First an honest exchange, so the hostile copy shares the node's history.
+    let now = Timestamp::now();
+    let doc_id = DocId::alerts("oaxaca", now);
+    let mut doc = automerge::Automerge::new();
+    let mut state = automerge::sync::State::new();
+    rt.block_on(sync_raw(
+        &mut peer, a_peer, &a_addr, &doc_id, &mut doc, &mut state,
+    ))
+    .expect("honest sync");
+    let held: Vec<String> = automerge::ReadDoc::keys(&doc, automerge::ROOT).collect();
+    assert!(
+        !held.is_empty(),
+        "the hostile node, still trusted, received the alerts document"
+    );
+    let rejected_before = a.status()["rejected_changes"].as_u64().expect("counter");
+
+    // 1. A forged change: Bea's panic with its text altered (the signature no longer holds).
+    let alert = |author: &SecretKey, text: &str| {
+        let at = Timestamp::now();
+        SignedEvent::sign(
+            Event {
+                author: author.public(),
+                at,
+                doc: DocId::alerts("oaxaca", at),
+                body: Body::Alert(AlertBody {
+                    id: AlertBody::id_for(&author.public(), at),
+                    kind: AlertKind::Panic,
+                    severity: Severity::Extreme,
+                    urgency: Urgency::Immediate,
+                    certainty: Certainty::Observed,
+                    region: "oaxaca".into(),
+                    org: "evil".into(),
+                    text: text.into(),
+                    expires_at: None,
+                    subject: None,
+                }),
+            },
+            author,
+        )
+        .expect("sign")
+    };
+    let genuine = alert(&evil_admin, "falsa alarma AAAA");
+    let mut forged = genuine.as_bytes().to_vec();
+    let pos = forged
+        .windows(4)
+        .position(|w| w == b"AAAA")
+        .expect("text in bytes");
+    forged[pos] = b'B';
+    put_raw(&mut doc, &forged);
+    let refused = rt.block_on(sync_raw(
+        &mut peer, a_peer, &a_addr, &doc_id, &mut doc, &mut state,
+    ));
+    assert!(refused.is_err(), "a forged change was accepted");
+
+    // 2. An out-of-role change: a node raising a panic (only members raise panics).
+    let mut doc2 = automerge::Automerge::new();
+    let mut state2 = automerge::sync::State::new();
+    rt.block_on(sync_raw(
+        &mut peer,
+        a_peer,
+        &a_addr,
+        &doc_id,
+        &mut doc2,
+        &mut state2,
+    ))
+    .expect("honest sync");
+    let out_of_role = alert(&evil_node, "pánico de un nodo");
+    put_raw(&mut doc2, out_of_role.as_bytes());
+    let refused = rt.block_on(sync_raw(
+        &mut peer,
+        a_peer,
+        &a_addr,
+        &doc_id,
+        &mut doc2,
+        &mut state2,
+    ));
+    let reason = refused.expect_err("an out-of-role change was accepted");
+    assert!(reason.contains("not allowed"), "{reason}");
+
+    assert!(a.status()["rejected_changes"].as_u64().expect("counter") >= rejected_before + 2);
+    // Neither is stored by A, nor relayed to C; the honest panic is everywhere.
+    wait_converged(&[&a, &c]);
+    for node in [&a, &c] {
+        let alerts = node.tejido(&["alerts", "--json"]).json();
+        let ids: Vec<&str> = alerts
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .map(|x| x["id"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(ids, [panic_id.as_str()], "only the honest panic");
+        let docs = node.tejido(&["docs", "--json"]).json();
+        let events: u64 = docs
+            .as_array()
+            .expect("docs")
+            .iter()
+            .filter(|d| d["doc"] == doc_id.as_str())
+            .map(|d| d["events"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(events, 1);
+    }
+    // The refusals are logged with the peer.
+    let log = a.log();
+    assert!(
+        log.contains("refused sync message")
+            && log.contains(
+                &daemon::net::peer_id_of(&evil_node.public())
+                    .expect("peer")
+                    .to_string()
+            )
+    );
+}
