@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use protocol::event::SignedEvent;
 use protocol::ids::{PublicKey, SecretKey};
-use protocol::wire::{
-    ClientRequestV0, ClientResponseV0, NodeContact, Profile,
-};
+use protocol::wire::{ClientRequestV0, ClientResponseV0, NodeContact, Profile};
 use serde::{Deserialize, Serialize};
-
 
 /// What `join` keeps in the home directory besides the key.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -346,7 +346,11 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                     vec![
                         d.doc.clone(),
                         d.events.to_string(),
-                        d.heads.iter().map(|h| &h[..8]).collect::<Vec<_>>().join(","),
+                        d.heads
+                            .iter()
+                            .map(|h| &h[..8])
+                            .collect::<Vec<_>>()
+                            .join(","),
                     ]
                 })
                 .collect();

@@ -86,7 +86,12 @@ impl Document {
             events.push(SignedEvent::decode_trusted(&value)?);
         }
         let ids = events.iter().map(|e| e.id()).collect();
-        Ok(Self { id, doc, events, ids })
+        Ok(Self {
+            id,
+            doc,
+            events,
+            ids,
+        })
     }
 
     /// The document id.
@@ -226,11 +231,16 @@ impl Document {
     /// Checks every operation of every change added since `before` (not only their net
     /// effect, so nothing can be smuggled into history and removed again): each must put a
     /// byte string at the root under the id of the valid, signed event it holds.
-    fn validate_since(&self, before: &[ChangeHash], roster: &Roster) -> Result<Vec<SignedEvent>, SyncError> {
+    fn validate_since(
+        &self,
+        before: &[ChangeHash],
+        roster: &Roster,
+    ) -> Result<Vec<SignedEvent>, SyncError> {
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(SyncError::MissingDeps);
         }
-        let changes = catch_unwind(AssertUnwindSafe(|| self.doc.get_changes(before))).map_err(|_| SyncError::Panicked)?;
+        let changes = catch_unwind(AssertUnwindSafe(|| self.doc.get_changes(before)))
+            .map_err(|_| SyncError::Panicked)?;
         let mut fresh: Vec<SignedEvent> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for change in &changes {
@@ -242,14 +252,19 @@ impl Document {
                 let (OpType::Put(ScalarValue::Bytes(bytes)), ObjectId::Root, Key::Map(key), false) =
                     (&op.action, &op.obj, &op.key, op.insert)
                 else {
-                    return Err(SyncError::InvalidChange("only new events may be added".into()));
+                    return Err(SyncError::InvalidChange(
+                        "only new events may be added".into(),
+                    ));
                 };
                 let event = SignedEvent::decode(bytes)?;
                 if event.id().to_string() != key.as_str() {
                     return Err(SyncError::InvalidChange("key is not the event's id".into()));
                 }
                 if event.event().doc != self.id {
-                    return Err(SyncError::InvalidChange(format!("event belongs in {}", event.event().doc)));
+                    return Err(SyncError::InvalidChange(format!(
+                        "event belongs in {}",
+                        event.event().doc
+                    )));
                 }
                 if self.contains(event.id()) || !seen.insert(event.id()) {
                     continue;

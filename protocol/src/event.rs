@@ -170,7 +170,10 @@ impl AlertBody {
     /// The id of the missed check-in alert for `member`'s check-in due at `due`: every node
     /// that notices derives the same id, so concurrent raises merge into one alert.
     pub fn missed_checkin_id(member: &PublicKey, due: Timestamp) -> RecordId {
-        RecordId::derive("tejido missed check-in v0", &[member.as_bytes(), &due.0.to_le_bytes()])
+        RecordId::derive(
+            "tejido missed check-in v0",
+            &[member.as_bytes(), &due.0.to_le_bytes()],
+        )
     }
 }
 
@@ -417,8 +420,11 @@ impl SignedEvent {
         if !event.author.verify(&payload, &sig) {
             return Err(VerifyError::BadSignature);
         }
-        let canonical = postcard::to_stdvec(&Envelope::V0 { payload, sig: sig.to_vec() })
-            .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let canonical = postcard::to_stdvec(&Envelope::V0 {
+            payload,
+            sig: sig.to_vec(),
+        })
+        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
         if canonical != bytes {
             return Err(VerifyError::Malformed("non-canonical encoding".into()));
         }

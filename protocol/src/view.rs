@@ -301,7 +301,8 @@ pub fn shelters<'a>(
         .collect();
     // A shelter belongs to the organisation that created it (its earliest description): later
     // descriptions count only if they come from that organisation.
-    let mut owner: BTreeMap<RecordId, (crate::ids::Timestamp, crate::event::EventId, String)> = BTreeMap::new();
+    let mut owner: BTreeMap<RecordId, (crate::ids::Timestamp, crate::event::EventId, String)> =
+        BTreeMap::new();
     for e in &events {
         if let Body::Shelter(s) = &e.event().body {
             let candidate = (e.event().at, e.id(), s.org.clone());
