@@ -590,7 +590,7 @@ impl Node {
             add_node,
         } = request
         {
-            return self.redeem_node(peer, key, node, org, admin, &proof, add_node);
+            return self.redeem_node(peer, key, node, org, admin, &proof, *add_node);
         }
         if !self.engine.roster().is_active(&key) {
             self.engine.stats.rejected_changes += 1;
@@ -680,14 +680,10 @@ impl Node {
         kind: InviteKind,
         newcomer: &PublicKey,
         proof: &[u8],
-    ) -> Result<InviteRecord, ClientResponseV0> {
-        let error = |kind, message: &str| ClientResponseV0::Error {
-            kind,
-            message: message.to_string(),
-        };
+    ) -> Result<InviteRecord, (ErrorKind, &'static str)> {
         let invites = self.engine.store().invites().unwrap_or_default();
         let Some((_, invite)) = invites.into_iter().find(|(k, _)| *k == identity) else {
-            return Err(error(
+            return Err((
                 ErrorKind::Forbidden,
                 "this invite was already used or does not exist",
             ));
@@ -695,20 +691,20 @@ impl Node {
         if invite.expires <= Timestamp::now() {
             let _ = self.engine.store().remove_invite(&identity);
             self.close_after_response.insert(peer);
-            return Err(error(ErrorKind::Forbidden, "this invite has expired"));
+            return Err((ErrorKind::Forbidden, "this invite has expired"));
         }
         if invite.kind != kind {
-            return Err(error(
+            return Err((
                 ErrorKind::Forbidden,
                 "this invite is for another kind of newcomer",
             ));
         }
         let Ok(proof): Result<[u8; 64], _> = proof.try_into() else {
-            return Err(error(ErrorKind::BadRequest, "malformed proof"));
+            return Err((ErrorKind::BadRequest, "malformed proof"));
         };
         let msg = protocol::wire::redeem_proof_message(&identity, newcomer);
         if !newcomer.verify(&msg, &proof) {
-            return Err(error(
+            return Err((
                 ErrorKind::Forbidden,
                 "the proof does not match the newcomer's key",
             ));
@@ -740,7 +736,7 @@ impl Node {
         };
         let invite = match self.check_invite(peer, identity, InviteKind::Member, &member, proof) {
             Ok(invite) => invite,
-            Err(response) => return response,
+            Err((kind, message)) => return error(kind, message),
         };
         let add = SignedEvent::sign(
             Event {
@@ -793,8 +789,10 @@ impl Node {
         add_node: SignedEvent,
     ) -> ClientResponseV0 {
         let error = |kind, message: String| ClientResponseV0::Error { kind, message };
-        if let Err(response) = self.check_invite(peer, identity, InviteKind::Node, &node, proof) {
-            return response;
+        if let Err((kind, message)) =
+            self.check_invite(peer, identity, InviteKind::Node, &node, proof)
+        {
+            return error(kind, message.to_string());
         }
         let ok_add_node = matches!(
             &add_node.event().body,
@@ -899,7 +897,7 @@ impl Node {
             org: self.org.clone(),
             admin: self.admin_key.public(),
             proof: self.node_key_sign(&invite.proof_message(&self.me)),
-            add_node,
+            add_node: Box::new(add_node),
         };
         let contact = NodeContact { key: node, addrs };
         let identity = invite.identity();

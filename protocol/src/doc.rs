@@ -2,11 +2,13 @@
 //!
 //! A document's root map holds `hex(event id) -> bytes(signed event)` and nothing else. Keys
 //! are content addresses, so nodes that store the same event concurrently write the same value
-//! and never conflict; nothing is ever overwritten or deleted (retention drops whole
-//! documents). This makes validation total and cheap: after applying a peer's changes, every
-//! patch between the old and new heads must be a put of a scalar byte string at the root whose
-//! key is the hash of its bytes, which decode to a correctly signed event that belongs in this
-//! document and that the roster allows. Anything else rolls the document back.
+//! (automerge records a conflict between two identical values, which is harmless); nothing is
+//! ever overwritten with other content or deleted (retention drops whole documents). This makes
+//! validation total and cheap: every operation of every change a peer sends must put a byte
+//! string at the root under the id of the correctly signed event it holds, an event that
+//! belongs in this document and that the roster allows. Changes with no operations, a message
+//! or extra bytes are refused too, so nothing can ride along in history. Anything else rolls
+//! the document back.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -239,13 +241,21 @@ impl Document {
         if !self.doc.get_missing_deps(&[]).is_empty() {
             return Err(SyncError::MissingDeps);
         }
-        let changes = catch_unwind(AssertUnwindSafe(|| self.doc.get_changes(before)))
-            .map_err(|_| SyncError::Panicked)?;
+        let changes = catch_unwind(AssertUnwindSafe(|| {
+            self.doc
+                .get_changes(before)
+                .iter()
+                .map(|c| c.decode())
+                .collect::<Vec<_>>()
+        }))
+        .map_err(|_| SyncError::Panicked)?;
         let mut fresh: Vec<SignedEvent> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for change in &changes {
-            let expanded = change.decode();
-            if expanded.message.is_some() || !expanded.extra_bytes.is_empty() {
+        for expanded in changes {
+            if expanded.message.is_some()
+                || !expanded.extra_bytes.is_empty()
+                || expanded.operations.is_empty()
+            {
                 return Err(SyncError::InvalidChange("change carries extra data".into()));
             }
             for op in expanded.operations {

@@ -305,9 +305,9 @@ impl Roster {
                     let subject = alert.subject.and_then(|s| self.members.get(&s));
                     match subject {
                         None => forbidden("missed check-in of an unknown member"),
-                        Some(s) if s.org != alert.org => {
-                            forbidden("subject is not of that organisation")
-                        }
+                        Some(s) if s.org != alert.org || alert.org != org => forbidden(
+                            "missed check-ins are raised by the member's own organisation",
+                        ),
                         Some(_) if is_node || is_responder => Ok(()),
                         Some(_) => forbidden("members do not raise missed check-ins"),
                     }

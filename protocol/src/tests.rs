@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use automerge::sync::{State, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ObjType, ScalarValue, ROOT};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ObjType, ReadDoc, ScalarValue, ROOT};
 use serde::{Deserialize, Serialize};
 
 use crate::doc::{authorize_batch, Document, SyncError, MAX_SYNC_MESSAGE_BYTES};
@@ -70,8 +70,14 @@ fn alert_body(
     }
 }
 
-/// An alert event in the Oaxaca alerts document of the month of `t`.
-fn alert_event(
+/// The id a panic or alert by `key` at `t` must have.
+fn alert_id(key: &SecretKey, t: Timestamp) -> RecordId {
+    AlertBody::id_for(&key.public(), t)
+}
+
+/// An alert event in the Oaxaca alerts document of the month of `t`, under any id (the id is
+/// checked for panics and alerts, so only missed check-ins may choose it).
+fn alert_with_id(
     key: &SecretKey,
     t: Timestamp,
     id: RecordId,
@@ -87,8 +93,33 @@ fn alert_event(
     )
 }
 
-fn panic_event(key: &SecretKey, t: Timestamp, id: RecordId) -> SignedEvent {
-    alert_event(key, t, id, AlertKind::Panic, "org-a", None)
+/// A panic or region-wide alert by `key` at `t`, under the id derived from both.
+fn alert_event(key: &SecretKey, t: Timestamp, kind: AlertKind, org: &str) -> SignedEvent {
+    alert_with_id(key, t, alert_id(key, t), kind, org, None)
+}
+
+/// A panic of org-a by `key` at `t`; its id is `alert_id(key, t)`.
+fn panic_event(key: &SecretKey, t: Timestamp) -> SignedEvent {
+    alert_event(key, t, AlertKind::Panic, "org-a")
+}
+
+/// A missed check-in alert raised by `key` at `t` about `subject`'s check-in due at `due`,
+/// under the conventional id that every raiser derives alike.
+fn missed_event(
+    key: &SecretKey,
+    t: Timestamp,
+    subject: PublicKey,
+    due: Timestamp,
+    org: &str,
+) -> SignedEvent {
+    alert_with_id(
+        key,
+        t,
+        AlertBody::missed_checkin_id(&subject, due),
+        AlertKind::MissedCheckin,
+        org,
+        Some(subject),
+    )
 }
 
 fn alert_action(key: &SecretKey, t: Timestamp, body: Body) -> SignedEvent {
@@ -425,7 +456,7 @@ fn decode_checks_fields_after_the_signature() {
         at: at(HOUR),
         doc: DocId::alerts("chiapas", at(HOUR)),
         body: Body::Alert(alert_body(
-            rid("a"),
+            alert_id(&net.s, at(HOUR)),
             AlertKind::Alert,
             "oaxaca",
             "org-a",
@@ -478,7 +509,13 @@ fn sign_refuses_oversized_text() {
     ));
 
     // The limit is in bytes, not characters.
-    let mut alert = alert_body(rid("a"), AlertKind::Alert, "oaxaca", "org-a", None);
+    let mut alert = alert_body(
+        alert_id(&net.s, at(HOUR)),
+        AlertKind::Alert,
+        "oaxaca",
+        "org-a",
+        None,
+    );
     alert.text = "ñ".repeat(MAX_TEXT_BYTES / 2 + 1);
     let event = Event {
         author: net.s.public(),
@@ -524,7 +561,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         );
     };
     let oaxaca_alert = Body::Alert(alert_body(
-        rid("a"),
+        alert_id(&net.s, t),
         AlertKind::Alert,
         "oaxaca",
         "org-a",
@@ -594,7 +631,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         &net.n,
         DocId::alerts("oaxaca", t),
         Body::Alert(alert_body(
-            rid("a"),
+            AlertBody::missed_checkin_id(&net.m.public(), t),
             AlertKind::MissedCheckin,
             "oaxaca",
             "org-a",
@@ -605,7 +642,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         &net.m,
         DocId::alerts("oaxaca", t),
         Body::Alert(alert_body(
-            rid("a"),
+            alert_id(&net.m, t),
             AlertKind::Panic,
             "oaxaca",
             "org-a",
@@ -624,6 +661,161 @@ fn sign_refuses_events_in_the_wrong_document() {
             region: None,
         },
     );
+}
+
+/// `bytes` with the envelope's variant tag (its first byte, 0x00) re-encoded as the over-long
+/// varint `[0x80, 0x00]`: postcard reads the same envelope from it.
+fn overlong_tag(bytes: &[u8]) -> Vec<u8> {
+    assert_eq!(bytes[0], 0x00, "the envelope starts with its variant tag");
+    let mut out = vec![0x80, 0x00];
+    out.extend_from_slice(&bytes[1..]);
+    out
+}
+
+fn non_canonical() -> VerifyError {
+    VerifyError::Malformed("non-canonical encoding".into())
+}
+
+#[test]
+fn decode_requires_the_canonical_encoding() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None);
+
+    // An over-long envelope tag: postcard reads the same envelope, so without the check the
+    // same signed event would have a second byte form and a second id.
+    let long = overlong_tag(event.as_bytes());
+    let (envelope, rest): (TestEnvelope, &[u8]) =
+        postcard::take_from_bytes(&long).expect("postcard accepts over-long varints");
+    assert!(rest.is_empty());
+    let TestEnvelope::V0 { payload, .. } = envelope;
+    assert_eq!(
+        payload,
+        postcard::to_stdvec(event.event()).expect("encodes")
+    );
+    assert_ne!(EventId::of(&long), event.id());
+    assert_eq!(SignedEvent::decode(&long), Err(non_canonical()));
+
+    // An over-long varint inside the signed payload (the length of the document id), with a
+    // valid signature over those very bytes.
+    let payload = postcard::to_stdvec(event.event()).expect("encodes");
+    let pos = 32
+        + postcard::to_stdvec(&event.event().at)
+            .expect("encodes")
+            .len();
+    assert_eq!(usize::from(payload[pos]), event.event().doc.as_str().len());
+    let mut long_payload = payload[..pos].to_vec();
+    long_payload.extend([payload[pos] | 0x80, 0x00]);
+    long_payload.extend_from_slice(&payload[pos + 1..]);
+    assert_eq!(
+        &postcard::from_bytes::<Event>(&long_payload).expect("postcard accepts it"),
+        event.event()
+    );
+    let sig = net.m.sign(&long_payload).to_vec();
+    let bytes = postcard::to_stdvec(&TestEnvelope::V0 {
+        payload: long_payload,
+        sig,
+    })
+    .expect("encodes");
+    assert_eq!(SignedEvent::decode(&bytes), Err(non_canonical()));
+
+    // The canonical form still decodes, to the one id the event has.
+    assert_eq!(
+        SignedEvent::decode(event.as_bytes()).map(|e| e.id()),
+        Ok(event.id())
+    );
+}
+
+#[test]
+fn alert_ids_derive_from_author_and_time() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let (m, s) = (net.m.public(), net.s.public());
+    // Stable, and distinct per author, per time, and from missed check-in ids.
+    assert_eq!(AlertBody::id_for(&m, t), AlertBody::id_for(&m, t));
+    assert_ne!(AlertBody::id_for(&m, t), AlertBody::id_for(&s, t));
+    assert_ne!(
+        AlertBody::id_for(&m, t),
+        AlertBody::id_for(&m, t.plus_ms(1))
+    );
+    assert_ne!(
+        AlertBody::id_for(&m, t),
+        AlertBody::missed_checkin_id(&m, t)
+    );
+    assert_eq!(
+        AlertBody::missed_checkin_id(&m, t),
+        AlertBody::missed_checkin_id(&m, t)
+    );
+
+    let wrong_id = || VerifyError::Invalid("an alert's id derives from its author and time".into());
+    let alert = |author: &SecretKey, at: Timestamp, id: RecordId, kind: AlertKind| Event {
+        author: author.public(),
+        at,
+        doc: DocId::alerts("oaxaca", at),
+        body: Body::Alert(alert_body(id, kind, "oaxaca", "org-a", None)),
+    };
+
+    // S cannot raise an alert under the id of M's panic, signed or forged, at the panic's
+    // time or any other.
+    let panic_id = alert_id(&net.m, t);
+    for (at, kind) in [
+        (t, AlertKind::Alert),
+        (t, AlertKind::Panic),
+        (t.plus_ms(1), AlertKind::Alert),
+    ] {
+        let stolen = alert(&net.s, at, panic_id, kind);
+        assert_eq!(SignedEvent::sign(stolen.clone(), &net.s), Err(wrong_id()));
+        assert_eq!(
+            SignedEvent::decode(&forge(&stolen, &net.s)),
+            Err(wrong_id())
+        );
+    }
+    // Nor may M reuse its own panic's id later, or choose an id.
+    let again = alert(&net.m, t.plus_ms(MIN), panic_id, AlertKind::Panic);
+    assert_eq!(SignedEvent::sign(again.clone(), &net.m), Err(wrong_id()));
+    assert_eq!(SignedEvent::decode(&forge(&again, &net.m)), Err(wrong_id()));
+    let chosen = alert(&net.m, t, rid("p"), AlertKind::Panic);
+    assert_eq!(SignedEvent::sign(chosen.clone(), &net.m), Err(wrong_id()));
+    assert_eq!(
+        SignedEvent::decode(&forge(&chosen, &net.m)),
+        Err(wrong_id())
+    );
+
+    // The derived id signs and decodes.
+    let panic = alert(&net.m, t, panic_id, AlertKind::Panic);
+    let signed = SignedEvent::sign(panic.clone(), &net.m).expect("derived id signs");
+    assert_eq!(
+        SignedEvent::decode(&forge(&panic, &net.m)).map(|e| e.id()),
+        Ok(signed.id())
+    );
+
+    // Missed check-ins use the id every raiser derives; no author-based id is required.
+    let missed = Event {
+        author: net.n.public(),
+        at: t,
+        doc: DocId::alerts("oaxaca", t),
+        body: Body::Alert(alert_body(
+            AlertBody::missed_checkin_id(&m, t.plus_ms(-HOUR)),
+            AlertKind::MissedCheckin,
+            "oaxaca",
+            "org-a",
+            Some(m),
+        )),
+    };
+    assert!(SignedEvent::sign(missed, &net.n).is_ok());
+
+    // So two people alerting in the same millisecond raise two alerts, each with its author.
+    let roster = net.roster();
+    let both = [
+        panic_event(&net.m, t),
+        alert_event(&net.s, t, AlertKind::Alert, "org-a"),
+    ];
+    let list = view::alerts(&roster, &both, t);
+    assert_eq!(list.len(), 2);
+    for view in &list {
+        let author = if view.kind == AlertKind::Panic { m } else { s };
+        assert_eq!(view.author, author.to_string());
+        assert_eq!(view.id, AlertBody::id_for(&author, t).to_string());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,6 +843,12 @@ fn public_key_text_round_trip() {
             Ok(public)
         );
         assert_eq!(&text[..8], public.fmt_short());
+        // The last character carries one bit of the key and four zero bits; other trailing
+        // bits are refused, so each key has one text form (up to case and separators).
+        let last = text.as_bytes()[51];
+        assert!(last == b'a' || last == b'q', "{text}");
+        let noisy = format!("{}{}", &text[..51], (last + 1) as char);
+        assert!(noisy.parse::<PublicKey>().is_err(), "{noisy}");
         assert_eq!(PublicKey::from_bytes(*public.as_bytes()), public);
     }
 }
@@ -792,7 +990,10 @@ fn record_id_text_round_trip() {
         RecordId::derive("l", &[b"ab", b"c"]),
         RecordId::derive("l", &[b"a", b"bc"])
     );
-    assert_ne!(RecordId::derive("l", &[b"a"]), RecordId::derive("m", &[b"a"]));
+    assert_ne!(
+        RecordId::derive("l", &[b"a"]),
+        RecordId::derive("m", &[b"a"])
+    );
 }
 
 #[test]
@@ -800,7 +1001,10 @@ fn invite_code_text_round_trip() {
     let code = InviteCode::V0 {
         kind: InviteKind::Member,
         node: key("node-a").public(),
-        addrs: vec!["/ip4/10.0.0.1/tcp/4001".into(), "/dns4/a.example/udp/4001/quic-v1".into()],
+        addrs: vec![
+            "/ip4/10.0.0.1/tcp/4001".into(),
+            "/dns4/a.example/udp/4001/quic-v1".into(),
+        ],
         secret: [7; 32],
         expires: at(HOUR),
     };
@@ -1009,7 +1213,10 @@ fn roster_authorizes_alerts_and_checkins() {
         |e: &SignedEvent| matches!(roster.authorize(e.event()), Err(AuthError::Forbidden(_)));
 
     // Check-ins: a member in their own organisation's document only.
-    assert_eq!(ok(&checkin_event(&net.m, t, CheckinStatus::Ok, None)), Ok(()));
+    assert_eq!(
+        ok(&checkin_event(&net.m, t, CheckinStatus::Ok, None)),
+        Ok(())
+    );
     let elsewhere = sign(
         &net.m,
         t,
@@ -1022,38 +1229,40 @@ fn roster_authorizes_alerts_and_checkins() {
     );
     assert!(forbidden(&elsewhere));
     // Nodes do not check in.
-    assert!(forbidden(&checkin_event(&net.n, t, CheckinStatus::Ok, None)));
+    assert!(forbidden(&checkin_event(
+        &net.n,
+        t,
+        CheckinStatus::Ok,
+        None
+    )));
 
     // Panics: a member for their own organisation; not a node.
-    assert_eq!(ok(&panic_event(&net.m, t, rid("p"))), Ok(()));
+    assert_eq!(ok(&panic_event(&net.m, t)), Ok(()));
     assert!(forbidden(&alert_event(
         &net.m,
         t,
-        rid("p"),
         AlertKind::Panic,
-        "org-b",
-        None
+        "org-b"
     )));
-    assert!(forbidden(&panic_event(&net.n, t, rid("p"))));
+    assert!(forbidden(&panic_event(&net.n, t)));
 
     // Region-wide alerts: security contacts and admins, not members.
-    let kind_alert = |k: &SecretKey, org: &str| {
-        alert_event(k, t, rid("alert"), AlertKind::Alert, org, None)
-    };
+    let kind_alert = |k: &SecretKey, org: &str| alert_event(k, t, AlertKind::Alert, org);
     assert!(forbidden(&kind_alert(&net.m, "org-a")));
     assert_eq!(ok(&kind_alert(&net.s, "org-a")), Ok(()));
     assert_eq!(ok(&kind_alert(&net.a, "org-a")), Ok(()));
     assert!(forbidden(&kind_alert(&net.s, "org-b")));
     assert!(forbidden(&kind_alert(&net.n, "org-a")));
 
-    // Acknowledge, assign, resolve.
-    let ack = |k: &SecretKey| alert_action(k, t, Body::Ack { alert: rid("p") });
+    // Acknowledge, assign, resolve (M's panic).
+    let panic = alert_id(&net.m, t);
+    let ack = |k: &SecretKey| alert_action(k, t, Body::Ack { alert: panic });
     let assign = |k: &SecretKey, who: PublicKey| {
         alert_action(
             k,
             t,
             Body::Assign {
-                alert: rid("p"),
+                alert: panic,
                 assignee: who,
             },
         )
@@ -1063,7 +1272,7 @@ fn roster_authorizes_alerts_and_checkins() {
             k,
             t,
             Body::Resolve {
-                alert: rid("p"),
+                alert: panic,
                 note: "safe".into(),
             },
         )
@@ -1081,14 +1290,7 @@ fn roster_authorizes_alerts_and_checkins() {
 
     // Missed check-ins: nodes and responders, about a known member of the organisation.
     let missed = |k: &SecretKey, subject: &SecretKey, org: &str| {
-        alert_event(
-            k,
-            t,
-            rid("missed"),
-            AlertKind::MissedCheckin,
-            org,
-            Some(subject.public()),
-        )
+        missed_event(k, t, subject.public(), t.plus_ms(-10 * MIN), org)
     };
     assert_eq!(ok(&missed(&net.n, &net.m, "org-a")), Ok(()));
     assert_eq!(ok(&missed(&net.s, &net.m, "org-a")), Ok(()));
@@ -1098,7 +1300,7 @@ fn roster_authorizes_alerts_and_checkins() {
 
     // Unknown authors.
     assert_eq!(
-        ok(&panic_event(&net.x, t, rid("p"))),
+        ok(&panic_event(&net.x, t)),
         Err(AuthError::UnknownAuthor(net.x.public().fmt_short()))
     );
     assert!(matches!(
@@ -1144,17 +1346,35 @@ fn roster_authorizes_roster_events() {
     assert_eq!(Roster::default().authorize(genesis2.event()), Ok(()));
 
     // Members and security contacts do not add members; admins add to their own org only.
-    assert!(forbidden(&roster, &add_member(&net.m, "org-a", net.x.public())));
-    assert!(forbidden(&roster, &add_member(&net.s, "org-a", net.x.public())));
-    assert!(forbidden(&roster, &add_member(&net.a, "org-b", net.x.public())));
-    assert!(forbidden(&roster, &add_member(&net.n, "org-a", net.x.public())));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.m, "org-a", net.x.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.s, "org-a", net.x.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.a, "org-b", net.x.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.n, "org-a", net.x.public())
+    ));
     assert_eq!(
         roster.authorize(add_member(&net.b, "org-b", net.x.public()).event()),
         Ok(())
     );
     // A key already in the roster cannot be added again (roles are fixed).
-    assert!(forbidden(&roster, &add_member(&net.a, "org-a", net.m.public())));
-    assert!(forbidden(&roster, &add_member(&net.a, "org-a", net.n.public())));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.a, "org-a", net.m.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_member(&net.a, "org-a", net.n.public())
+    ));
 
     // Organisations: admins only, new slug, new key.
     let add_org = |k: &SecretKey, org: &str, admin: PublicKey| {
@@ -1171,9 +1391,18 @@ fn roster_authorizes_roster_events() {
         roster.authorize(add_org(&net.b, "org-c", net.x.public()).event()),
         Ok(())
     );
-    assert!(forbidden(&roster, &add_org(&net.s, "org-c", net.x.public())));
-    assert!(forbidden(&roster, &add_org(&net.a, "org-b", net.x.public())));
-    assert!(forbidden(&roster, &add_org(&net.a, "org-c", net.m.public())));
+    assert!(forbidden(
+        &roster,
+        &add_org(&net.s, "org-c", net.x.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_org(&net.a, "org-b", net.x.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_org(&net.a, "org-c", net.m.public())
+    ));
 
     // Nodes: an organisation's admins, a new key or a node of the same organisation.
     let add_node = |k: &SecretKey, org: &str, node: PublicKey| {
@@ -1196,9 +1425,18 @@ fn roster_authorizes_roster_events() {
         roster.nodes[&net.n.public()].addrs,
         vec!["/ip4/10.0.0.9/tcp/1".to_string()]
     );
-    assert!(forbidden(&roster, &add_node(&net.b, "org-b", net.n.public())));
-    assert!(forbidden(&roster, &add_node(&net.a, "org-a", net.m.public())));
-    assert!(forbidden(&roster, &add_node(&net.s, "org-a", net.x.public())));
+    assert!(forbidden(
+        &roster,
+        &add_node(&net.b, "org-b", net.n.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_node(&net.a, "org-a", net.m.public())
+    ));
+    assert!(forbidden(
+        &roster,
+        &add_node(&net.s, "org-a", net.x.public())
+    ));
 
     // Revocations: an organisation's admins, of its own keys.
     let revoke = |k: &SecretKey, who: PublicKey| {
@@ -1213,7 +1451,10 @@ fn roster_authorizes_roster_events() {
     assert!(forbidden(&roster, &revoke(&net.b, net.m.public())));
     assert!(forbidden(&roster, &revoke(&net.s, net.m.public())));
     assert!(forbidden(&roster, &revoke(&net.a, net.x.public())));
-    assert_eq!(roster.authorize(revoke(&net.a, net.n.public()).event()), Ok(()));
+    assert_eq!(
+        roster.authorize(revoke(&net.a, net.n.public()).event()),
+        Ok(())
+    );
 
     // A refused event leaves the roster as it was.
     let before = roster.clone();
@@ -1249,17 +1490,12 @@ fn revocation_keeps_events_in_flight() {
         roster.authorize(after.event()),
         Err(AuthError::Revoked(_))
     ));
-    let missed = |t: Timestamp| {
-        alert_event(
-            &net.n,
-            t,
-            rid("missed"),
-            AlertKind::MissedCheckin,
-            "org-a",
-            Some(net.s.public()),
-        )
-    };
-    assert_eq!(roster.authorize(missed(revoked_at.plus_ms(-1)).event()), Ok(()));
+    let missed =
+        |t: Timestamp| missed_event(&net.n, t, net.s.public(), t.plus_ms(-10 * MIN), "org-a");
+    assert_eq!(
+        roster.authorize(missed(revoked_at.plus_ms(-1)).event()),
+        Ok(())
+    );
     assert!(matches!(
         roster.authorize(missed(revoked_at).event()),
         Err(AuthError::Revoked(_))
@@ -1269,7 +1505,10 @@ fn revocation_keeps_events_in_flight() {
     let mut later = events.clone();
     later.push(net.revoke(&net.m, revoked_at.plus_ms(HOUR)));
     let roster2 = Roster::from_events(&later);
-    assert_eq!(roster2.members[&net.m.public()].revoked_at, Some(revoked_at));
+    assert_eq!(
+        roster2.members[&net.m.public()].revoked_at,
+        Some(revoked_at)
+    );
 
     // A revoked security contact leaves the directory.
     let mut events3 = net.roster_events();
@@ -1288,8 +1527,14 @@ fn insert_is_idempotent() {
     let t = at(HOUR);
     let mut doc = Document::new(DocId::alerts("oaxaca", t));
     assert!(doc.is_empty());
-    let p = panic_event(&net.m, t, rid("p"));
-    let ack = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") });
+    let p = panic_event(&net.m, t);
+    let ack = alert_action(
+        &net.s,
+        t.plus_ms(1),
+        Body::Ack {
+            alert: alert_id(&net.m, t),
+        },
+    );
     assert_eq!(doc.insert(&[p.clone(), ack.clone()]), 2);
     let heads = doc.heads();
     assert_eq!(doc.insert(&[p.clone(), ack.clone()]), 0);
@@ -1297,7 +1542,7 @@ fn insert_is_idempotent() {
     assert_eq!(doc.len(), 2);
     assert!(doc.contains(p.id()));
     assert!(doc.contains(ack.id()));
-    assert!(!doc.contains(panic_event(&net.m, t, rid("q")).id()));
+    assert!(!doc.contains(panic_event(&net.m, t.plus_ms(5)).id()));
     assert_eq!(doc.id(), &DocId::alerts("oaxaca", t));
 }
 
@@ -1309,37 +1554,32 @@ fn documents_converge_by_sync() {
     let id = DocId::alerts("oaxaca", t);
     let mut left = Document::new(id.clone());
     let mut right = Document::new(id.clone());
-    left.insert(&[panic_event(&net.m, t, rid("p"))]);
+    let panic = alert_id(&net.m, t);
+    left.insert(&[panic_event(&net.m, t)]);
     sync_docs(&mut left, &mut right, &roster).expect("first sync");
     assert_eq!(left.heads(), right.heads());
     assert_eq!(ids(left.events()), ids(right.events()));
     assert_eq!(right.len(), 1);
 
-    // Concurrent inserts on both sides, including the same event on both.
-    let shared = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") });
+    // Concurrent inserts on both sides, including the same event on both (two automerge
+    // puts of identical bytes under the same key: a conflict that sync accepts).
+    let shared = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: panic });
     let only_left = [
         shared.clone(),
         alert_action(
             &net.s,
             t.plus_ms(2),
             Body::Assign {
-                alert: rid("p"),
+                alert: panic,
                 assignee: net.m.public(),
             },
         ),
-        alert_event(&net.s, t.plus_ms(3), rid("a"), AlertKind::Alert, "org-a", None),
+        alert_event(&net.s, t.plus_ms(3), AlertKind::Alert, "org-a"),
     ];
     let only_right = [
         shared.clone(),
-        alert_action(&net.m, t.plus_ms(4), Body::Ack { alert: rid("p") }),
-        alert_event(
-            &net.n,
-            t.plus_ms(5),
-            rid("missed"),
-            AlertKind::MissedCheckin,
-            "org-a",
-            Some(net.m.public()),
-        ),
+        alert_action(&net.m, t.plus_ms(4), Body::Ack { alert: panic }),
+        missed_event(&net.n, t.plus_ms(5), net.m.public(), t, "org-a"),
     ];
     left.insert(&only_left);
     right.insert(&only_right);
@@ -1349,7 +1589,7 @@ fn documents_converge_by_sync() {
     let expected: BTreeSet<EventId> = ids(&only_left)
         .into_iter()
         .chain(ids(&only_right))
-        .chain([panic_event(&net.m, t, rid("p")).id()])
+        .chain([panic_event(&net.m, t).id()])
         .collect();
     assert_eq!(expected.len(), 6);
     assert_eq!(ids(left.events()), expected);
@@ -1399,7 +1639,7 @@ fn roster_document_events_authorize_each_other() {
     assert!(matches!(
         authorize_batch(
             &DocId::alerts("oaxaca", at(0)),
-            &[net.add_m.clone()],
+            std::slice::from_ref(&net.add_m),
             &net.roster()
         ),
         Err(SyncError::InvalidChange(_))
@@ -1423,7 +1663,7 @@ fn unknown_author_is_not_a_peer_fault() {
     let t = at(HOUR);
     let id = DocId::alerts("oaxaca", t);
     let mut ahead = Document::new(id.clone());
-    ahead.insert(&[panic_event(&net.m, t, rid("p"))]);
+    ahead.insert(&[panic_event(&net.m, t)]);
     let mut behind = Document::new(id);
     // This node does not know M yet (empty roster).
     let err = sync_docs(&mut ahead, &mut behind, &Roster::default()).expect_err("unknown author");
@@ -1441,15 +1681,16 @@ fn save_and_load_keep_every_event() {
     let t = at(HOUR);
     let id = DocId::alerts("oaxaca", t);
     let mut doc = Document::new(id.clone());
+    let panic = alert_id(&net.m, t);
     let first = [
-        panic_event(&net.m, t, rid("p")),
-        alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") }),
+        panic_event(&net.m, t),
+        alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: panic }),
     ];
     doc.insert(&first);
     let snapshot = doc.save();
     let snapshot_heads = doc.heads();
 
-    let loaded = Document::load(id.clone(), &[snapshot.clone()]).expect("loads");
+    let loaded = Document::load(id.clone(), std::slice::from_ref(&snapshot)).expect("loads");
     assert_eq!(loaded.heads(), doc.heads());
     assert_eq!(ids(loaded.events()), ids(&first));
     assert_eq!(loaded.id(), &id);
@@ -1459,11 +1700,11 @@ fn save_and_load_keep_every_event() {
             &net.s,
             t.plus_ms(2),
             Body::Resolve {
-                alert: rid("p"),
+                alert: panic,
                 note: "safe".into(),
             },
         ),
-        alert_event(&net.s, t.plus_ms(3), rid("a"), AlertKind::Alert, "org-a", None),
+        alert_event(&net.s, t.plus_ms(3), AlertKind::Alert, "org-a"),
     ];
     doc.insert(&second[..1]);
     let middle_heads = doc.heads();
@@ -1484,7 +1725,13 @@ fn save_and_load_keep_every_event() {
 
     // The loaded document keeps working: it syncs with the original.
     let mut reloaded = reloaded;
-    reloaded.insert(&[alert_action(&net.m, t.plus_ms(9), Body::Ack { alert: rid("a") })]);
+    reloaded.insert(&[alert_action(
+        &net.m,
+        t.plus_ms(9),
+        Body::Ack {
+            alert: alert_id(&net.s, t.plus_ms(3)),
+        },
+    )]);
     sync_docs(&mut reloaded, &mut doc, &net.roster()).expect("syncs");
     assert_eq!(doc.len(), 5);
     assert_eq!(doc.heads(), reloaded.heads());
@@ -1492,6 +1739,98 @@ fn save_and_load_keep_every_event() {
     // An empty list of chunks is an empty document; garbage is an error.
     assert!(Document::load(id.clone(), &[]).expect("loads").is_empty());
     assert!(Document::load(id, &[b"garbage".to_vec()]).is_err());
+}
+
+#[test]
+fn the_same_event_stored_independently_on_two_nodes_syncs() {
+    // Two nodes get the same event (from the same phone, say) before they sync. Each stores
+    // it under the same key in a change of its own: to automerge, a conflict between two
+    // identical values. Sync checks each change's operations and accepts both.
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let event = panic_event(&net.m, t);
+    let mut left = Document::new(id.clone());
+    let mut right = Document::new(id.clone());
+    assert_eq!(left.insert(std::slice::from_ref(&event)), 1);
+    assert_eq!(right.insert(std::slice::from_ref(&event)), 1);
+    assert_ne!(left.heads(), right.heads(), "one change on each node");
+
+    sync_docs(&mut left, &mut right, &roster).expect("the same event syncs");
+    assert_eq!(left.heads(), right.heads());
+    assert_eq!(left.heads().len(), 2, "both changes are kept");
+    for doc in [&left, &right] {
+        assert_eq!(doc.len(), 1);
+        assert_eq!(ids(doc.events()), ids(std::slice::from_ref(&event)));
+        let reloaded = Document::load(id.clone(), &[doc.save()]).expect("loads");
+        assert_eq!(reloaded.len(), 1);
+    }
+
+    // A node that has neither change gets both, and the event once.
+    let mut third = Document::new(id.clone());
+    sync_docs(&mut right, &mut third, &roster).expect("third sync");
+    assert_eq!(third.heads(), left.heads());
+    assert_eq!(third.len(), 1);
+
+    // Later events on either side still flow both ways.
+    let ack = alert_action(
+        &net.s,
+        t.plus_ms(1),
+        Body::Ack {
+            alert: alert_id(&net.m, t),
+        },
+    );
+    left.insert(std::slice::from_ref(&ack));
+    sync_docs(&mut left, &mut third, &roster).expect("later sync");
+    sync_docs(&mut third, &mut right, &roster).expect("later sync");
+    assert_eq!(right.heads(), left.heads());
+    assert_eq!(right.len(), 2);
+}
+
+#[test]
+fn the_id_index_follows_the_events() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let panic = panic_event(&net.m, t);
+    let ack = alert_action(
+        &net.s,
+        t.plus_ms(1),
+        Body::Ack {
+            alert: alert_id(&net.m, t),
+        },
+    );
+    // The same event twice in one batch is stored once.
+    let mut doc = Document::new(id.clone());
+    assert_eq!(doc.insert(&[panic.clone(), panic.clone()]), 1);
+    assert_eq!(doc.len(), 1);
+    assert!(doc.contains(panic.id()));
+    assert!(!doc.contains(ack.id()));
+
+    // Loaded and received events are indexed.
+    let mut loaded = Document::load(id.clone(), &[doc.save()]).expect("loads");
+    assert!(loaded.contains(panic.id()));
+    let mut peer = Document::new(id);
+    peer.insert(std::slice::from_ref(&ack));
+    sync_docs(&mut peer, &mut loaded, &net.roster()).expect("syncs");
+    assert!(loaded.contains(ack.id()));
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(loaded.insert(&[panic, ack]), 0);
+    assert_eq!(loaded.len(), 2);
+
+    // A refused sync leaves nothing behind in the index.
+    let mut honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let refused = alert_event(
+        &honest.net.m,
+        at(HOUR).plus_ms(7),
+        AlertKind::Alert,
+        "org-a",
+    );
+    put_bytes(&mut hostile, &refused.id().to_string(), refused.as_bytes());
+    sync_raw_into(&mut hostile, &mut honest.doc, &honest.roster).expect_err("forbidden");
+    assert!(!honest.doc.contains(refused.id()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1506,6 +1845,8 @@ struct Honest {
     /// An honest peer that shares the honest document's history and has one more event.
     peer: Document,
     peer_event: SignedEvent,
+    /// The id of M's panic, which the honest document holds.
+    panic: RecordId,
 }
 
 impl Honest {
@@ -1514,21 +1855,22 @@ impl Honest {
         let roster = net.roster();
         let t = at(HOUR);
         let id = DocId::alerts("oaxaca", t);
+        let panic = alert_id(&net.m, t);
         let mut doc = Document::new(id.clone());
         doc.insert(&[
-            panic_event(&net.m, t, rid("p")),
-            alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: rid("p") }),
+            panic_event(&net.m, t),
+            alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: panic }),
         ]);
         let mut peer = Document::load(id.clone(), &[doc.save()]).expect("peer loads");
         let peer_event = alert_action(
             &net.s,
             t.plus_ms(2),
             Body::Resolve {
-                alert: rid("p"),
+                alert: panic,
                 note: "safe".into(),
             },
         );
-        peer.insert(&[peer_event.clone()]);
+        peer.insert(std::slice::from_ref(&peer_event));
         Self {
             net,
             roster,
@@ -1536,6 +1878,7 @@ impl Honest {
             doc,
             peer,
             peer_event,
+            panic,
         }
     }
 
@@ -1564,9 +1907,9 @@ impl Honest {
         let mine = alert_action(
             &self.net.m,
             at(HOUR).plus_ms(3),
-            Body::Ack { alert: rid("p") },
+            Body::Ack { alert: self.panic },
         );
-        self.doc.insert(&[mine.clone()]);
+        self.doc.insert(std::slice::from_ref(&mine));
         sync_docs(&mut self.peer, &mut self.doc, &self.roster).expect("honest sync works");
         assert!(self.doc.contains(self.peer_event.id()));
         assert!(self.peer.contains(mine.id()));
@@ -1587,7 +1930,11 @@ fn put_bytes(doc: &mut Automerge, key: &str, bytes: &[u8]) {
 fn hostile_non_bytes_value_is_refused() {
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    let event = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack { alert: rid("q") },
+    );
     let mut tx = hostile.transaction();
     tx.put(ROOT, event.id().to_string(), 42i64).expect("put");
     tx.commit();
@@ -1607,15 +1954,27 @@ fn hostile_non_bytes_value_is_refused() {
 fn hostile_event_under_a_wrong_key_is_refused() {
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
-    let other = alert_action(&honest.net.m, at(HOUR).plus_ms(8), Body::Ack { alert: rid("q") });
+    let event = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack { alert: rid("q") },
+    );
+    let other = alert_action(
+        &honest.net.m,
+        at(HOUR).plus_ms(8),
+        Body::Ack { alert: rid("q") },
+    );
     put_bytes(&mut hostile, &other.id().to_string(), event.as_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
 
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    let event = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack { alert: rid("q") },
+    );
     put_bytes(
         &mut hostile,
         &event.id().to_string().to_ascii_uppercase(),
@@ -1635,7 +1994,7 @@ fn hostile_forged_event_is_refused() {
         at: at(HOUR).plus_ms(7),
         doc: honest.id.clone(),
         body: Body::Resolve {
-            alert: rid("p"),
+            alert: honest.panic,
             note: "all fine".into(),
         },
     };
@@ -1656,10 +2015,8 @@ fn hostile_forbidden_event_is_refused() {
     let event = alert_event(
         &honest.net.m,
         at(HOUR).plus_ms(7),
-        rid("fake"),
         AlertKind::Alert,
         "org-a",
-        None,
     );
     put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
     let err = honest.refuses(hostile);
@@ -1679,7 +2036,11 @@ fn hostile_forbidden_event_is_refused() {
         ..honest
     };
     let mut hostile = honest.hostile_copy();
-    let event = alert_action(&honest.net.s, at(HOUR).plus_ms(7), Body::Ack { alert: rid("q") });
+    let event = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack { alert: rid("q") },
+    );
     put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
     let err = honest.refuses(hostile);
     assert!(
@@ -1701,7 +2062,13 @@ fn hostile_event_of_another_document_is_refused() {
     // A valid event next to a bad one: the whole message is refused.
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    let good = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let good = alert_action(
+        &honest.net.m,
+        at(HOUR).plus_ms(6),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
     let bad = checkin_event(&honest.net.m, at(HOUR).plus_ms(7), CheckinStatus::Ok, None);
     put_bytes(&mut hostile, &good.id().to_string(), good.as_bytes());
     put_bytes(&mut hostile, &bad.id().to_string(), bad.as_bytes());
@@ -1714,7 +2081,9 @@ fn hostile_nested_object_is_refused() {
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
     let mut tx = hostile.transaction();
-    let map = tx.put_object(ROOT, "nested", ObjType::Map).expect("put map");
+    let map = tx
+        .put_object(ROOT, "nested", ObjType::Map)
+        .expect("put map");
     tx.put(&map, "x", 1i64).expect("put in map");
     tx.commit();
     let err = honest.refuses(hostile);
@@ -1723,14 +2092,25 @@ fn hostile_nested_object_is_refused() {
     // An empty list, and a valid event's bytes hidden inside a nested map.
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    let event = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let event = alert_action(
+        &honest.net.m,
+        at(HOUR).plus_ms(6),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
     let mut tx = hostile.transaction();
-    tx.put_object(ROOT, "list", ObjType::List).expect("put list");
+    tx.put_object(ROOT, "list", ObjType::List)
+        .expect("put list");
     let map = tx
         .put_object(ROOT, event.id().to_string(), ObjType::Map)
         .expect("put map");
-    tx.put(&map, event.id().to_string(), ScalarValue::Bytes(event.as_bytes().to_vec()))
-        .expect("put in map");
+    tx.put(
+        &map,
+        event.id().to_string(),
+        ScalarValue::Bytes(event.as_bytes().to_vec()),
+    )
+    .expect("put in map");
     tx.commit();
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
@@ -1751,7 +2131,13 @@ fn hostile_delete_is_refused() {
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
     let victim = honest.doc.events()[0].id();
-    let other = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let other = alert_action(
+        &honest.net.m,
+        at(HOUR).plus_ms(6),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
     put_bytes(&mut hostile, &victim.to_string(), other.as_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
@@ -1770,7 +2156,7 @@ fn hostile_garbage_messages_are_refused() {
     ];
     // Truncations and bit flips of a real sync message.
     let mut other = Document::new(honest.id.clone());
-    other.insert(&[panic_event(&honest.net.m, at(HOUR).plus_ms(9), rid("z"))]);
+    other.insert(&[panic_event(&honest.net.m, at(HOUR).plus_ms(9))]);
     let real = other
         .generate_sync_message(&mut State::new())
         .expect("a message");
@@ -1819,13 +2205,211 @@ fn honest_raw_peer_is_accepted() {
     // about the content and not the harness.
     let mut honest = Honest::new();
     let mut raw = honest.hostile_copy();
-    let event = alert_action(&honest.net.m, at(HOUR).plus_ms(6), Body::Ack { alert: rid("p") });
+    let event = alert_action(
+        &honest.net.m,
+        at(HOUR).plus_ms(6),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
     put_bytes(&mut raw, &event.id().to_string(), event.as_bytes());
     let received =
         sync_raw_into(&mut raw, &mut honest.doc, &honest.roster).expect("valid change accepted");
     assert_eq!(ids(&received), ids(std::slice::from_ref(&event)));
     assert!(honest.doc.contains(event.id()));
     assert_eq!(honest.doc.len(), 3);
+}
+
+#[test]
+fn hostile_non_canonical_encoding_is_refused() {
+    // A second byte form of an event the honest document already holds, under its own hash:
+    // it would be the same event twice under two ids.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let held = honest
+        .doc
+        .events()
+        .iter()
+        .find(|e| matches!(e.event().body, Body::Ack { .. }))
+        .expect("the honest document holds an acknowledgement")
+        .clone();
+    let long = overlong_tag(held.as_bytes());
+    put_bytes(&mut hostile, &EventId::of(&long).to_string(), &long);
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(&err, SyncError::Event(e) if *e == non_canonical()),
+        "{err:?}"
+    );
+
+    // The same for a new event, never seen in its canonical form.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let fresh = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
+    let long = overlong_tag(fresh.as_bytes());
+    put_bytes(&mut hostile, &EventId::of(&long).to_string(), &long);
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(&err, SyncError::Event(e) if *e == non_canonical()),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn hostile_alert_under_another_authors_id_is_refused() {
+    // S signs an alert carrying the id of M's panic, hoping to replace it in everyone's view.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let t = at(HOUR);
+    let event = Event {
+        author: honest.net.s.public(),
+        at: t.plus_ms(-1),
+        doc: honest.id.clone(),
+        body: Body::Alert(alert_body(
+            honest.panic,
+            AlertKind::Alert,
+            "oaxaca",
+            "org-a",
+            None,
+        )),
+    };
+    let bytes = forge(&event, &honest.net.s);
+    put_bytes(&mut hostile, &EventId::of(&bytes).to_string(), &bytes);
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(err, SyncError::Event(VerifyError::Invalid(_))),
+        "{err:?}"
+    );
+}
+
+/// Commits a put of `event` at its key, with `options`.
+fn put_event_with(doc: &mut Automerge, event: &SignedEvent, options: CommitOptions) {
+    let mut tx = doc.transaction();
+    tx.put(
+        ROOT,
+        event.id().to_string(),
+        ScalarValue::Bytes(event.as_bytes().to_vec()),
+    )
+    .expect("put");
+    tx.commit_with(options);
+}
+
+#[test]
+fn hostile_history_is_checked_change_by_change() {
+    let only_events = || SyncError::InvalidChange("only new events may be added".into());
+    let same = |a: &SyncError, b: &SyncError| format!("{a:?}") == format!("{b:?}");
+
+    // Junk put in one change and deleted in the next: the net effect is nothing, but the junk
+    // would stay in the history every node keeps and passes on.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let mut tx = hostile.transaction();
+    tx.put(ROOT, "junk", "x".repeat(1024)).expect("put");
+    tx.commit();
+    let mut tx = hostile.transaction();
+    tx.delete(ROOT, "junk").expect("delete");
+    tx.commit();
+    assert_eq!(hostile.get(ROOT, "junk").expect("reads"), None);
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &only_events()), "{err:?}");
+
+    // The same with junk bytes: they are not an event.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    put_bytes(&mut hostile, "junk", &[0xee; 1024]);
+    let mut tx = hostile.transaction();
+    tx.delete(ROOT, "junk").expect("delete");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(
+        matches!(err, SyncError::Event(VerifyError::Malformed(_))),
+        "{err:?}"
+    );
+
+    // A nested object, made and deleted again.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let mut tx = hostile.transaction();
+    let map = tx
+        .put_object(ROOT, "nested", ObjType::Map)
+        .expect("put map");
+    tx.put(&map, "x", 1i64).expect("put in map");
+    tx.commit();
+    let mut tx = hostile.transaction();
+    tx.delete(ROOT, "nested").expect("delete");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &only_events()), "{err:?}");
+
+    // Junk under a valid event's key, overwritten by the event in the next change: the net
+    // effect is a valid put.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    let event = alert_action(
+        &honest.net.s,
+        at(HOUR).plus_ms(7),
+        Body::Ack {
+            alert: honest.panic,
+        },
+    );
+    put_bytes(&mut hostile, &event.id().to_string(), b"junk");
+    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    let err = honest.refuses(hostile);
+    assert!(matches!(err, SyncError::Event(_)), "{err:?}");
+
+    // A valid event put and deleted again.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    let mut tx = hostile.transaction();
+    tx.delete(ROOT, event.id().to_string()).expect("delete");
+    tx.commit();
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &only_events()), "{err:?}");
+
+    // A valid event in a change that carries a commit message.
+    let extra = || SyncError::InvalidChange("change carries extra data".into());
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    put_event_with(
+        &mut hostile,
+        &event,
+        CommitOptions::default().with_message("hello"),
+    );
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &extra()), "{err:?}");
+
+    // An empty change that carries a message.
+    let honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    hostile.empty_commit(CommitOptions::default().with_message("hello"));
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &extra()), "{err:?}");
+
+    // A valid event in a change with extra bytes after its operations.
+    let honest = Honest::new();
+    let mut scratch = honest.hostile_copy();
+    put_event_with(&mut scratch, &event, CommitOptions::default());
+    let mut expanded = scratch.get_last_local_change().expect("a change").decode();
+    expanded.extra_bytes = b"smuggled".to_vec();
+    let mut hostile = honest.hostile_copy();
+    hostile
+        .apply_changes([automerge::Change::from(expanded)])
+        .expect("applies");
+    let err = honest.refuses(hostile);
+    assert!(same(&err, &extra()), "{err:?}");
+
+    // Without the message or extra bytes, the same event is accepted.
+    let mut honest = Honest::new();
+    let mut hostile = honest.hostile_copy();
+    put_event_with(&mut hostile, &event, CommitOptions::default());
+    let received = sync_raw_into(&mut hostile, &mut honest.doc, &honest.roster).expect("accepted");
+    assert_eq!(ids(&received), ids(std::slice::from_ref(&event)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1837,9 +2421,9 @@ fn alert_lifecycle() {
     let net = Net::new();
     let roster = net.roster();
     let t = at(HOUR);
-    let id = rid("p");
+    let id = alert_id(&net.m, t);
     let events = [
-        panic_event(&net.m, t, id),
+        panic_event(&net.m, t),
         alert_action(&net.s, t.plus_ms(MIN), Body::Ack { alert: id }),
         alert_action(
             &net.s,
@@ -1898,9 +2482,9 @@ fn acknowledgements_count_each_person_once() {
     let net = Net::new();
     let roster = net.roster();
     let t = at(HOUR);
-    let id = rid("p");
+    let id = alert_id(&net.m, t);
     let events = [
-        panic_event(&net.m, t, id),
+        panic_event(&net.m, t),
         alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: id }),
         alert_action(&net.s, t.plus_ms(2), Body::Ack { alert: id }),
         alert_action(&net.a, t.plus_ms(3), Body::Ack { alert: id }),
@@ -1913,7 +2497,10 @@ fn acknowledgements_count_each_person_once() {
         .collect();
     let (s, a) = (net.s.public().to_string(), net.a.public().to_string());
     assert_eq!(acks, [s.as_str(), a.as_str()]);
-    assert_eq!(list[0].acknowledgements[0].event, events[1].id().to_string());
+    assert_eq!(
+        list[0].acknowledgements[0].event,
+        events[1].id().to_string()
+    );
     assert_eq!(list[0].status, "acknowledged");
 }
 
@@ -1922,7 +2509,7 @@ fn actions_refer_to_alerts_of_their_own_document() {
     let net = Net::new();
     let roster = net.roster();
     let t = at(HOUR);
-    let id = rid("p");
+    let id = alert_id(&net.m, t);
     // A resolve for the same record id but in another region's document is not about it.
     let elsewhere = sign(
         &net.s,
@@ -1933,7 +2520,7 @@ fn actions_refer_to_alerts_of_their_own_document() {
             note: "wrong".into(),
         },
     );
-    let list = view::alerts(&roster, &[panic_event(&net.m, t, id), elsewhere], t);
+    let list = view::alerts(&roster, &[panic_event(&net.m, t), elsewhere], t);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].status, "open");
     assert_eq!(list[0].history.len(), 1);
@@ -1944,26 +2531,9 @@ fn concurrent_missed_checkins_fold_into_one_alert() {
     let net = Net::new();
     let roster = net.roster();
     let due = at(HOUR);
-    let id = RecordId::derive(
-        "missed check-in",
-        &[net.m.public().as_bytes(), &due.0.to_le_bytes()],
-    );
-    let by_node = alert_event(
-        &net.n,
-        due.plus_ms(10 * MIN),
-        id,
-        AlertKind::MissedCheckin,
-        "org-a",
-        Some(net.m.public()),
-    );
-    let by_contact = alert_event(
-        &net.s,
-        due.plus_ms(11 * MIN),
-        id,
-        AlertKind::MissedCheckin,
-        "org-a",
-        Some(net.m.public()),
-    );
+    let id = AlertBody::missed_checkin_id(&net.m.public(), due);
+    let by_node = missed_event(&net.n, due.plus_ms(10 * MIN), net.m.public(), due, "org-a");
+    let by_contact = missed_event(&net.s, due.plus_ms(11 * MIN), net.m.public(), due, "org-a");
     assert_ne!(by_node.id(), by_contact.id());
     let resolve = alert_action(
         &net.n,
@@ -2000,25 +2570,28 @@ fn alerts_by_a_revoked_key_after_revocation_are_hidden() {
     let mut roster_events = net.roster_events();
     roster_events.push(net.revoke(&net.m, revoked_at));
     let roster = Roster::from_events(&roster_events);
-    let before = panic_event(&net.m, revoked_at.plus_ms(-MIN), rid("before"));
-    let after = panic_event(&net.m, revoked_at.plus_ms(MIN), rid("after"));
+    let before = panic_event(&net.m, revoked_at.plus_ms(-MIN));
+    let after = panic_event(&net.m, revoked_at.plus_ms(MIN));
     let ack_after = alert_action(
         &net.m,
         revoked_at.plus_ms(2 * MIN),
         Body::Ack {
-            alert: rid("before"),
+            alert: alert_id(&net.m, revoked_at.plus_ms(-MIN)),
         },
     );
     let now = revoked_at.plus_ms(HOUR);
     let events = [before, after, ack_after];
     let list = view::alerts(&roster, &events, now);
     let shown: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
-    assert_eq!(shown, [rid("before").to_string()]);
+    assert_eq!(
+        shown,
+        [alert_id(&net.m, revoked_at.plus_ms(-MIN)).to_string()]
+    );
     assert_eq!(list[0].status, "open", "the late acknowledgement is hidden");
     // Before the revocation was known, both showed.
     assert_eq!(view::alerts(&net.roster(), &events, now).len(), 2);
     // Events by unknown keys never show.
-    let stranger = panic_event(&net.x, at(HOUR), rid("x"));
+    let stranger = panic_event(&net.x, at(HOUR));
     assert!(view::alerts(&roster, &[stranger], now).is_empty());
 }
 
@@ -2027,18 +2600,25 @@ fn alerts_are_listed_newest_first_and_expire() {
     let net = Net::new();
     let roster = net.roster();
     let t = at(HOUR);
-    let mut expiring = alert_body(rid("old"), AlertKind::Alert, "oaxaca", "org-a", None);
-    expiring.expires_at = Some(t.plus_ms(MIN));
-    let old = sign(
-        &net.s,
-        t,
-        DocId::alerts("oaxaca", t),
-        Body::Alert(expiring),
+    let mut expiring = alert_body(
+        alert_id(&net.s, t),
+        AlertKind::Alert,
+        "oaxaca",
+        "org-a",
+        None,
     );
-    let new = panic_event(&net.m, t.plus_ms(2 * MIN), rid("new"));
+    expiring.expires_at = Some(t.plus_ms(MIN));
+    let old = sign(&net.s, t, DocId::alerts("oaxaca", t), Body::Alert(expiring));
+    let new = panic_event(&net.m, t.plus_ms(2 * MIN));
     let list = view::alerts(&roster, &[old.clone(), new.clone()], t.plus_ms(HOUR));
     let shown: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
-    assert_eq!(shown, [rid("new").to_string(), rid("old").to_string()]);
+    assert_eq!(
+        shown,
+        [
+            alert_id(&net.m, t.plus_ms(2 * MIN)).to_string(),
+            alert_id(&net.s, t).to_string()
+        ]
+    );
     assert_eq!(list[1].status, "expired");
     assert_eq!(list[0].status, "open");
     // Not yet expired.
@@ -2083,7 +2663,13 @@ fn latest_checkin_wins_and_overdue_follows_next_due() {
     assert!(view::checkins(&roster, &[stranger], t2).is_empty());
 }
 
-fn shelter_event(key: &SecretKey, t: Timestamp, id: RecordId, org: &str, capacity: u32) -> SignedEvent {
+fn shelter_event(
+    key: &SecretKey,
+    t: Timestamp,
+    id: RecordId,
+    org: &str,
+    capacity: u32,
+) -> SignedEvent {
     sign(
         key,
         t,
@@ -2102,7 +2688,13 @@ fn shelter_event(key: &SecretKey, t: Timestamp, id: RecordId, org: &str, capacit
     )
 }
 
-fn occupancy_event(key: &SecretKey, t: Timestamp, shelter: RecordId, org: &str, delta: i32) -> SignedEvent {
+fn occupancy_event(
+    key: &SecretKey,
+    t: Timestamp,
+    shelter: RecordId,
+    org: &str,
+    delta: i32,
+) -> SignedEvent {
     sign(
         key,
         t,
@@ -2180,7 +2772,10 @@ fn shelter_description_newest_wins_and_is_written_by_its_org() {
     let id = rid("casa");
     let first = shelter_event(&net.a, at(HOUR), id, "org-a", 10);
     let update = shelter_event(&net.s, at(2 * HOUR), id, "org-a", 20);
-    for events in [vec![first.clone(), update.clone()], vec![update.clone(), first.clone()]] {
+    for events in [
+        vec![first.clone(), update.clone()],
+        vec![update.clone(), first.clone()],
+    ] {
         let list = view::shelters(&roster, &events);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].capacity, 20);
@@ -2200,6 +2795,95 @@ fn shelter_description_newest_wins_and_is_written_by_its_org() {
     assert_eq!(view::shelters(&roster, &[by_member, for_other]).len(), 0);
 }
 
+#[test]
+fn another_organisation_cannot_take_over_a_shelter() {
+    let net = Net::new();
+    let roster = net.roster();
+    let id = rid("casa");
+    let mut events = vec![
+        shelter_event(&net.a, at(HOUR), id, "org-a", 10),
+        occupancy_event(&net.a, at(HOUR + 1), id, "org-a", 3),
+    ];
+    let before = view::shelters(&roster, &events);
+    assert_eq!(before.len(), 1);
+
+    // B, org-b's admin, describes org-a's shelter id as org-b's, later: allowed by the roster
+    // (org-b writes for org-b), and B counts people for it under org-b.
+    let takeover = sign(
+        &net.b,
+        at(2 * HOUR),
+        DocId::shelters("oaxaca"),
+        Body::Shelter(ShelterBody {
+            id,
+            org: "org-b".into(),
+            name: "Cerrado".into(),
+            region: "oaxaca".into(),
+            capacity: 1,
+            services: Vec::new(),
+            accepts: Vec::new(),
+            contact: "+52 951 999 9999".into(),
+            status: ShelterStatus::Closed,
+        }),
+    );
+    assert_eq!(roster.authorize(takeover.event()), Ok(()));
+    events.push(takeover);
+    events.push(occupancy_event(&net.b, at(2 * HOUR + 1), id, "org-b", 1));
+
+    // The shelter stays org-a's as it was, whatever the order the events come in; org-b's
+    // description under the same id is a shelter of org-b's, not a change to org-a's.
+    let reversed: Vec<SignedEvent> = events.iter().rev().cloned().collect();
+    for events in [&events, &reversed] {
+        let list = view::shelters(&roster, events);
+        assert_eq!(list.len(), 2);
+        let s = list
+            .iter()
+            .find(|s| s.org == "org-a")
+            .expect("org-a's shelter");
+        assert_eq!(s, &before[0]);
+        assert_eq!(s.name.as_str(), "Casa Refugio");
+        assert_eq!((s.capacity, s.occupancy, s.available), (10, 3, 7));
+        assert_eq!(s.status, ShelterStatus::Open);
+        assert_eq!(s.contact, "+52 951 000 0000");
+        let b = list
+            .iter()
+            .find(|s| s.org == "org-b")
+            .expect("org-b's own entry");
+        assert_eq!((b.name.as_str(), b.occupancy), ("Cerrado", 1));
+    }
+
+    // Backdating does not help: an org-b description claiming the earliest time changes
+    // nothing of org-a's.
+    let backdated = sign(
+        &net.b,
+        Timestamp(0),
+        DocId::shelters("oaxaca"),
+        Body::Shelter(ShelterBody {
+            id,
+            org: "org-b".into(),
+            name: "Antes".into(),
+            region: "oaxaca".into(),
+            capacity: 0,
+            services: Vec::new(),
+            accepts: Vec::new(),
+            contact: String::new(),
+            status: ShelterStatus::Closed,
+        }),
+    );
+    events.push(backdated);
+    let list = view::shelters(&roster, &events);
+    assert_eq!(list.iter().find(|s| s.org == "org-a"), Some(&before[0]));
+
+    // Org-a's own later description still applies.
+    events.push(shelter_event(&net.s, at(3 * HOUR), id, "org-a", 20));
+    let list = view::shelters(&roster, &events);
+    let a = list
+        .iter()
+        .find(|s| s.org == "org-a")
+        .expect("org-a's shelter");
+    assert_eq!(a.capacity, 20);
+    assert_eq!(a.updated_at, at(3 * HOUR).rfc3339());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wire
 // ---------------------------------------------------------------------------------------------
@@ -2209,7 +2893,7 @@ fn signed_events_travel_in_client_requests() {
     let net = Net::new();
     let events = vec![
         checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None),
-        panic_event(&net.m, at(HOUR), rid("p")),
+        panic_event(&net.m, at(HOUR)),
     ];
     let request = ClientRequest::V0(ClientRequestV0::Submit {
         events: events.clone(),
@@ -2227,4 +2911,36 @@ fn signed_events_travel_in_client_requests() {
     let mut tampered = bytes.clone();
     tampered[sig_byte] ^= 1;
     assert!(postcard::from_bytes::<ClientRequest>(&tampered).is_err());
+}
+
+/// A missed check-in cannot hide a panic by claiming its id, and only the member's own
+/// organisation raises one.
+#[test]
+fn missed_checkins_cannot_shadow_a_panic() {
+    let net = Net::new();
+    let roster = net.roster();
+    let panic = panic_event(&net.m, at(2 * HOUR));
+    let panic_id = alert_id(&net.m, at(2 * HOUR));
+    // Org-a's node claims the panic's id, backdated.
+    let shadow = alert_with_id(
+        &net.n,
+        at(HOUR),
+        panic_id,
+        AlertKind::MissedCheckin,
+        "org-a",
+        Some(net.m.public()),
+    );
+    assert_eq!(roster.authorize(shadow.event()), Ok(()));
+    for events in [vec![panic.clone(), shadow.clone()], vec![shadow, panic]] {
+        let alerts = view::alerts(&roster, &events, at(3 * HOUR));
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, AlertKind::Panic);
+        assert_eq!(alerts[0].author, net.m.public().to_string());
+    }
+    // Org-b's admin may not raise a missed check-in about org-a's member at all.
+    let foreign = missed_event(&net.b, at(HOUR), net.m.public(), at(0), "org-a");
+    assert!(matches!(
+        roster.authorize(foreign.event()),
+        Err(AuthError::Forbidden(_))
+    ));
 }

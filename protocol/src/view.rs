@@ -100,8 +100,14 @@ pub fn alerts<'a>(
     for e in &events {
         let ev = e.event();
         if let Body::Alert(a) = &ev.body {
-            if out.contains_key(&a.id) {
-                continue;
+            // A panic or alert (whose id derives from its author) takes precedence over a
+            // missed check-in claiming the same id; missed check-ins with one id merge.
+            match out.get(&a.id) {
+                Some(existing)
+                    if existing.kind == AlertKind::MissedCheckin
+                        && a.kind != AlertKind::MissedCheckin => {}
+                Some(_) => continue,
+                None => {}
             }
             let raised = entry(roster, e, "raised", None);
             out.insert(
@@ -299,25 +305,15 @@ pub fn shelters<'a>(
         .into_iter()
         .filter(|e| roster.authorize(e.event()).is_ok())
         .collect();
-    // A shelter belongs to the organisation that created it (its earliest description): later
-    // descriptions count only if they come from that organisation.
-    let mut owner: BTreeMap<RecordId, (crate::ids::Timestamp, crate::event::EventId, String)> =
-        BTreeMap::new();
-    for e in &events {
-        if let Body::Shelter(s) = &e.event().body {
-            let candidate = (e.event().at, e.id(), s.org.clone());
-            let slot = owner.entry(s.id).or_insert(candidate.clone());
-            if (candidate.0, candidate.1) < (slot.0, slot.1) {
-                *slot = candidate;
-            }
-        }
-    }
-    let mut latest: BTreeMap<RecordId, &SignedEvent> = BTreeMap::new();
+    // A shelter is identified by its id *and* its organisation: only that organisation
+    // writes it (the roster checks the author's org), so another organisation reusing the id
+    // makes a different shelter, never a change to this one, whatever time it claims.
+    let mut latest: BTreeMap<(RecordId, String), &SignedEvent> = BTreeMap::new();
     let mut occupancy: BTreeMap<(RecordId, String), i64> = BTreeMap::new();
     for e in &events {
         match &e.event().body {
-            Body::Shelter(s) if owner.get(&s.id).is_some_and(|o| o.2 == s.org) => {
-                let slot = latest.entry(s.id).or_insert(e);
+            Body::Shelter(s) => {
+                let slot = latest.entry((s.id, s.org.clone())).or_insert(e);
                 if (e.event().at, e.id()) > (slot.event().at, slot.id()) {
                     *slot = e;
                 }

@@ -159,7 +159,7 @@ pub enum ClientRequestV0 {
         #[serde(with = "serde_bytes")]
         proof: Vec<u8>,
         /// `AddNode { org, node, addrs }` signed by `admin`.
-        add_node: SignedEvent,
+        add_node: Box<SignedEvent>,
     },
     /// Store signed events written by the requester.
     Submit {

@@ -178,7 +178,7 @@ fn join_as_node(rt: &tokio::runtime::Runtime, a: &Node, node: &SecretKey, admin:
         org: "evil".into(),
         admin: admin.public(),
         proof: node.sign(&invite.proof_message(&node.public())).to_vec(),
-        add_node,
+        add_node: Box::new(add_node),
     };
     let answers = rt
         .block_on(daemon::net::request_all(
