@@ -211,6 +211,8 @@ pub(crate) fn delivery(
 ) -> anyhow::Result<()> {
     let id = match &event.event().body {
         protocol::event::Body::Alert(a) => a.id.to_string(),
+        protocol::event::Body::Shelter(s) => s.id.to_string(),
+        protocol::event::Body::Occupancy { shelter, .. } => shelter.to_string(),
         _ => event.id().to_string(),
     };
     if json {
