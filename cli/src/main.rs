@@ -114,6 +114,12 @@ enum Cmd {
         #[arg(long)]
         overdue: bool,
     },
+    /// Who to call in each region: security contacts, then admins.
+    Directory {
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Add or update a shelter (admins and security contacts of its organisation).
     Shelter {
         #[command(subcommand)]
@@ -176,6 +182,11 @@ enum AlertAction {
         expires: Option<std::time::Duration>,
         /// What people should know.
         text: String,
+    },
+    /// Show an alert with its whole signed history.
+    Show {
+        /// Alert id or prefix.
+        id: String,
     },
     /// Acknowledge an alert: you have seen it and are on it.
     Ack {
@@ -417,6 +428,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 text: note,
                 expires_at: None,
                 subject: None,
+                due: None,
             });
             let event = sign(&key, DocId::alerts(&region, at), at, body)?;
             send_record(&home, &key, &saved, event, "panic", json).await
@@ -476,6 +488,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Shelter { action } => shelter_action(&home, action, json).await,
+        Cmd::Directory { region } => {
+            let (key, saved) = load(&home)?;
+            flush_queue(&home, &key, &saved).await;
+            match member::query(&key, &saved.nodes, ClientRequestV0::Directory { region }).await? {
+                ClientResponseV0::Directory(list) => output::directory(&list, json)?,
+                _ => anyhow::bail!("unexpected answer"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -653,8 +674,14 @@ async fn alert_action(home: &Home, action: AlertAction, json: bool) -> anyhow::R
                 text,
                 expires_at: expires.map(|d| at.plus_ms(d.as_millis() as i64)),
                 subject: None,
+                due: None,
             });
             (DocId::alerts(&region, at), body, "alert")
+        }
+        AlertAction::Show { id } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            output::alert_detail(&alert, json)?;
+            return Ok(ExitCode::SUCCESS);
         }
         AlertAction::Ack { id } => {
             let alert = find_alert(&key, &saved, &id).await?;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use protocol::control::Response;
 use protocol::event::SignedEvent;
-use protocol::view::{AlertView, CheckinView, ShelterView};
+use protocol::view::{AlertView, CheckinView, DirectoryEntry, ShelterView};
 use protocol::wire::Profile;
 use serde::Serialize;
 
@@ -364,4 +364,65 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
         }
         Response::Error { message } => anyhow::bail!("{message}"),
     }
+}
+
+pub(crate) fn alert_detail(a: &AlertView, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(a);
+    }
+    println!("alert     {}", a.id);
+    println!(
+        "kind      {} ({}, {}, {})",
+        kebab(&a.kind),
+        kebab(&a.severity),
+        kebab(&a.urgency),
+        kebab(&a.certainty)
+    );
+    println!("region    {} ({})", a.region, a.org);
+    println!("status    {}", a.status);
+    if let Some(subject) = &a.subject {
+        println!("member    {subject}");
+    }
+    if let Some(expires) = &a.expires_at {
+        println!("expires   {expires}");
+    }
+    println!("text      {}", a.text);
+    println!();
+    let rows = a
+        .history
+        .iter()
+        .map(|h| {
+            vec![
+                h.at.clone(),
+                h.action.clone(),
+                h.by_name.clone().unwrap_or_else(|| h.by[..8].to_string()),
+                h.detail.clone().unwrap_or_default(),
+                h.event[..8].to_string(),
+            ]
+        })
+        .collect();
+    table(&["AT", "ACTION", "BY", "DETAIL", "SIGNED EVENT"], rows)
+}
+
+pub(crate) fn directory(list: &[DirectoryEntry], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    if list.is_empty() {
+        println!("No security contacts yet.");
+        return Ok(());
+    }
+    let rows = list
+        .iter()
+        .map(|d| {
+            vec![
+                d.region.clone(),
+                d.name.clone(),
+                d.role.as_str().to_string(),
+                d.org.clone(),
+                d.key[..8].to_string(),
+            ]
+        })
+        .collect();
+    table(&["REGION", "NAME", "ROLE", "ORG", "KEY"], rows)
 }

@@ -39,6 +39,10 @@ pub struct Args {
     /// (config.toml and the node that admitted this one); overrides `connect` in config.toml.
     #[arg(long)]
     pub connect: Option<Connect>,
+    /// How long after a member's check-in is due before a missed check-in alert is raised,
+    /// e.g. 15m; overrides `checkin_grace` in config.toml.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub checkin_grace: Option<std::time::Duration>,
 }
 
 /// Which nodes a node dials by itself.
@@ -66,7 +70,18 @@ struct ConfigFile {
     /// Which nodes to dial.
     #[serde(default = "default_connect")]
     connect: Connect,
+    /// Grace period after a missed check-in's due time, e.g. "15m".
+    #[serde(default = "default_grace")]
+    checkin_grace: String,
 }
+
+fn default_grace() -> String {
+    DEFAULT_CHECKIN_GRACE.to_string()
+}
+
+/// How long after a check-in was due a node raises the missed check-in alert: long enough
+/// for a member whose phone is slow to get through, short enough to matter.
+pub const DEFAULT_CHECKIN_GRACE: &str = "15m";
 
 fn default_connect() -> Connect {
     Connect::All
@@ -97,6 +112,8 @@ pub struct Config {
     pub bootstrap: Vec<Multiaddr>,
     /// Which nodes to dial.
     pub connect: Connect,
+    /// Grace period before a missed check-in raises an alert.
+    pub checkin_grace: std::time::Duration,
 }
 
 impl Config {
@@ -173,7 +190,18 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             Ok(addr)
         })
         .collect::<anyhow::Result<Vec<Multiaddr>>>()?;
+    let checkin_grace = match args.checkin_grace {
+        Some(g) => g,
+        None => humantime::parse_duration(&file.checkin_grace).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: checkin_grace {:?}: {e}",
+                config_path.display(),
+                file.checkin_grace
+            )
+        })?,
+    };
     Ok(Config {
+        checkin_grace,
         bootstrap,
         connect: args.connect.unwrap_or(file.connect),
         node_key: read_key(&data_dir.join("node.key"))?,
@@ -211,7 +239,10 @@ fn init_dir(dir: &Path, org: &str) -> anyhow::Result<()> {
          bootstrap = []\n\
          \n\
          # Which nodes to dial: \"all\" trusted nodes the roster announces, or only \"bootstrap\".\n\
-         connect = \"all\"\n",
+         connect = \"all\"\n\
+         \n\
+         # How long after a member's check-in is due before a missed check-in alert is raised.\n\
+         checkin_grace = \"15m\"\n",
         listen.join(", ")
     );
     write_private(&dir.join("config.toml"), text.as_bytes())

@@ -354,6 +354,29 @@ impl Engine {
         .collect()
     }
 
+    /// Each member's latest allowed check-in: (member, time, next due).
+    pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> {
+        let mut latest: BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> = BTreeMap::new();
+        for e in self.events_of(Collection::Checkins) {
+            let ev = e.event();
+            let Body::Checkin(c) = &ev.body else { continue };
+            if self.roster.authorize(ev).is_err() {
+                continue;
+            }
+            let slot = latest.entry(ev.author).or_insert((ev.at, c.next_due));
+            if ev.at > slot.0 {
+                *slot = (ev.at, c.next_due);
+            }
+        }
+        latest
+    }
+
+    /// Whether any alerts document holds a creation event for `id`.
+    pub(crate) fn has_alert(&self, id: protocol::ids::RecordId) -> bool {
+        self.events_of(Collection::Alerts)
+            .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == id))
+    }
+
     pub(crate) fn checkin_count(&self) -> usize {
         self.events_of(Collection::Checkins).count()
     }

@@ -33,6 +33,8 @@ use crate::store::InviteRecord;
 
 /// How often a node re-sends its summary to every connected node and re-dials missing ones.
 const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(15);
+/// How often a node looks for overdue check-ins.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 /// Operator commands waiting for the node loop.
 pub(crate) const CONTROL_CHANNEL_CAP: usize = 64;
 /// Longest back-off between dials of an unreachable node.
@@ -76,6 +78,8 @@ pub(crate) struct Node {
     dials: HashMap<PeerId, Dial>,
     /// Which nodes to dial by ourselves.
     connect: Connect,
+    /// Grace period before a missed check-in raises an alert, in ms.
+    checkin_grace_ms: i64,
     /// Peers from config.toml and from joining, dialled whatever `connect` says.
     bootstrap: Vec<Multiaddr>,
     /// When each node peer last exchanged a sync message with us.
@@ -117,6 +121,7 @@ impl Node {
             close_after_response: HashSet::new(),
             dials: HashMap::new(),
             connect: config.connect,
+            checkin_grace_ms: config.checkin_grace.as_millis().min(i64::MAX as u128) as i64,
             bootstrap: config.bootstrap.clone(),
             last_sync: HashMap::new(),
             internal_tx,
@@ -145,6 +150,8 @@ impl Node {
             return;
         };
         self.dial_missing();
+        let mut watch = tokio::time::interval(WATCH_INTERVAL);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.shutdown {
@@ -158,6 +165,7 @@ impl Node {
                 Some(done) = internal.recv() => self.on_internal(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
+                _ = watch.tick() => self.on_watch(),
             }
         }
         if let Err(e) = self.engine.store().flush() {
@@ -236,6 +244,96 @@ impl Node {
         }
         self.announce_addrs();
         self.dial_missing();
+    }
+
+    /// The dead man's switch: raises a missed check-in alert for every member whose next
+    /// check-in is overdue by more than the grace period, and resolves such alerts once the
+    /// member checks in again. Any node may do this; the alert's id derives from (member, due
+    /// time), so nodes raising it concurrently create one alert.
+    fn on_watch(&mut self) {
+        let now = Timestamp::now();
+        let latest = self.engine.latest_checkins();
+        let mut events = Vec::new();
+        for (member, (_, next_due)) in &latest {
+            let Some(due) = next_due else { continue };
+            if due.plus_ms(self.checkin_grace_ms) > now {
+                continue;
+            }
+            let id = protocol::event::AlertBody::missed_checkin_id(member, *due);
+            if self.engine.has_alert(id) {
+                continue;
+            }
+            let roster = self.engine.roster();
+            let Some(m) = roster.members.get(member) else {
+                continue;
+            };
+            if m.revoked_at.is_some() {
+                continue;
+            }
+            let region = m.region.clone().unwrap_or_else(|| m.org.clone());
+            let body = Body::Alert(protocol::event::AlertBody {
+                id,
+                kind: protocol::event::AlertKind::MissedCheckin,
+                severity: protocol::event::Severity::Severe,
+                urgency: protocol::event::Urgency::Immediate,
+                certainty: protocol::event::Certainty::Possible,
+                region: region.clone(),
+                org: m.org.clone(),
+                text: format!("{} missed the check-in due at {}", m.name, due.rfc3339()),
+                expires_at: None,
+                subject: Some(*member),
+                due: Some(*due),
+            });
+            events.push((DocId::alerts(&region, now), body));
+        }
+        for alert in self.engine.alerts(None, true) {
+            if alert.kind != protocol::event::AlertKind::MissedCheckin {
+                continue;
+            }
+            let (Some(subject), Some(due)) = (&alert.subject, &alert.due) else {
+                continue;
+            };
+            let Ok(subject) = subject.parse::<PublicKey>() else {
+                continue;
+            };
+            let Some((last, _)) = latest.get(&subject) else {
+                continue;
+            };
+            let Some(due) = Timestamp::parse_rfc3339(due) else {
+                continue;
+            };
+            if *last <= due {
+                continue;
+            }
+            let (Ok(doc), Ok(id)) = (alert.doc.parse::<DocId>(), alert.id.parse()) else {
+                continue;
+            };
+            let note = format!("checked in again at {}", last.rfc3339());
+            events.push((doc, Body::Resolve { alert: id, note }));
+        }
+        for (doc, body) in events {
+            let event = SignedEvent::sign(
+                Event {
+                    author: self.me,
+                    at: now,
+                    doc,
+                    body,
+                },
+                &self.node_key,
+            );
+            match event
+                .map_err(|e| e.to_string())
+                .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
+            {
+                Ok((_, changed)) => {
+                    info!("missed check-in alert raised or resolved");
+                    for doc in changed {
+                        self.on_local_change(&doc, None);
+                    }
+                }
+                Err(e) => warn!(error = %e, "cannot raise or resolve a missed check-in"),
+            }
+        }
     }
 
     /// Keeps this node's addresses in the roster current, so other nodes (and members) can
@@ -641,6 +739,9 @@ impl Node {
             } => {
                 ClientResponseV0::Shelters(self.engine.shelters(region.as_deref(), available_only))
             }
+            ClientRequestV0::Directory { region } => ClientResponseV0::Directory(
+                protocol::view::directory(self.engine.roster(), region.as_deref()),
+            ),
         }
     }
 

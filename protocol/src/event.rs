@@ -158,6 +158,8 @@ pub struct AlertBody {
     pub expires_at: Option<Timestamp>,
     /// The member the alert is about (missed check-ins).
     pub subject: Option<PublicKey>,
+    /// The due time of the check-in that was missed (missed check-ins).
+    pub due: Option<Timestamp>,
 }
 
 impl AlertBody {
@@ -605,7 +607,21 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if *doc != DocId::alerts(&alert.region, event.at) {
                 return Err(wrong_doc());
             }
-            if (alert.kind == AlertKind::MissedCheckin) != alert.subject.is_some() {
+            if alert.kind == AlertKind::MissedCheckin {
+                let (Some(subject), Some(due)) = (alert.subject, alert.due) else {
+                    return Err(VerifyError::Invalid(
+                        "a missed check-in names its member and due time".into(),
+                    ));
+                };
+                if alert.id != AlertBody::missed_checkin_id(&subject, due) {
+                    return Err(VerifyError::Invalid(
+                        "a missed check-in's id derives from its member and due time".into(),
+                    ));
+                }
+            }
+            if (alert.kind == AlertKind::MissedCheckin) != alert.subject.is_some()
+                || (alert.kind == AlertKind::MissedCheckin) != alert.due.is_some()
+            {
                 return Err(VerifyError::Invalid(
                     "a subject goes with missed check-ins only".into(),
                 ));

@@ -199,6 +199,13 @@ impl Timestamp {
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// Parses RFC 3339 text (as [`Timestamp::rfc3339`] writes it).
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let dt = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+        Some(Self((dt.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+
     /// RFC 3339 text with second precision, e.g. `2026-11-29T21:26:06Z`.
     pub fn rfc3339(self) -> String {
         let dt = self

@@ -305,11 +305,16 @@ impl Roster {
                     let subject = alert.subject.and_then(|s| self.members.get(&s));
                     match subject {
                         None => forbidden("missed check-in of an unknown member"),
-                        Some(s) if s.org != alert.org || alert.org != org => forbidden(
-                            "missed check-ins are raised by the member's own organisation",
+                        Some(s) if s.org != alert.org => {
+                            forbidden("a missed check-in is for the member's organisation")
+                        }
+                        // Any node may notice (the id is derived, so raises merge); people
+                        // raise them only for their own organisation.
+                        Some(_) if is_node => Ok(()),
+                        Some(_) if is_responder && alert.org == org => Ok(()),
+                        Some(_) => forbidden(
+                            "missed check-ins are raised by nodes and the member's own responders",
                         ),
-                        Some(_) if is_node || is_responder => Ok(()),
-                        Some(_) => forbidden("members do not raise missed check-ins"),
                     }
                 }
             },

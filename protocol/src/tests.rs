@@ -67,6 +67,7 @@ fn alert_body(
         text: "help".into(),
         expires_at: None,
         subject,
+        due: None,
     }
 }
 
@@ -112,14 +113,15 @@ fn missed_event(
     due: Timestamp,
     org: &str,
 ) -> SignedEvent {
-    alert_with_id(
-        key,
-        t,
+    let mut body = alert_body(
         AlertBody::missed_checkin_id(&subject, due),
         AlertKind::MissedCheckin,
+        "oaxaca",
         org,
         Some(subject),
-    )
+    );
+    body.due = Some(due);
+    sign(key, t, DocId::alerts("oaxaca", t), Body::Alert(body))
 }
 
 fn alert_action(key: &SecretKey, t: Timestamp, body: Body) -> SignedEvent {
@@ -793,13 +795,16 @@ fn alert_ids_derive_from_author_and_time() {
         author: net.n.public(),
         at: t,
         doc: DocId::alerts("oaxaca", t),
-        body: Body::Alert(alert_body(
-            AlertBody::missed_checkin_id(&m, t.plus_ms(-HOUR)),
-            AlertKind::MissedCheckin,
-            "oaxaca",
-            "org-a",
-            Some(m),
-        )),
+        body: Body::Alert(AlertBody {
+            due: Some(t.plus_ms(-HOUR)),
+            ..alert_body(
+                AlertBody::missed_checkin_id(&m, t.plus_ms(-HOUR)),
+                AlertKind::MissedCheckin,
+                "oaxaca",
+                "org-a",
+                Some(m),
+            )
+        }),
     };
     assert!(SignedEvent::sign(missed, &net.n).is_ok());
 
@@ -2921,21 +2926,37 @@ fn missed_checkins_cannot_shadow_a_panic() {
     let roster = net.roster();
     let panic = panic_event(&net.m, at(2 * HOUR));
     let panic_id = alert_id(&net.m, at(2 * HOUR));
-    // Org-a's node claims the panic's id, backdated.
-    let shadow = alert_with_id(
+    // Org-a's node cannot claim the panic's id for a missed check-in: the id must derive
+    // from the member and due time.
+    let shadow = SignedEvent::sign(
+        Event {
+            author: net.n.public(),
+            at: at(HOUR),
+            doc: DocId::alerts("oaxaca", at(HOUR)),
+            body: Body::Alert(AlertBody {
+                due: Some(at(0)),
+                ..alert_body(
+                    panic_id,
+                    AlertKind::MissedCheckin,
+                    "oaxaca",
+                    "org-a",
+                    Some(net.m.public()),
+                )
+            }),
+        },
         &net.n,
-        at(HOUR),
-        panic_id,
-        AlertKind::MissedCheckin,
-        "org-a",
-        Some(net.m.public()),
     );
-    assert_eq!(roster.authorize(shadow.event()), Ok(()));
-    for events in [vec![panic.clone(), shadow.clone()], vec![shadow, panic]] {
+    assert!(shadow.is_err());
+    // Even under a correctly derived id, a missed check-in never hides a panic in the view.
+    let honest_missed = missed_event(&net.n, at(HOUR), net.m.public(), at(0), "org-a");
+    for events in [
+        vec![panic.clone(), honest_missed.clone()],
+        vec![honest_missed, panic],
+    ] {
         let alerts = view::alerts(&roster, &events, at(3 * HOUR));
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].kind, AlertKind::Panic);
-        assert_eq!(alerts[0].author, net.m.public().to_string());
+        assert!(alerts
+            .iter()
+            .any(|a| a.kind == AlertKind::Panic && a.author == net.m.public().to_string()));
     }
     // Org-b's admin may not raise a missed check-in about org-a's member at all.
     let foreign = missed_event(&net.b, at(HOUR), net.m.public(), at(0), "org-a");

@@ -57,6 +57,8 @@ pub struct AlertView {
     pub expires_at: Option<String>,
     /// The member a missed check-in is about.
     pub subject: Option<String>,
+    /// RFC 3339 due time of the check-in a missed check-in is about.
+    pub due: Option<String>,
     /// Who acknowledged, in order.
     pub acknowledgements: Vec<HistoryEntry>,
     /// Current assignee key.
@@ -127,6 +129,7 @@ pub fn alerts<'a>(
                     created_at: ev.at.rfc3339(),
                     expires_at: a.expires_at.map(|t| t.rfc3339()),
                     subject: a.subject.map(|s| s.to_string()),
+                    due: a.due.map(|t| t.rfc3339()),
                     acknowledgements: Vec::new(),
                     assignee: None,
                     resolution: None,
@@ -364,5 +367,46 @@ pub fn shelters<'a>(
         })
         .collect();
     out.sort_by(|a, b| (&a.region, &a.name, &a.id).cmp(&(&b.region, &b.name, &b.id)));
+    out
+}
+
+/// Who to call in a region: its security contacts and admins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// Region.
+    pub region: String,
+    /// Display name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// security-contact or admin.
+    pub role: Role,
+    /// Key.
+    pub key: String,
+}
+
+/// The directory of regions and their security contacts (then admins), from the roster.
+pub fn directory(roster: &Roster, region: Option<&str>) -> Vec<DirectoryEntry> {
+    let mut out: Vec<DirectoryEntry> = roster
+        .directory()
+        .into_iter()
+        .filter(|(r, _)| region.is_none_or(|want| want == r))
+        .flat_map(|(r, people)| {
+            people.into_iter().map(move |(key, m)| DirectoryEntry {
+                region: r.clone(),
+                name: m.name.clone(),
+                org: m.org.clone(),
+                role: m.role,
+                key: key.to_string(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.region, b.role == Role::SecurityContact, &a.name).cmp(&(
+            &b.region,
+            a.role == Role::SecurityContact,
+            &b.name,
+        ))
+    });
     out
 }

@@ -187,6 +187,11 @@ pub enum ClientRequestV0 {
         /// Only with free places.
         available_only: bool,
     },
+    /// Regions and who to call in each.
+    Directory {
+        /// Only this region.
+        region: Option<String>,
+    },
 }
 
 /// Errors a node reports to a client.
@@ -238,6 +243,8 @@ pub enum ClientResponseV0 {
     Checkins(Vec<CheckinView>),
     /// Shelters.
     Shelters(Vec<ShelterView>),
+    /// The directory.
+    Directory(Vec<crate::view::DirectoryEntry>),
     /// Refused.
     Error {
         /// Kind.

@@ -318,6 +318,7 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
                     text: text.into(),
                     expires_at: None,
                     subject: None,
+                    due: None,
                 }),
             },
             author,

@@ -3,9 +3,12 @@
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes from a trusted node.
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
+//! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
+//!   the directory, an alert's history.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
 mod hostile;
 mod network;
+mod safety;
 mod single_node;
