@@ -1,5 +1,6 @@
 //! The integration tests: real `tejidod` processes driven by the real `tejido` binary.
 //!
+//! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes from a trusted node.
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
@@ -8,6 +9,7 @@
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
+mod crash;
 mod hostile;
 mod network;
 mod safety;
