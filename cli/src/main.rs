@@ -57,6 +57,29 @@ enum Cmd {
     Peers,
     /// Documents with their heads and sizes (operator).
     Docs,
+    /// Write a bundle of every document's events for nodes you cannot reach, encrypted to them
+    /// and signed by this node, to carry on a USB stick (operator).
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// A node to encrypt to (repeatable; default every other trusted node).
+        #[arg(long = "for")]
+        for_nodes: Vec<String>,
+    },
+    /// Verify and apply a bundle, with the same checks as sync; all or nothing (operator).
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+    /// Write one document in automerge's binary format, for other automerge tools (operator).
+    ExportDoc {
+        /// Document id, e.g. roster or alerts/oaxaca/2026-11 (see `docs`).
+        doc: String,
+        /// The file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Revoke a member or node key of your organisation, network-wide (operator).
     Revoke {
         /// The key to revoke.
@@ -350,6 +373,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             Cmd::Join { code } => Request::JoinNetwork { code: code.clone() },
             Cmd::Peers => Request::Peers,
+            Cmd::Export { for_nodes, .. } => Request::Export {
+                for_nodes: for_nodes.clone(),
+            },
+            Cmd::ExportDoc { doc, .. } => Request::ExportDoc { doc: doc.clone() },
+            Cmd::Import { file } => {
+                let bytes =
+                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                if bytes.len() > protocol::bundle::MAX_BUNDLE_BYTES {
+                    anyhow::bail!("{} is too large to be a bundle", file.display());
+                }
+                Request::Import {
+                    bundle: data_encoding::BASE64.encode(&bytes),
+                }
+            }
             Cmd::Docs => Request::Docs,
             Cmd::Revoke { key, reason } => Request::Revoke {
                 key: key.clone(),
@@ -369,6 +406,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             _ => anyhow::bail!("this command is for members: use --home instead of --data-dir"),
         };
         let response = operator(&dir, request).await?;
+        if let (
+            Response::File { data, summary },
+            Cmd::Export { to, .. } | Cmd::ExportDoc { to, .. },
+        ) = (&response, &args.command)
+        {
+            let bytes = data_encoding::BASE64
+                .decode(data.as_bytes())
+                .context("the node sent a damaged file")?;
+            member::write_atomic(to, &bytes)?;
+            println!("wrote {}: {summary}", to.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         output::operator(&response, json)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -378,6 +427,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         | Cmd::Members
         | Cmd::Invite { .. }
         | Cmd::Peers
+        | Cmd::Export { .. }
+        | Cmd::Import { .. }
+        | Cmd::ExportDoc { .. }
         | Cmd::Docs
         | Cmd::Revoke { .. } => {
             anyhow::bail!("this command is for node operators: pass --data-dir DIR")

@@ -358,6 +358,10 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                 .collect();
             table(&["DOCUMENT", "EVENTS", "HEADS"], rows)
         }
+        Response::File { summary, .. } => {
+            println!("{summary}");
+            Ok(())
+        }
         Response::Done { message } => {
             println!("{message}");
             Ok(())

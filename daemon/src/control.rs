@@ -14,8 +14,8 @@ use tracing::debug;
 
 use crate::node::Command;
 
-/// Longest request line accepted.
-const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Longest request line accepted: an imported bundle travels in it, base64-encoded.
+const MAX_LINE_BYTES: usize = 4 * protocol::bundle::MAX_BUNDLE_BYTES / 3 + 1024;
 
 /// Binds the socket (replacing a stale one; the store lock guarantees no other node runs on
 /// this data directory) and restricts it to the owner.

@@ -291,6 +291,93 @@ impl Engine {
         self.docs.get(&DocId::roster()).map(|d| d.save())
     }
 
+    /// Every document's events, for a sneakernet bundle.
+    pub(crate) fn export_contents(&self) -> protocol::bundle::Contents {
+        protocol::bundle::Contents {
+            docs: self
+                .docs
+                .values()
+                .filter(|d| !d.is_empty())
+                .map(|d| {
+                    (
+                        d.id().clone(),
+                        d.events().iter().map(|e| e.as_bytes().to_vec()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Applies a bundle's events with the same checks as sync, all or nothing: every event is
+    /// verified and authorised (roster events first, against the roster they extend) before
+    /// any is stored. Returns the number of new events and the documents that changed.
+    pub(crate) fn import(
+        &mut self,
+        contents: protocol::bundle::Contents,
+    ) -> Result<(usize, Vec<DocId>), String> {
+        let mut batches: Vec<(DocId, Vec<SignedEvent>)> = Vec::new();
+        for (doc, events) in contents.docs {
+            let mut fresh = Vec::new();
+            for bytes in events {
+                let event = SignedEvent::decode(&bytes).map_err(|e| format!("{doc}: {e}"))?;
+                if event.event().doc != doc {
+                    return Err(format!("{doc}: an event belongs in {}", event.event().doc));
+                }
+                let known = self.docs.get(&doc).is_some_and(|d| d.contains(event.id()));
+                if !known && !fresh.iter().any(|f: &SignedEvent| f.id() == event.id()) {
+                    fresh.push(event);
+                }
+            }
+            if !fresh.is_empty() {
+                batches.push((doc, fresh));
+            }
+        }
+        // The roster first: the other documents' authors are checked against it.
+        batches.sort_by_key(|(doc, _)| *doc != DocId::roster());
+        let mut roster = self.roster.clone();
+        for (doc, events) in &batches {
+            if *doc == DocId::roster() {
+                protocol::doc::authorize_batch(doc, events, &roster)
+                    .map_err(|e| format!("{doc}: {e}"))?;
+                let mut all: Vec<SignedEvent> = self
+                    .docs
+                    .get(doc)
+                    .map(|d| d.events().to_vec())
+                    .unwrap_or_default();
+                all.extend(events.iter().cloned());
+                roster = Roster::from_events(&all);
+            } else {
+                if !roster.accepts_doc(doc) {
+                    return Err(format!("unknown document {doc}"));
+                }
+                protocol::doc::authorize_batch(doc, events, &roster)
+                    .map_err(|e| format!("{doc}: {e}"))?;
+            }
+        }
+        let mut added = 0;
+        let mut changed = Vec::new();
+        for (doc_id, events) in batches {
+            let doc = self
+                .docs
+                .entry(doc_id.clone())
+                .or_insert_with(|| Document::new(doc_id.clone()));
+            let before = doc.heads();
+            added += doc.insert(&events);
+            self.persist(&doc_id, &before)
+                .map_err(|e| format!("{e:#}"))?;
+            changed.push(doc_id);
+        }
+        if changed.contains(&DocId::roster()) {
+            self.refold_roster();
+        }
+        Ok((added, changed))
+    }
+
+    /// One document in automerge's binary format.
+    pub(crate) fn export_doc(&self, doc: &DocId) -> Option<Vec<u8>> {
+        self.docs.get(doc).map(|d| d.save())
+    }
+
     /// Documents with their heads, for operators and tests comparing nodes.
     pub(crate) fn docs_info(&self) -> Vec<protocol::control::DocInfo> {
         self.docs

@@ -563,6 +563,21 @@ impl Node {
                 docs: self.engine.docs_info(),
             },
             Request::Revoke { key, reason } => self.revoke(&key, reason),
+            Request::Export { for_nodes } => self.export(&for_nodes),
+            Request::Import { bundle } => self.import(&bundle),
+            Request::ExportDoc { doc } => match doc
+                .parse::<DocId>()
+                .ok()
+                .and_then(|d| self.engine.export_doc(&d))
+            {
+                Some(bytes) => Response::File {
+                    summary: format!("{doc}: {} bytes in automerge's format", bytes.len()),
+                    data: data_encoding::BASE64.encode(&bytes),
+                },
+                None => Response::Error {
+                    message: format!("no document {doc}"),
+                },
+            },
             Request::Shutdown => {
                 self.shutdown = true;
                 Response::Done {
@@ -1102,6 +1117,105 @@ impl Node {
                 }
             }
             Err(e) => Response::Error { message: e },
+        }
+    }
+
+    fn export(&mut self, for_nodes: &[String]) -> Response {
+        let roster = self.engine.roster();
+        let recipients: Vec<PublicKey> = if for_nodes.is_empty() {
+            roster
+                .nodes
+                .keys()
+                .filter(|k| **k != self.me && roster.is_active(k))
+                .copied()
+                .collect()
+        } else {
+            let mut keys = Vec::new();
+            for text in for_nodes {
+                let Ok(key) = text.parse::<PublicKey>() else {
+                    return Response::Error {
+                        message: format!("not a node key: {text}"),
+                    };
+                };
+                if !roster.nodes.contains_key(&key) || !roster.is_active(&key) {
+                    return Response::Error {
+                        message: format!("{text} is not a trusted node of this network"),
+                    };
+                }
+                keys.push(key);
+            }
+            keys
+        };
+        if recipients.is_empty() {
+            return Response::Error {
+                message: "no other node to export to".into(),
+            };
+        }
+        let contents = self.engine.export_contents();
+        let events: usize = contents.docs.iter().map(|(_, e)| e.len()).sum();
+        match protocol::bundle::seal(&contents, &self.node_key, &recipients) {
+            Ok(bytes) => Response::File {
+                summary: format!(
+                    "{events} events of {} documents, encrypted to {} node(s), signed by this node",
+                    contents.docs.len(),
+                    recipients.len()
+                ),
+                data: data_encoding::BASE64.encode(&bytes),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn import(&mut self, bundle: &str) -> Response {
+        let fail = |message: String| {
+            warn!(error = %message, "refused bundle");
+            Response::Error { message }
+        };
+        let Ok(bytes) = data_encoding::BASE64.decode(bundle.as_bytes()) else {
+            return fail("the bundle is not valid base64".into());
+        };
+        let opened = match protocol::bundle::open(&bytes, &self.node_key) {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.engine.stats.rejected_changes += 1;
+                return fail(e.to_string());
+            }
+        };
+        let roster = self.engine.roster();
+        if !roster.nodes.contains_key(&opened.exporter) || !roster.is_active(&opened.exporter) {
+            self.engine.stats.rejected_changes += 1;
+            return fail(format!(
+                "the bundle comes from {}, which is not a trusted node of this network",
+                opened.exporter.fmt_short()
+            ));
+        }
+        if self.engine.store().was_imported(&opened.id) {
+            return fail("this bundle was imported before".into());
+        }
+        match self.engine.import(opened.contents) {
+            Ok((added, changed)) => {
+                if let Err(e) = self.engine.store().mark_imported(&opened.id) {
+                    warn!(error = %format!("{e:#}"), "cannot record the import");
+                }
+                for doc in &changed {
+                    self.on_local_change(doc, None);
+                }
+                info!(added, exporter = %opened.exporter.fmt_short(), "bundle imported");
+                Response::Done {
+                    message: format!(
+                        "imported {added} new event(s) in {} document(s) from node {}, exported {}",
+                        changed.len(),
+                        opened.exporter.fmt_short(),
+                        opened.created.rfc3339()
+                    ),
+                }
+            }
+            Err(e) => {
+                self.engine.stats.rejected_changes += 1;
+                fail(format!("refused, nothing applied: {e}"))
+            }
         }
     }
 

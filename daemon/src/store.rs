@@ -180,6 +180,21 @@ impl Store {
             .collect()
     }
 
+    /// Records that a bundle was imported, so that it cannot be replayed.
+    pub(crate) fn mark_imported(&mut self, id: &[u8; 16]) -> anyhow::Result<()> {
+        let mut key = b"bundle/".to_vec();
+        key.extend_from_slice(id);
+        self.meta.insert(key, &[]).context("recording import")?;
+        self.flush()
+    }
+
+    /// Whether a bundle was imported before.
+    pub(crate) fn was_imported(&self, id: &[u8; 16]) -> bool {
+        let mut key = b"bundle/".to_vec();
+        key.extend_from_slice(id);
+        self.meta.contains_key(key).unwrap_or(false)
+    }
+
     /// Bytes on disk, for status.
     pub(crate) fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)

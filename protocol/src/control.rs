@@ -45,6 +45,22 @@ pub enum Request {
     },
     /// Documents with their heads and sizes.
     Docs,
+    /// A sneakernet bundle of every document's events, encrypted to the given nodes (every
+    /// other trusted node when empty) and signed by this node.
+    Export {
+        /// Node keys.
+        for_nodes: Vec<String>,
+    },
+    /// Verify and apply a bundle, with the same checks as sync; all or nothing.
+    Import {
+        /// The bundle, base64.
+        bundle: String,
+    },
+    /// One document in automerge's binary format.
+    ExportDoc {
+        /// Document id.
+        doc: String,
+    },
     /// Alerts.
     Alerts {
         /// Only this region.
@@ -194,6 +210,13 @@ pub enum Response {
     Docs {
         /// The documents.
         docs: Vec<DocInfo>,
+    },
+    /// Bytes for a file (a bundle or a document), base64.
+    File {
+        /// Base64 of the file.
+        data: String,
+        /// What it holds, for the operator.
+        summary: String,
     },
     /// Done, with a line for the operator.
     Done {

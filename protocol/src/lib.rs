@@ -6,6 +6,7 @@
 //! daemon and the CLI share one definition of "valid".
 //!
 //! # Layout
+//! - [`bundle`]: sneakernet bundles, encrypted to nodes and signed by the exporter.
 //! - [`ids`]: keys, ids and timestamps, with stable text forms.
 //! - [`event`]: the signed, content-addressed events every document is made of.
 //! - [`roster`]: who belongs to the network, with which role, and what each may write.
@@ -15,6 +16,7 @@
 //! - [`control`]: the operator API spoken over the node's local socket.
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod control;
 pub mod doc;
 pub mod event;

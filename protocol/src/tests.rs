@@ -2965,3 +2965,43 @@ fn missed_checkins_cannot_shadow_a_panic() {
         Err(AuthError::Forbidden(_))
     ));
 }
+
+#[test]
+fn bundles_open_only_for_their_recipients_and_only_unaltered() {
+    use crate::bundle::{open, seal, BundleError, Contents};
+    let exporter = key("exporter");
+    let (c, d, outsider) = (key("node-c"), key("node-d"), key("outsider"));
+    let net = Net::new();
+    let contents = Contents {
+        docs: vec![(
+            DocId::roster(),
+            vec![
+                net.genesis.as_bytes().to_vec(),
+                net.add_m.as_bytes().to_vec(),
+            ],
+        )],
+    };
+    let bytes = seal(&contents, &exporter, &[c.public(), d.public()]).expect("seal");
+    for node in [&c, &d] {
+        let opened = open(&bytes, node).expect("open");
+        assert_eq!(opened.contents, contents);
+        assert_eq!(opened.exporter, exporter.public());
+    }
+    assert_eq!(open(&bytes, &outsider).unwrap_err(), BundleError::NotForUs);
+    // The event text is not in the file in clear.
+    let needle = net.add_m.as_bytes();
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    // Any altered byte is refused.
+    for pos in (0..bytes.len()).step_by(7) {
+        let mut altered = bytes.clone();
+        altered[pos] ^= 0x01;
+        assert!(open(&altered, &c).is_err(), "altered byte {pos} accepted");
+    }
+    assert!(open(b"not a bundle", &c).is_err());
+    // Two exports of the same contents are different bundles.
+    let again = seal(&contents, &exporter, &[c.public()]).expect("seal");
+    assert_ne!(
+        open(&again, &c).expect("open").id,
+        open(&bytes, &c).expect("open").id
+    );
+}

@@ -6,6 +6,7 @@
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
 //!   the directory, an alert's history.
+//! - `sneakernet`: bundles on a file between nodes that never connect; bad bundles refused.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
@@ -14,3 +15,4 @@ mod hostile;
 mod network;
 mod safety;
 mod single_node;
+mod sneakernet;
