@@ -80,6 +80,13 @@ enum Cmd {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Destroy keys and data: with --data-dir, the node's (it stops); with --home, this
+    /// device's member key, profile and queue. Opt-in: it cannot be undone.
+    Wipe {
+        /// Confirm: destroy keys and data now.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Revoke a member or node key of your organisation, network-wide (operator).
     Revoke {
         /// The key to revoke.
@@ -373,6 +380,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             Cmd::Join { code } => Request::JoinNetwork { code: code.clone() },
             Cmd::Peers => Request::Peers,
+            Cmd::Wipe { yes } => {
+                if !yes {
+                    anyhow::bail!(
+                        "wipe destroys this node's keys and data for good: add --yes to confirm"
+                    );
+                }
+                Request::Wipe
+            }
             Cmd::Export { for_nodes, .. } => Request::Export {
                 for_nodes: for_nodes.clone(),
             },
@@ -435,6 +450,21 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("this command is for node operators: pass --data-dir DIR")
         }
         Cmd::Join { code } => join(&home, &code, json).await,
+        Cmd::Wipe { yes } => {
+            if !yes {
+                anyhow::bail!("wipe destroys your member key and everything in {} for good: add --yes to confirm", home.dir().display());
+            }
+            let removed = daemon::wipe::wipe_dir(home.dir())?;
+            println!(
+                "wiped {} file(s) from {}: member key, profile, queue",
+                removed.len(),
+                home.dir().display()
+            );
+            println!(
+                "ask your organisation to revoke your key too: tejido --data-dir DIR revoke KEY"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Whoami => {
             let (key, saved) = load(&home)?;
             flush_queue(&home, &key, &saved).await;

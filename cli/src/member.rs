@@ -28,6 +28,10 @@ impl Home {
         Self { dir }
     }
 
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn key_path(&self) -> PathBuf {
         self.dir.join("member.key")
     }

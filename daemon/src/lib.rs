@@ -8,6 +8,7 @@
 //! - `net`: the libp2p behaviour (trust gate first), swarm construction, key <-> peer id.
 //! - `node`: the one task that owns the swarm and the engine; sync between nodes.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket).
+//! - `wipe`: destroying a data directory or a member's home on request.
 
 pub mod config;
 pub mod control;
@@ -15,6 +16,7 @@ mod engine;
 pub mod net;
 mod node;
 mod store;
+pub mod wipe;
 
 use anyhow::Context;
 use tokio::sync::mpsc;

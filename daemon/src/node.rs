@@ -78,6 +78,8 @@ pub(crate) struct Node {
     dials: HashMap<PeerId, Dial>,
     /// Which nodes to dial by ourselves.
     connect: Connect,
+    /// The data directory (for wipe).
+    data_dir: std::path::PathBuf,
     /// Grace period before a missed check-in raises an alert, in ms.
     checkin_grace_ms: i64,
     /// Peers from config.toml and from joining, dialled whatever `connect` says.
@@ -121,6 +123,7 @@ impl Node {
             close_after_response: HashSet::new(),
             dials: HashMap::new(),
             connect: config.connect,
+            data_dir: config.data_dir.clone(),
             checkin_grace_ms: config.checkin_grace.as_millis().min(i64::MAX as u128) as i64,
             bootstrap: config.bootstrap.clone(),
             last_sync: HashMap::new(),
@@ -578,6 +581,23 @@ impl Node {
                     message: format!("no document {doc}"),
                 },
             },
+            Request::Wipe => {
+                self.shutdown = true;
+                match crate::wipe::wipe_dir(&self.data_dir) {
+                    Ok(removed) => {
+                        warn!(files = removed.len(), "wiped this node's keys and data");
+                        Response::Done {
+                            message: format!(
+                                "wiped {} file(s) (keys, configuration, store); the node stops",
+                                removed.len()
+                            ),
+                        }
+                    }
+                    Err(e) => Response::Error {
+                        message: format!("wipe failed part way: {e:#}"),
+                    },
+                }
+            }
             Request::Shutdown => {
                 self.shutdown = true;
                 Response::Done {

@@ -82,6 +82,8 @@ pub enum Request {
     },
     /// Members of the network.
     Members,
+    /// Destroy this node's keys and data, then stop.
+    Wipe,
     /// Stop the node.
     Shutdown,
 }

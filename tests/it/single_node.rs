@@ -1,6 +1,6 @@
 //! One node, end to end, as its operator and members use it.
 
-use tests::{tejido, Member, Node, TestDir};
+use tests::{tejido, wait_for, Member, Node, TestDir};
 
 fn alert_by_id<'a>(alerts: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     alerts
@@ -326,4 +326,33 @@ fn bad_input_gets_clear_errors() {
     let down = tejido(&["--data-dir", dir.to_str().expect("path"), "status"]);
     assert_eq!(down.code, Some(1));
     assert!(down.stderr.contains("is tejidod running"), "{down:?}");
+}
+
+/// Wiping is opt-in; with `--yes` it destroys a member's key and a node's keys and store, and
+/// the node stops.
+#[test]
+fn wipe_destroys_keys_and_data() {
+    let t = TestDir::new();
+    let mut node = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &node.invite("Bea", "member", "oaxaca"));
+    bea.json(&["checkin", "--note", "antes de cruzar"]);
+
+    let refused = bea.run(&["wipe"]);
+    assert_eq!(refused.code, Some(1));
+    assert!(
+        bea.home.join("member.key").exists(),
+        "nothing removed without --yes"
+    );
+    let wiped = bea.run(&["wipe", "--yes"]);
+    assert!(wiped.ok().contains("wiped"), "{wiped:?}");
+    assert!(!bea.home.exists());
+    assert!(bea.run(&["whoami"]).stderr.contains("no member key"));
+
+    assert_eq!(node.tejido(&["wipe"]).code, Some(1));
+    assert!(node.dir.join("node.key").exists());
+    node.tejido(&["wipe", "--yes"]).ok();
+    wait_for("the node to stop", || (!node.is_running()).then_some(()));
+    assert!(!node.dir.join("node.key").exists());
+    assert!(!node.dir.join("admin.key").exists());
+    assert!(!node.dir.join("store").exists());
 }

@@ -28,6 +28,13 @@ pub fn bin_dir() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--bins", "-p", "tejido-daemon", "-p", "tejido-cli"]);
+        // Cargo sets package variables for the test process; passed on to the nested build
+        // they change build-script fingerprints and force rebuilds.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+                cmd.env_remove(name);
+            }
+        }
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
