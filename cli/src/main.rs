@@ -144,6 +144,13 @@ enum Cmd {
         #[arg(long)]
         overdue: bool,
     },
+    /// Print a shell completion script, e.g. `tejido completions bash > /etc/bash_completion.d/tejido`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `tejido man > tejido.1`.
+    Man,
     /// Who to call in each region: security contacts, then admins.
     Directory {
         /// Only this region.
@@ -350,6 +357,19 @@ async fn operator(data_dir: &std::path::Path, request: Request) -> anyhow::Resul
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let json = args.json;
+    match &args.command {
+        Cmd::Completions { shell } => {
+            let mut cmd = <Args as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "tejido", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Man => {
+            let cmd = <Args as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     if let Some(dir) = args.data_dir.clone() {
         let request = match &args.command {
             Cmd::Status => Request::Status,
@@ -438,6 +458,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let home = Home::new(home_dir(&args)?);
     match args.command {
+        Cmd::Completions { .. } | Cmd::Man => Ok(ExitCode::SUCCESS),
         Cmd::Status
         | Cmd::Members
         | Cmd::Invite { .. }
