@@ -356,3 +356,13 @@ fn wipe_destroys_keys_and_data() {
     assert!(!node.dir.join("admin.key").exists());
     assert!(!node.dir.join("store").exists());
 }
+
+/// Shell completions and the manual page come from the command definitions.
+#[test]
+fn completions_and_man_page() {
+    let bash = tejido(&["completions", "bash"]);
+    assert!(bash.ok().contains("checkin"), "{bash:?}");
+    let man = tejido(&["man"]);
+    assert!(man.ok().starts_with(".ie") || man.stdout.contains(".TH"), "{man:?}");
+    assert!(man.stdout.contains("panic"));
+}
