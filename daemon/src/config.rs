@@ -43,6 +43,36 @@ pub struct Args {
     /// e.g. 15m; overrides `checkin_grace` in config.toml.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub checkin_grace: Option<std::time::Duration>,
+    /// Keep alert documents this long after their month ends (e.g. 90d); overrides
+    /// `retention.alerts` in config.toml.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retain_alerts: Option<std::time::Duration>,
+    /// Keep check-in documents this long after their month ends (e.g. 30d); overrides
+    /// `retention.checkins` in config.toml.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retain_checkins: Option<std::time::Duration>,
+}
+
+/// How long documents are kept after their period ends. A seized node reveals no more than
+/// this; every node drops old documents whole and refuses them from peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Alert documents.
+    pub alerts: std::time::Duration,
+    /// Check-in documents.
+    pub checkins: std::time::Duration,
+}
+
+/// Default retention of alert documents after their month ends.
+pub const DEFAULT_RETAIN_ALERTS: &str = "90d";
+/// Default retention of check-in documents after their month ends.
+pub const DEFAULT_RETAIN_CHECKINS: &str = "30d";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionFile {
+    alerts: Option<String>,
+    checkins: Option<String>,
 }
 
 /// Which nodes a node dials by itself.
@@ -73,6 +103,9 @@ struct ConfigFile {
     /// Grace period after a missed check-in's due time, e.g. "15m".
     #[serde(default = "default_grace")]
     checkin_grace: String,
+    /// How long documents are kept after their month ends.
+    #[serde(default)]
+    retention: RetentionFile,
 }
 
 fn default_grace() -> String {
@@ -114,6 +147,8 @@ pub struct Config {
     pub connect: Connect,
     /// Grace period before a missed check-in raises an alert.
     pub checkin_grace: std::time::Duration,
+    /// How long documents are kept.
+    pub retention: Retention,
 }
 
 impl Config {
@@ -200,7 +235,32 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             )
         })?,
     };
+    let duration =
+        |flag: Option<std::time::Duration>, value: &Option<String>, default: &str, name: &str| {
+            if let Some(d) = flag {
+                return Ok(d);
+            }
+            let text = value.as_deref().unwrap_or(default);
+            humantime::parse_duration(text).map_err(|e| {
+                anyhow::anyhow!("{}: retention.{name} {text:?}: {e}", config_path.display())
+            })
+        };
+    let retention = Retention {
+        alerts: duration(
+            args.retain_alerts,
+            &file.retention.alerts,
+            DEFAULT_RETAIN_ALERTS,
+            "alerts",
+        )?,
+        checkins: duration(
+            args.retain_checkins,
+            &file.retention.checkins,
+            DEFAULT_RETAIN_CHECKINS,
+            "checkins",
+        )?,
+    };
     Ok(Config {
+        retention,
         checkin_grace,
         bootstrap,
         connect: args.connect.unwrap_or(file.connect),
@@ -242,7 +302,12 @@ fn init_dir(dir: &Path, org: &str) -> anyhow::Result<()> {
          connect = \"all\"\n\
          \n\
          # How long after a member's check-in is due before a missed check-in alert is raised.\n\
-         checkin_grace = \"15m\"\n",
+         checkin_grace = \"15m\"\n\
+         \n\
+         # How long documents are kept after their month ends; older ones are dropped whole.\n\
+         [retention]\n\
+         alerts = \"90d\"\n\
+         checkins = \"30d\"\n",
         listen.join(", ")
     );
     write_private(&dir.join("config.toml"), text.as_bytes())

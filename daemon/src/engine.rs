@@ -43,6 +43,8 @@ pub(crate) struct Stats {
 }
 
 pub(crate) struct Engine {
+    /// How long documents are kept after their period; none when unset (tests of the engine).
+    retention: Option<crate::config::Retention>,
     store: Store,
     docs: BTreeMap<DocId, Document>,
     roster: Roster,
@@ -60,6 +62,7 @@ impl Engine {
             docs.insert(id, doc);
         }
         let mut engine = Self {
+            retention: None,
             store,
             docs,
             roster: Roster::default(),
@@ -67,6 +70,39 @@ impl Engine {
         };
         engine.refold_roster();
         Ok(engine)
+    }
+
+    /// Sets the retention policy; call [`Engine::apply_retention`] to enforce it.
+    pub(crate) fn set_retention(&mut self, retention: crate::config::Retention) {
+        self.retention = Some(retention);
+    }
+
+    /// Whether a document is older than this node keeps.
+    pub(crate) fn is_expired(&self, doc: &DocId, now: Timestamp) -> bool {
+        let (Some(retention), Some(end)) = (self.retention, doc.period_end()) else {
+            return false;
+        };
+        let keep = match doc.collection() {
+            Collection::Alerts => retention.alerts,
+            Collection::Checkins => retention.checkins,
+            _ => return false,
+        };
+        end.plus_ms(keep.as_millis().min(i64::MAX as u128) as i64) < now
+    }
+
+    /// Drops every document past retention, from memory and from the store.
+    pub(crate) fn apply_retention(&mut self, now: Timestamp) -> anyhow::Result<Vec<DocId>> {
+        let expired: Vec<DocId> = self
+            .docs
+            .keys()
+            .filter(|d| self.is_expired(d, now))
+            .cloned()
+            .collect();
+        for doc in &expired {
+            self.store.remove_doc(doc)?;
+            self.docs.remove(doc);
+        }
+        Ok(expired)
     }
 
     pub(crate) fn store(&mut self) -> &mut Store {
@@ -184,6 +220,12 @@ impl Engine {
             if !self.roster.accepts_doc(&ev.doc) {
                 return Err(SubmitError::Forbidden(format!(
                     "unknown document {}",
+                    ev.doc
+                )));
+            }
+            if self.is_expired(&ev.doc, now) {
+                return Err(SubmitError::BadRequest(format!(
+                    "{} is older than this node keeps",
                     ev.doc
                 )));
             }
@@ -316,7 +358,11 @@ impl Engine {
         contents: protocol::bundle::Contents,
     ) -> Result<(usize, Vec<DocId>), String> {
         let mut batches: Vec<(DocId, Vec<SignedEvent>)> = Vec::new();
+        let now = Timestamp::now();
         for (doc, events) in contents.docs {
+            if self.is_expired(&doc, now) {
+                continue;
+            }
             let mut fresh = Vec::new();
             for bytes in events {
                 let event = SignedEvent::decode(&bytes).map_err(|e| format!("{doc}: {e}"))?;

@@ -31,6 +31,14 @@ pub async fn run(
     let span = tracing::error_span!("node", me = %me.fmt_short());
     async move {
         let mut engine = engine::Engine::open(&config.store_dir())?;
+        engine.set_retention(config.retention);
+        let dropped = engine.apply_retention(protocol::ids::Timestamp::now())?;
+        if !dropped.is_empty() {
+            tracing::info!(
+                documents = dropped.len(),
+                "dropped documents past retention"
+            );
+        }
         if engine.roster().network.is_none() {
             engine
                 .genesis(&config.admin_key, me, &config.network, &config.org)

@@ -233,6 +233,16 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        match self.engine.apply_retention(Timestamp::now()) {
+            Ok(dropped) if !dropped.is_empty() => {
+                info!(
+                    documents = dropped.len(),
+                    "dropped documents past retention"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %format!("{e:#}"), "retention failed"),
+        }
         let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
         self.close_after_response.retain(|p| connected.contains(p));
         self.refresh_gate();
@@ -1409,7 +1419,7 @@ impl Node {
                 self.start_sync(peer, doc);
             }
             SyncResponseV0::Refused { reason } => {
-                warn!(%peer, %reason, "peer refused our sync message");
+                info!(%peer, %reason, "peer refused our sync message");
                 self.peers.remove(&peer);
             }
         }
@@ -1432,7 +1442,10 @@ impl Node {
                 h.sort();
                 h != heads
             });
-            if differs && self.engine.roster().accepts_doc(&d.doc) {
+            if differs
+                && self.engine.roster().accepts_doc(&d.doc)
+                && !self.engine.is_expired(&d.doc, Timestamp::now())
+            {
                 wanted.push(d.doc.clone());
             }
         }
@@ -1450,6 +1463,9 @@ impl Node {
     }
 
     fn apply_sync(&mut self, peer: PeerId, doc: &DocId, msg: &[u8]) -> Result<(), String> {
+        if self.engine.is_expired(doc, Timestamp::now()) {
+            return Err(format!("{doc} is older than this node keeps"));
+        }
         let entry = self
             .peers
             .entry(peer)

@@ -122,6 +122,22 @@ impl Store {
         self.flush()
     }
 
+    /// Removes a document's chunks (retention), atomically.
+    pub(crate) fn remove_doc(&mut self, doc: &DocId) -> anyhow::Result<()> {
+        let mut prefix = doc.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut batch = sled::Batch::default();
+        for item in self.chunks.scan_prefix(&prefix) {
+            let (key, _) = item.context("reading chunks")?;
+            batch.remove(key);
+        }
+        self.chunks
+            .apply_batch(batch)
+            .context("removing a document")?;
+        self.next_seq.remove(doc);
+        self.flush()
+    }
+
     /// Stores an invite under its one-time identity.
     pub(crate) fn put_invite(
         &mut self,

@@ -301,6 +301,22 @@ impl DocId {
     pub fn period(&self) -> Option<&str> {
         self.0.split('/').nth(2)
     }
+
+    /// When the document's period ends (the first instant of the next month), if it has one.
+    pub fn period_end(&self) -> Option<Timestamp> {
+        let period = self.period()?;
+        let year: i32 = period.get(..4)?.parse().ok()?;
+        let month: u8 = period.get(5..7)?.parse().ok()?;
+        let (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        let month = time::Month::try_from(month).ok()?;
+        let date = time::Date::from_calendar_date(year, month, 1).ok()?;
+        let ns = date.midnight().assume_utc().unix_timestamp_nanos();
+        Some(Timestamp((ns / 1_000_000) as i64))
+    }
 }
 
 impl TryFrom<String> for DocId {

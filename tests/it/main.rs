@@ -4,6 +4,7 @@
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes from a trusted node.
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
+//! - `retention`: old documents dropped whole, refused from clients and peers.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
 //!   the directory, an alert's history.
 //! - `sneakernet`: bundles on a file between nodes that never connect; bad bundles refused.
@@ -13,6 +14,7 @@
 mod crash;
 mod hostile;
 mod network;
+mod retention;
 mod safety;
 mod single_node;
 mod sneakernet;

@@ -363,6 +363,9 @@ fn completions_and_man_page() {
     let bash = tejido(&["completions", "bash"]);
     assert!(bash.ok().contains("checkin"), "{bash:?}");
     let man = tejido(&["man"]);
-    assert!(man.ok().starts_with(".ie") || man.stdout.contains(".TH"), "{man:?}");
+    assert!(
+        man.ok().starts_with(".ie") || man.stdout.contains(".TH"),
+        "{man:?}"
+    );
     assert!(man.stdout.contains("panic"));
 }
