@@ -51,6 +51,13 @@ pub struct Args {
     /// `retention.checkins` in config.toml.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_checkins: Option<std::time::Duration>,
+    /// Encrypt everything the node stores with a key derived from a passphrase (first start
+    /// only; an encrypted data directory always asks for it).
+    #[arg(long)]
+    pub encrypt: bool,
+    /// Read the passphrase from this file descriptor instead of the terminal.
+    #[arg(long)]
+    pub passphrase_fd: Option<i32>,
 }
 
 /// How long documents are kept after their period ends. A seized node reveals no more than
@@ -149,6 +156,8 @@ pub struct Config {
     pub checkin_grace: std::time::Duration,
     /// How long documents are kept.
     pub retention: Retention,
+    /// The at-rest cipher, when the data directory is encrypted.
+    pub at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
 }
 
 impl Config {
@@ -177,12 +186,29 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     };
     let config_path = data_dir.join("config.toml");
     let fresh = !config_path.exists();
+    let encrypted = data_dir.join(crate::at_rest::ENCRYPTION_FILE).exists();
+    if !fresh && args.encrypt && !encrypted {
+        anyhow::bail!(
+            "{} was created without encryption; encrypting an existing store is not supported (export a bundle, start a new encrypted node, import it)",
+            data_dir.display()
+        );
+    }
+    let mut at_rest = None;
     if fresh {
         let org = args.org.clone().unwrap_or_else(|| "my-org".to_string());
         protocol::ids::check_slug("organisation", &org).map_err(|_| {
             anyhow::anyhow!("--org must be 1-32 characters of a-z, 0-9 and -, got {org:?}")
         })?;
-        init_dir(&data_dir, &org)?;
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        if args.encrypt {
+            let passphrase = crate::at_rest::read_passphrase(args.passphrase_fd, true)?;
+            at_rest = Some(crate::at_rest::AtRest::create(&data_dir, &passphrase)?);
+        }
+        init_dir(&data_dir, &org, at_rest.as_ref())?;
+    } else if encrypted {
+        let passphrase = crate::at_rest::read_passphrase(args.passphrase_fd, false)?;
+        at_rest = Some(crate::at_rest::AtRest::open(&data_dir, &passphrase)?);
     }
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
@@ -260,12 +286,13 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         )?,
     };
     Ok(Config {
+        node_key: read_key(&data_dir.join("node.key"), at_rest.as_ref())?,
+        admin_key: read_key(&data_dir.join("admin.key"), at_rest.as_ref())?,
+        at_rest: at_rest.map(std::sync::Arc::new),
         retention,
         checkin_grace,
         bootstrap,
         connect: args.connect.unwrap_or(file.connect),
-        node_key: read_key(&data_dir.join("node.key"))?,
-        admin_key: read_key(&data_dir.join("admin.key"))?,
         data_dir,
         org: file.org,
         listen,
@@ -274,14 +301,18 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     })
 }
 
-fn init_dir(dir: &Path, org: &str) -> anyhow::Result<()> {
+fn init_dir(dir: &Path, org: &str, at_rest: Option<&crate::at_rest::AtRest>) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {}", dir.display()))?;
     for name in ["node.key", "admin.key"] {
         let path = dir.join(name);
         if !path.exists() {
-            write_private(&path, &SecretKey::generate().to_bytes())?;
+            let secret = SecretKey::generate().to_bytes();
+            match at_rest {
+                Some(at_rest) => write_private(&path, &at_rest.seal_key(&secret)?)?,
+                None => write_private(&path, &secret)?,
+            }
         }
     }
     let listen: Vec<String> = default_listen().iter().map(|a| format!("{a:?}")).collect();
@@ -326,8 +357,20 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_key(path: &Path) -> anyhow::Result<SecretKey> {
+fn read_key(path: &Path, at_rest: Option<&crate::at_rest::AtRest>) -> anyhow::Result<SecretKey> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = match (at_rest, crate::at_rest::is_sealed_key(&bytes)) {
+        (Some(at_rest), true) => at_rest.open_key(&bytes)?.to_vec(),
+        (None, true) => anyhow::bail!(
+            "{} is encrypted but the data directory has no encryption file",
+            path.display()
+        ),
+        (Some(_), false) => anyhow::bail!(
+            "{} is not encrypted in an encrypted data directory",
+            path.display()
+        ),
+        (None, false) => bytes,
+    };
     let bytes: [u8; 32] = bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("{} is damaged: a key file holds 32 bytes", path.display()))?;

@@ -53,8 +53,11 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Opens the store and loads every document.
-    pub(crate) fn open(store_dir: &Path) -> anyhow::Result<Self> {
-        let mut store = Store::open(store_dir)?;
+    pub(crate) fn open(
+        store_dir: &Path,
+        at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
+    ) -> anyhow::Result<Self> {
+        let mut store = Store::open(store_dir, at_rest)?;
         let mut docs = BTreeMap::new();
         for (id, chunks) in store.load_docs()? {
             let doc = Document::load(id.clone(), &chunks)

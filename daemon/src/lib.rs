@@ -2,6 +2,7 @@
 //! parses arguments, installs tracing and calls [`run`].
 //!
 //! # Layout
+//! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; flushed before anything is acknowledged.
 //! - `engine`: documents in memory, the folded roster, submit and sync-apply with all checks.
@@ -10,6 +11,7 @@
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket).
 //! - `wipe`: destroying a data directory or a member's home on request.
 
+pub mod at_rest;
 pub mod config;
 pub mod control;
 mod engine;
@@ -30,7 +32,7 @@ pub async fn run(
     let me = config.node_key.public();
     let span = tracing::error_span!("node", me = %me.fmt_short());
     async move {
-        let mut engine = engine::Engine::open(&config.store_dir())?;
+        let mut engine = engine::Engine::open(&config.store_dir(), config.at_rest.clone())?;
         engine.set_retention(config.retention);
         let dropped = engine.apply_retention(protocol::ids::Timestamp::now())?;
         if !dropped.is_empty() {

@@ -30,6 +30,8 @@ pub(crate) struct Store {
     chunks: sled::Tree,
     invites: sled::Tree,
     meta: sled::Tree,
+    /// Seals values before they are written, when the data directory is encrypted.
+    at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
     /// Next chunk sequence number and chunk count per document, to decide on compaction.
     next_seq: std::collections::HashMap<DocId, (u64, u64)>,
 }
@@ -43,7 +45,10 @@ fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
 
 impl Store {
     /// Opens (or creates) the store in `dir`, with a clear error if another process holds it.
-    pub(crate) fn open(dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn open(
+        dir: &Path,
+        at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
+    ) -> anyhow::Result<Self> {
         let db = sled::Config::new().path(dir).open().map_err(|e| match e {
             sled::Error::Io(io)
                 if io.kind() == std::io::ErrorKind::WouldBlock
@@ -64,6 +69,7 @@ impl Store {
             chunks,
             invites,
             meta,
+            at_rest,
             next_seq: Default::default(),
         })
     }
@@ -85,8 +91,8 @@ impl Store {
             let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
             *entry = (seq + 1, entry.1 + 1);
             match out.last_mut() {
-                Some((last, chunks)) if *last == doc => chunks.push(value.to_vec()),
-                _ => out.push((doc, vec![value.to_vec()])),
+                Some((last, chunks)) if *last == doc => chunks.push(self.open_value(&value)?),
+                _ => out.push((doc, vec![self.open_value(&value)?])),
             }
         }
         Ok(out)
@@ -95,10 +101,11 @@ impl Store {
     /// Appends a chunk to a document and flushes. Returns whether the document now has enough
     /// chunks to be worth compacting.
     pub(crate) fn append_chunk(&mut self, doc: &DocId, chunk: &[u8]) -> anyhow::Result<bool> {
+        let value = self.seal(chunk)?;
         let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
         let seq = entry.0;
         self.chunks
-            .insert(chunk_key(doc, seq), chunk)
+            .insert(chunk_key(doc, seq), value)
             .context("writing chunk")?;
         *entry = (seq + 1, entry.1 + 1);
         let compact = entry.1 >= COMPACT_AFTER_CHUNKS;
@@ -115,8 +122,9 @@ impl Store {
             let (key, _) = item.context("reading chunks")?;
             batch.remove(key);
         }
+        let sealed = self.seal(full)?;
         let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
-        batch.insert(chunk_key(doc, entry.0), full);
+        batch.insert(chunk_key(doc, entry.0), sealed);
         *entry = (entry.0 + 1, 1);
         self.chunks.apply_batch(batch).context("compacting")?;
         self.flush()
@@ -144,7 +152,7 @@ impl Store {
         identity: &protocol::ids::PublicKey,
         invite: &InviteRecord,
     ) -> anyhow::Result<()> {
-        let bytes = postcard::to_stdvec(invite)?;
+        let bytes = self.seal(&postcard::to_stdvec(invite)?)?;
         self.invites
             .insert(identity.as_bytes(), bytes)
             .context("writing invite")?;
@@ -170,11 +178,26 @@ impl Store {
             let Ok(key): Result<[u8; 32], _> = key.as_ref().try_into() else {
                 continue;
             };
+            let value = self.open_value(&value)?;
             if let Ok(invite) = postcard::from_bytes(&value) {
                 out.push((protocol::ids::PublicKey::from_bytes(key), invite));
             }
         }
         Ok(out)
+    }
+
+    fn seal(&self, value: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match &self.at_rest {
+            Some(at_rest) => at_rest.seal(value),
+            None => Ok(value.to_vec()),
+        }
+    }
+
+    fn open_value(&self, value: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match &self.at_rest {
+            Some(at_rest) => at_rest.open_value(value),
+            None => Ok(value.to_vec()),
+        }
     }
 
     /// Remembers a peer to dial at every start (the node that admitted this one).

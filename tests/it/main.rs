@@ -8,6 +8,7 @@
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
 //!   the directory, an alert's history.
 //! - `sneakernet`: bundles on a file between nodes that never connect; bad bundles refused.
+//! - `seizure`: encryption at rest: no record in clear on disk, the passphrase is required.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
@@ -16,5 +17,6 @@ mod hostile;
 mod network;
 mod retention;
 mod safety;
+mod seizure;
 mod single_node;
 mod sneakernet;

@@ -135,6 +135,8 @@ pub struct Node {
     args: Vec<String>,
     child: Option<Child>,
     log: PathBuf,
+    /// Written to the process's standard input at every start (a passphrase).
+    input: Option<String>,
 }
 
 impl Node {
@@ -145,11 +147,17 @@ impl Node {
 
     /// Starts a node with the given arguments (besides `--data-dir`).
     pub fn start_with(t: &TestDir, name: &str, args: &[&str]) -> Self {
+        Self::start_with_input(t, name, args, None)
+    }
+
+    /// Starts a node that reads `input` (e.g. a passphrase) on its standard input.
+    pub fn start_with_input(t: &TestDir, name: &str, args: &[&str], input: Option<&str>) -> Self {
         let mut node = Self {
             dir: t.path(name),
             args: args.iter().map(|s| s.to_string()).collect(),
             child: None,
             log: t.path(&format!("{name}.log")),
+            input: input.map(str::to_string),
         };
         node.spawn();
         node
@@ -169,11 +177,22 @@ impl Node {
                 "RUST_LOG",
                 std::env::var("TEJIDO_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .stdin(Stdio::null())
+            .stdin(if self.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("starting tejidod");
+        let mut child = child;
+        if let (Some(input), Some(mut stdin)) = (&self.input, child.stdin.take()) {
+            use std::io::Write;
+            stdin
+                .write_all(input.as_bytes())
+                .expect("writing to tejidod");
+        }
         self.child = Some(child);
         wait_for("node to listen", || {
             if let Some(child) = self.child.as_mut() {
