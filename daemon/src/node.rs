@@ -92,6 +92,15 @@ pub(crate) struct Node {
     shutdown: bool,
 }
 
+/// Which of a node's keys signs one of its own events.
+#[derive(Clone, Copy)]
+enum Signer {
+    /// The node key: missed check-ins and their resolution.
+    Node,
+    /// The operator's admin key: roster changes.
+    Admin,
+}
+
 /// Results that tasks spawned by the loop send back to it.
 enum Internal {
     /// A join attempt finished: the network's roster, or why not.
@@ -325,25 +334,11 @@ impl Node {
             events.push((doc, Body::Resolve { alert: id, note }));
         }
         for (doc, body) in events {
-            let event = SignedEvent::sign(
-                Event {
-                    author: self.me,
-                    at: now,
-                    doc,
-                    body,
-                },
-                &self.node_key,
-            );
-            match event
-                .map_err(|e| e.to_string())
-                .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
-            {
-                Ok((_, changed)) => {
-                    info!("missed check-in alert raised or resolved");
-                    for doc in changed {
-                        self.on_local_change(&doc, None);
-                    }
-                }
+            let stored = self
+                .sign_own(Signer::Node, doc, body)
+                .and_then(|e| self.store_own(vec![e]));
+            match stored {
+                Ok(_) => info!("missed check-in alert raised or resolved"),
                 Err(e) => warn!(error = %e, "cannot raise or resolve a missed check-in"),
             }
         }
@@ -370,29 +365,16 @@ impl Node {
         if current.as_ref() == Some(&addrs) || !is_admin {
             return;
         }
-        let event = SignedEvent::sign(
-            Event {
-                author: self.admin_key.public(),
-                at: Timestamp::now(),
-                doc: DocId::roster(),
-                body: Body::AddNode {
-                    org: self.org.clone(),
-                    node: self.me,
-                    addrs,
-                },
-            },
-            &self.admin_key,
-        );
-        match event
-            .map_err(|e| e.to_string())
-            .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
-        {
-            Ok((_, changed)) => {
-                for doc in changed {
-                    self.on_local_change(&doc, None);
-                }
-            }
-            Err(e) => warn!(error = %e, "cannot announce this node's addresses"),
+        let body = Body::AddNode {
+            org: self.org.clone(),
+            node: self.me,
+            addrs,
+        };
+        let stored = self
+            .sign_own(Signer::Admin, DocId::roster(), body)
+            .and_then(|e| self.store_own(vec![e]));
+        if let Err(e) = stored {
+            warn!(error = %e, "cannot announce this node's addresses");
         }
     }
 
@@ -859,14 +841,12 @@ impl Node {
     }
 
     /// Uses up an invite after its newcomer was admitted.
-    fn use_invite(&mut self, peer: PeerId, identity: &PublicKey, changed: Vec<DocId>) {
+    fn use_invite(&mut self, peer: PeerId, identity: &PublicKey) {
         if let Err(e) = self.engine.store().remove_invite(identity) {
             warn!(error = %format!("{e:#}"), "cannot remove used invite");
         }
         self.close_after_response.insert(peer);
-        for doc in changed {
-            self.on_local_change(&doc, None);
-        }
+        self.refresh_gate();
     }
 
     fn redeem(
@@ -884,29 +864,19 @@ impl Node {
             Ok(invite) => invite,
             Err((kind, message)) => return error(kind, message),
         };
-        let add = SignedEvent::sign(
-            Event {
-                author: self.admin_key.public(),
-                at: Timestamp::now(),
-                doc: DocId::roster(),
-                body: Body::AddMember {
-                    org: self.org.clone(),
-                    member,
-                    name: invite.name.clone(),
-                    role: invite.role,
-                    region: invite.region.clone(),
-                },
-            },
-            &self.admin_key,
-        );
-        let result = add.map_err(|e| e.to_string()).and_then(|ev| {
-            self.engine
-                .submit(None, vec![ev])
-                .map_err(|e| e.to_string())
-        });
+        let body = Body::AddMember {
+            org: self.org.clone(),
+            member,
+            name: invite.name.clone(),
+            role: invite.role,
+            region: invite.region.clone(),
+        };
+        let result = self
+            .sign_own(Signer::Admin, DocId::roster(), body)
+            .and_then(|e| self.store_own(vec![e]));
         match result {
-            Ok((_, changed)) => {
-                self.use_invite(peer, &identity, changed);
+            Ok(_) => {
+                self.use_invite(peer, &identity);
                 info!(member = %member.fmt_short(), name = %invite.name, "member joined");
                 match self.profile(&member) {
                     Some(profile) => ClientResponseV0::Profile {
@@ -950,27 +920,17 @@ impl Node {
                 "add_node must add this node to the new organisation, signed by its admin".into(),
             );
         }
-        let add_org = SignedEvent::sign(
-            Event {
-                author: self.admin_key.public(),
-                at: Timestamp::now(),
-                doc: DocId::roster(),
-                body: Body::AddOrg {
-                    org: org.clone(),
-                    admin,
-                    admin_name: format!("{org} admin"),
-                },
-            },
-            &self.admin_key,
-        );
-        let result = add_org.map_err(|e| e.to_string()).and_then(|e| {
-            self.engine
-                .submit(None, vec![e, add_node])
-                .map_err(|e| e.to_string())
-        });
+        let body = Body::AddOrg {
+            org: org.clone(),
+            admin,
+            admin_name: format!("{org} admin"),
+        };
+        let result = self
+            .sign_own(Signer::Admin, DocId::roster(), body)
+            .and_then(|e| self.store_own(vec![e, add_node]));
         match result {
-            Ok((_, changed)) => {
-                self.use_invite(peer, &identity, changed);
+            Ok(_) => {
+                self.use_invite(peer, &identity);
                 info!(node = %node.fmt_short(), %org, "organisation joined");
                 match self.engine.roster_bytes() {
                     Some(roster) => ClientResponseV0::Network { roster },
@@ -1009,23 +969,15 @@ impl Node {
         }
         let mut my_addrs = self.listen_addrs();
         my_addrs.sort();
-        let add_node = SignedEvent::sign(
-            Event {
-                author: self.admin_key.public(),
-                at: Timestamp::now(),
-                doc: DocId::roster(),
-                body: Body::AddNode {
-                    org: self.org.clone(),
-                    node: self.me,
-                    addrs: my_addrs,
-                },
-            },
-            &self.admin_key,
-        );
-        let add_node = match add_node {
+        let body = Body::AddNode {
+            org: self.org.clone(),
+            node: self.me,
+            addrs: my_addrs,
+        };
+        let add_node = match self.sign_own(Signer::Admin, DocId::roster(), body) {
             Ok(e) => e,
             Err(e) => {
-                let _ = reply.send(fail(e.to_string()));
+                let _ = reply.send(fail(e));
                 return;
             }
         };
@@ -1124,23 +1076,11 @@ impl Node {
                         .into(),
             };
         }
-        let event = SignedEvent::sign(
-            Event {
-                author: self.admin_key.public(),
-                at: Timestamp::now(),
-                doc: DocId::roster(),
-                body: Body::Revoke { key, reason },
-            },
-            &self.admin_key,
-        );
-        match event
-            .map_err(|e| e.to_string())
-            .and_then(|e| self.engine.submit(None, vec![e]).map_err(|e| e.to_string()))
-        {
-            Ok((_, changed)) => {
-                for doc in changed {
-                    self.on_local_change(&doc, None);
-                }
+        let stored = self
+            .sign_own(Signer::Admin, DocId::roster(), Body::Revoke { key, reason })
+            .and_then(|e| self.store_own(vec![e]));
+        match stored {
+            Ok(_) => {
                 info!(key = %key.fmt_short(), "revoked");
                 Response::Done {
                     message: format!("revoked {key}: its new changes are refused on every node that learns of it"),
@@ -1283,6 +1223,34 @@ impl Node {
                 self.start_sync(peer, doc.clone());
             }
         }
+    }
+
+    /// Signs an event of this node's own, as the node or as its operator's admin key.
+    fn sign_own(&self, signer: Signer, doc: DocId, body: Body) -> Result<SignedEvent, String> {
+        let key = match signer {
+            Signer::Node => &self.node_key,
+            Signer::Admin => &self.admin_key,
+        };
+        let event = Event {
+            author: key.public(),
+            at: Timestamp::now(),
+            doc,
+            body,
+        };
+        SignedEvent::sign(event, key).map_err(|e| e.to_string())
+    }
+
+    /// Stores events with every check a client's events get, then tells connected nodes.
+    /// Returns the documents that changed.
+    fn store_own(&mut self, events: Vec<SignedEvent>) -> Result<Vec<DocId>, String> {
+        let (_, changed) = self
+            .engine
+            .submit(None, events)
+            .map_err(|e| e.to_string())?;
+        for doc in &changed {
+            self.on_local_change(doc, None);
+        }
+        Ok(changed)
     }
 
     fn start_sync(&mut self, peer: PeerId, doc: DocId) {

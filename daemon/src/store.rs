@@ -113,8 +113,8 @@ impl Store {
         Ok(compact)
     }
 
-    /// Replaces a document's chunks by one full save, atomically.
-    pub(crate) fn compact(&mut self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
+    /// A batch removing every chunk of a document.
+    fn removal(&self, doc: &DocId) -> anyhow::Result<sled::Batch> {
         let mut prefix = doc.as_str().as_bytes().to_vec();
         prefix.push(0);
         let mut batch = sled::Batch::default();
@@ -122,6 +122,12 @@ impl Store {
             let (key, _) = item.context("reading chunks")?;
             batch.remove(key);
         }
+        Ok(batch)
+    }
+
+    /// Replaces a document's chunks by one full save, atomically.
+    pub(crate) fn compact(&mut self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
+        let mut batch = self.removal(doc)?;
         let sealed = self.seal(full)?;
         let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
         batch.insert(chunk_key(doc, entry.0), sealed);
@@ -132,13 +138,7 @@ impl Store {
 
     /// Removes a document's chunks (retention), atomically.
     pub(crate) fn remove_doc(&mut self, doc: &DocId) -> anyhow::Result<()> {
-        let mut prefix = doc.as_str().as_bytes().to_vec();
-        prefix.push(0);
-        let mut batch = sled::Batch::default();
-        for item in self.chunks.scan_prefix(&prefix) {
-            let (key, _) = item.context("reading chunks")?;
-            batch.remove(key);
-        }
+        let batch = self.removal(doc)?;
         self.chunks
             .apply_batch(batch)
             .context("removing a document")?;
