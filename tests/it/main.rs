@@ -3,6 +3,8 @@
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes from a trusted node.
+//! - `partition`: five nodes in network namespaces under a randomised partition schedule.
+//! - `lang`: the CLI in Spanish and English (`--lang`, `TEJIDO_LANG`, the locale).
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
 //! - `retention`: old documents dropped whole, refused from clients and peers.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
@@ -14,7 +16,9 @@
 
 mod crash;
 mod hostile;
+mod lang;
 mod network;
+mod partition;
 mod retention;
 mod safety;
 mod seizure;

@@ -137,6 +137,8 @@ pub struct Node {
     log: PathBuf,
     /// Written to the process's standard input at every start (a passphrase).
     input: Option<String>,
+    /// A network namespace to run the node in (`ip netns exec`).
+    netns: Option<String>,
 }
 
 impl Node {
@@ -158,6 +160,7 @@ impl Node {
             child: None,
             log: t.path(&format!("{name}.log")),
             input: input.map(str::to_string),
+            netns: None,
         };
         node.spawn();
         node
@@ -169,7 +172,15 @@ impl Node {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(bin_dir().join("tejidod"))
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin_dir().join("tejidod"));
+                c
+            }
+            None => Command::new(bin_dir().join("tejidod")),
+        };
+        let child = command
             .arg("--data-dir")
             .arg(&self.dir)
             .args(&self.args)
@@ -253,6 +264,20 @@ impl Node {
         .ok()
         .trim()
         .to_string()
+    }
+
+    /// Starts a node inside the network namespace `ns` (which the caller created).
+    pub fn start_in_netns(t: &TestDir, name: &str, ns: &str, args: &[&str]) -> Self {
+        let mut node = Self {
+            dir: t.path(name),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            log: t.path(&format!("{name}.log")),
+            input: None,
+            netns: Some(ns.to_string()),
+        };
+        node.spawn();
+        node
     }
 
     /// A one-time invite code for another organisation's node.
