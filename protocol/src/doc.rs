@@ -96,6 +96,29 @@ impl Document {
         })
     }
 
+    /// Loads a whole document received from a peer (the roster handed to a joining node),
+    /// checking every operation of every change as [`Document::receive_sync_message`] does,
+    /// against `roster` (events in the document may authorise each other).
+    pub fn load_from_peer(id: DocId, bytes: &[u8], roster: &Roster) -> Result<Self, SyncError> {
+        if bytes.len() > MAX_SYNC_MESSAGE_BYTES {
+            return Err(SyncError::Malformed(format!(
+                "{} bytes exceeds the limit",
+                bytes.len()
+            )));
+        }
+        let mut doc = Self::new(id);
+        let loaded = catch_unwind(AssertUnwindSafe(|| doc.doc.load_incremental(bytes)));
+        match loaded {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(SyncError::Malformed(e.to_string())),
+            Err(_) => return Err(SyncError::Panicked),
+        }
+        let events = doc.validate_since(&[], roster)?;
+        doc.ids.extend(events.iter().map(|e| e.id()));
+        doc.events = events;
+        Ok(doc)
+    }
+
     /// The document id.
     pub fn id(&self) -> &DocId {
         &self.id

@@ -3005,3 +3005,27 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
         open(&bytes, &c).expect("open").id
     );
 }
+
+/// A whole document handed over by a peer (the roster a joining node adopts) is checked op by
+/// op, as sync is: anything but valid events is refused.
+#[test]
+fn documents_loaded_from_peers_are_checked_op_by_op() {
+    use automerge::transaction::Transactable;
+    let net = Net::new();
+    let mut honest = Document::new(DocId::roster());
+    honest.insert(&[net.genesis.clone(), net.add_m.clone()]);
+    let loaded = Document::load_from_peer(DocId::roster(), &honest.save(), &Roster::default())
+        .expect("an honest roster loads");
+    assert_eq!(loaded.len(), 2);
+
+    let mut raw = automerge::Automerge::load(&honest.save()).expect("load");
+    let mut tx = raw.transaction();
+    tx.put(automerge::ROOT, "x", "y").expect("put");
+    tx.commit();
+    let refused = Document::load_from_peer(DocId::roster(), &raw.save(), &Roster::default());
+    assert!(
+        matches!(refused, Err(SyncError::InvalidChange(_))),
+        "{refused:?}"
+    );
+    assert!(Document::load_from_peer(DocId::roster(), b"garbage", &Roster::default()).is_err());
+}
