@@ -1,0 +1,194 @@
+//! tejido-bench: measures Tejido on this machine and prints a table and one JSON line per
+//! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
+//!
+//! ```text
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,startup]
+//! ```
+//!
+//! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
+//! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
+//! events, catch-up of a restarted node, memory), then start-up of one node on 10000 events.
+//! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
+//! ratio is against a baseline measured in the same run.
+
+mod client;
+mod cluster;
+mod micro;
+mod report;
+mod scenarios;
+mod workload;
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::report::Report;
+use crate::scenarios::{Chain, Opts};
+
+struct Args {
+    quick: bool,
+    build: bool,
+    only: Option<Vec<String>>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        quick: false,
+        build: true,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => args.quick = true,
+            "--no-build" => args.build = false,
+            "--only" => {
+                let v = it
+                    .next()
+                    .ok_or("--only needs a list: micro,chain,startup")?;
+                args.only = Some(v.split(',').map(str::to_string).collect());
+            }
+            "-h" | "--help" => {
+                return Err(
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,startup]\n\
+                     --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
+                     --no-build  do not run cargo build for tejidod and tejido first\n\
+                     --only      run only these parts"
+                        .into(),
+                )
+            }
+            other => return Err(format!("unknown argument {other:?}; try --help")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wants = |part: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|p| p == part))
+    };
+    let opts = Opts { quick: args.quick };
+    let started = std::time::Instant::now();
+    let load_before = loadavg();
+    let mut report = Report::default();
+
+    if wants("micro") {
+        eprintln!("micro-benchmarks and throughput (in-process)");
+        match micro::micro(&mut report, opts.quick) {
+            Ok(verify) => {
+                if let Err(e) = micro::throughput(&mut report, opts.quick, &verify) {
+                    report.fail("throughput", &e);
+                }
+            }
+            Err(e) => report.fail("micro-benchmarks", &e),
+        }
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if wants("chain") || wants("startup") {
+        let bins = match cluster::Bins::locate(args.build) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        runtime.block_on(async {
+            if wants("chain") {
+                chain(&bins, &mut report, &opts).await;
+            }
+            if wants("startup") {
+                eprintln!("start-up");
+                match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+                    Ok(dir) => {
+                        if let Err(e) =
+                            scenarios::startup(&bins, dir.path(), &mut report, &opts).await
+                        {
+                            report.fail("start-up", &e);
+                        }
+                        if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {
+                            eprintln!("keeping {}", dir.keep().display());
+                        }
+                    }
+                    Err(e) => report.fail("start-up", &e.into()),
+                }
+            }
+        });
+    }
+    let header = json!({
+        "tejido_bench": env!("CARGO_PKG_VERSION"),
+        "quick": opts.quick,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "chain_nodes": scenarios::CHAIN,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+    });
+    report.print(&header);
+    ExitCode::SUCCESS
+}
+
+/// `/proc/loadavg` (1, 5 and 15 minutes): other work on the machine skews every figure.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+async fn chain(bins: &cluster::Bins, report: &mut Report, opts: &Opts) {
+    let dir = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return report.fail("chain", &e.into()),
+    };
+    eprintln!(
+        "chain of {} nodes in {}",
+        scenarios::CHAIN,
+        dir.path().display()
+    );
+    let mut chain = match Chain::start(bins, dir.path(), scenarios::CHAIN, report).await {
+        Ok(c) => c,
+        Err(e) => return report.fail("chain start", &e),
+    };
+    eprintln!("1. alert latency");
+    if let Err(e) = scenarios::latency(&mut chain, report, opts).await {
+        report.fail("alert latency", &e);
+    }
+    eprintln!("2. convergence");
+    let runs: &[(usize, usize, usize)] = if opts.quick {
+        &[(1000, 1, 1), (1000, 64, 1)]
+    } else {
+        &[(1000, 1, 3), (1000, 64, 3), (10_000, 1, 1), (10_000, 64, 1)]
+    };
+    for &(k, per_request, trials) in runs {
+        if let Err(e) = scenarios::convergence(&mut chain, report, k, per_request, trials).await {
+            report.fail(&format!("convergence K={k} {per_request}/request"), &e);
+        }
+    }
+    eprintln!("3. catch-up");
+    let k = if opts.quick { 1000 } else { 10_000 };
+    if let Err(e) = scenarios::catch_up(&mut chain, report, k).await {
+        report.fail("catch-up", &e);
+    }
+    if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {
+        eprintln!("keeping {}", dir.keep().display());
+    }
+}
