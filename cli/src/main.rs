@@ -3,7 +3,12 @@
 //!
 //! Exit codes: 0 ok, 1 error, 2 usage, 3 no node reachable (the record is queued on this
 //! device and is sent by the next command that reaches a node).
+//!
+//! Messages are in English or Spanish (`--lang`, `TEJIDO_LANG`, the locale; see `i18n.rs` and
+//! `cli/i18n/*.ftl`); JSON output and exit codes are the same in every language.
 
+#[macro_use]
+mod i18n;
 mod member;
 mod output;
 
@@ -38,6 +43,10 @@ struct Args {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Language of messages: es (español) or en (English). Default: $TEJIDO_LANG, else the
+    /// locale (LC_ALL, LC_MESSAGES, LANG), else English. JSON output is never translated.
+    #[arg(long, global = true, value_name = "es|en", value_parser = i18n::parse_lang)]
+    lang: Option<i18n::Lang>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -311,13 +320,14 @@ fn parse_shelter_status(s: &str) -> Result<ShelterStatus, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    i18n::set_lang(i18n::Lang::resolve(args.lang));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("tejido: cannot start: {e}");
+            eprintln!("tejido: {}", tr!("cannot-start", error = e.to_string()));
             return ExitCode::FAILURE;
         }
     };
@@ -343,7 +353,7 @@ fn home_dir(args: &Args) -> anyhow::Result<PathBuf> {
         Some(h) => Ok(h.clone()),
         None => directories::ProjectDirs::from("org", "Tejido", "tejido")
             .map(|d| d.config_dir().join("member"))
-            .context("no home directory: pass --home"),
+            .with_context(|| tr!("no-home-dir")),
     }
 }
 
@@ -402,9 +412,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Cmd::Peers => Request::Peers,
             Cmd::Wipe { yes } => {
                 if !yes {
-                    anyhow::bail!(
-                        "wipe destroys this node's keys and data for good: add --yes to confirm"
-                    );
+                    anyhow::bail!(tr!("node-wipe-confirm"));
                 }
                 Request::Wipe
             }
@@ -413,10 +421,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             Cmd::ExportDoc { doc, .. } => Request::ExportDoc { doc: doc.clone() },
             Cmd::Import { file } => {
-                let bytes =
-                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                let bytes = std::fs::read(file)
+                    .with_context(|| tr!("reading-file", path = file.display().to_string()))?;
                 if bytes.len() > protocol::bundle::MAX_BUNDLE_BYTES {
-                    anyhow::bail!("{} is too large to be a bundle", file.display());
+                    anyhow::bail!(tr!("bundle-too-large", path = file.display().to_string()));
                 }
                 Request::Import {
                     bundle: data_encoding::BASE64.encode(&bytes),
@@ -438,7 +446,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 region: region.clone(),
                 available_only: *available,
             },
-            _ => anyhow::bail!("this command is for members: use --home instead of --data-dir"),
+            _ => anyhow::bail!(tr!("members-only")),
         };
         let response = operator(&dir, request).await?;
         if let (
@@ -448,9 +456,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         {
             let bytes = data_encoding::BASE64
                 .decode(data.as_bytes())
-                .context("the node sent a damaged file")?;
+                .with_context(|| tr!("node-sent-damaged-file"))?;
             member::write_atomic(to, &bytes)?;
-            println!("wrote {}: {summary}", to.display());
+            println!(
+                "{}",
+                tr!(
+                    "wrote-file",
+                    path = to.display().to_string(),
+                    summary = summary.as_str()
+                )
+            );
             return Ok(ExitCode::SUCCESS);
         }
         output::operator(&response, json)?;
@@ -468,22 +483,26 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         | Cmd::ExportDoc { .. }
         | Cmd::Docs
         | Cmd::Revoke { .. } => {
-            anyhow::bail!("this command is for node operators: pass --data-dir DIR")
+            anyhow::bail!(tr!("operators-only"))
         }
         Cmd::Join { code } => join(&home, &code, json).await,
         Cmd::Wipe { yes } => {
             if !yes {
-                anyhow::bail!("wipe destroys your member key and everything in {} for good: add --yes to confirm", home.dir().display());
+                anyhow::bail!(tr!(
+                    "member-wipe-confirm",
+                    dir = home.dir().display().to_string()
+                ));
             }
             let removed = daemon::wipe::wipe_dir(home.dir())?;
             println!(
-                "wiped {} file(s) from {}: member key, profile, queue",
-                removed.len(),
-                home.dir().display()
+                "{}",
+                tr!(
+                    "member-wiped",
+                    count = removed.len(),
+                    dir = home.dir().display().to_string()
+                )
             );
-            println!(
-                "ask your organisation to revoke your key too: tejido --data-dir DIR revoke KEY"
-            );
+            println!("{}", tr!("member-wiped-revoke"));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Whoami => {
@@ -497,7 +516,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     })?;
                     output::profile(&profile, json)?;
                 }
-                _ => anyhow::bail!("unexpected answer"),
+                _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -517,7 +536,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (key, saved) = load(&home)?;
             let region = region
                 .or(saved.profile.region.clone())
-                .context("you have no home region: pass --region")?;
+                .with_context(|| tr!("no-home-region"))?;
             protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
             let at = Timestamp::now();
             let body = Body::Alert(AlertBody {
@@ -551,7 +570,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?
             {
                 ClientResponseV0::Alerts(alerts) => output::alerts(&alerts, json)?,
-                _ => anyhow::bail!("unexpected answer"),
+                _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -568,7 +587,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?
             {
                 ClientResponseV0::Checkins(list) => output::checkins(&list, json)?,
-                _ => anyhow::bail!("unexpected answer"),
+                _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -586,7 +605,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?
             {
                 ClientResponseV0::Shelters(list) => output::shelters(&list, json)?,
-                _ => anyhow::bail!("unexpected answer"),
+                _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -596,7 +615,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             flush_queue(&home, &key, &saved).await;
             match member::query(&key, &saved.nodes, ClientRequestV0::Directory { region }).await? {
                 ClientResponseV0::Directory(list) => output::directory(&list, json)?,
-                _ => anyhow::bail!("unexpected answer"),
+                _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -624,7 +643,7 @@ async fn join(home: &Home, code: &str, json: bool) -> anyhow::Result<ExitCode> {
     let invite = InviteCode::decode(code).map_err(|e| anyhow::anyhow!("{e}"))?;
     let InviteCode::V0 { node, addrs, .. } = &invite;
     if home.saved().is_ok() {
-        anyhow::bail!("this home has already joined a network; use another --home");
+        anyhow::bail!(tr!("already-joined"));
     }
     let key = home.key_or_create()?;
     let proof = key.sign(&invite.proof_message(&key.public())).to_vec();
@@ -651,10 +670,12 @@ async fn join(home: &Home, code: &str, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some((_, Ok(ClientResponseV0::Error { message, .. }))) => {
-            anyhow::bail!("the node refused the invite: {message}")
+            anyhow::bail!(tr!("invite-refused", message = message))
         }
-        Some((_, Err(e))) => anyhow::bail!("cannot reach the inviting node: {e}"),
-        _ => anyhow::bail!("cannot reach the inviting node"),
+        Some((_, Err(e))) => {
+            anyhow::bail!(tr!("inviter-unreachable-because", error = e.to_string()))
+        }
+        _ => anyhow::bail!(tr!("inviter-unreachable")),
     }
 }
 
@@ -667,13 +688,13 @@ async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
     for chunk in queued.chunks(32) {
         match member::deliver(home, key, &saved.nodes, chunk.to_vec()).await {
             Ok(d) if !d.stored_by.is_empty() => {
-                eprintln!("tejido: sent {} queued record(s)", chunk.len());
+                eprintln!("tejido: {}", tr!("sent-queued", count = chunk.len()));
             }
             Ok(d) => {
                 for (node, why) in d.refused {
                     eprintln!(
-                        "tejido: node {} refused queued records: {why}",
-                        node.fmt_short()
+                        "tejido: {}",
+                        tr!("queued-refused", node = node.fmt_short(), why = why)
                     );
                 }
                 return;
@@ -716,7 +737,7 @@ async fn flush_queue_except(home: &Home, key: &SecretKey, saved: &Saved, except:
     }
     if let Ok(d) = member::deliver(home, key, &saved.nodes, others.clone()).await {
         if !d.stored_by.is_empty() {
-            eprintln!("tejido: sent {} queued record(s)", others.len());
+            eprintln!("tejido: {}", tr!("sent-queued", count = others.len()));
         }
     }
 }
@@ -728,7 +749,7 @@ async fn find_alert(
     id: &str,
 ) -> anyhow::Result<protocol::view::AlertView> {
     if id.len() < 6 {
-        anyhow::bail!("give at least 6 characters of the alert id");
+        anyhow::bail!(tr!("alert-id-too-short"));
     }
     let ClientResponseV0::Alerts(alerts) = member::query(
         key,
@@ -740,16 +761,16 @@ async fn find_alert(
     )
     .await?
     else {
-        anyhow::bail!("unexpected answer");
+        anyhow::bail!(tr!("unexpected-answer"));
     };
     let mut matches: Vec<_> = alerts
         .into_iter()
         .filter(|a| a.id.starts_with(&id.to_ascii_lowercase()))
         .collect();
     match matches.len() {
-        0 => anyhow::bail!("no alert {id}"),
+        0 => anyhow::bail!(tr!("no-such-alert", id = id)),
         1 => Ok(matches.remove(0)),
-        n => anyhow::bail!("{n} alerts start with {id}: give more characters"),
+        n => anyhow::bail!(tr!("ambiguous-alert", count = n, id = id)),
     }
 }
 
@@ -872,14 +893,14 @@ async fn shelter_action(
             )
             .await?
             else {
-                anyhow::bail!("unexpected answer");
+                anyhow::bail!(tr!("unexpected-answer"));
             };
             let found: Vec<_> = list
                 .into_iter()
                 .filter(|s| s.id.starts_with(&id.to_ascii_lowercase()))
                 .collect();
             let [shelter] = found.as_slice() else {
-                anyhow::bail!("no single shelter matches {id}");
+                anyhow::bail!(tr!("no-single-shelter", id = id.as_str()));
             };
             let sid: RecordId = shelter.id.parse()?;
             if status.is_some() || capacity.is_some() {
@@ -905,12 +926,12 @@ async fn shelter_action(
                     shelter: sid,
                     org: shelter.org.clone(),
                     region: shelter.region.clone(),
-                    delta: i32::try_from(delta).context("too many people at once")?,
+                    delta: i32::try_from(delta).with_context(|| tr!("too-many-people"))?,
                 };
                 events.push(sign(&key, DocId::shelters(&shelter.region), at, body)?);
             }
             if events.is_empty() {
-                anyhow::bail!("nothing to update: give --status, --capacity, --arrive or --leave");
+                anyhow::bail!(tr!("nothing-to-update"));
             }
         }
     }
@@ -927,8 +948,8 @@ async fn shelter_action(
             .refused
             .first()
             .map(|(_, w)| w.clone())
-            .unwrap_or_else(|| "no node reachable".into());
-        anyhow::bail!("not stored: {why}");
+            .unwrap_or_else(|| tr!("no-node-reachable"));
+        anyhow::bail!(tr!("not-stored", why = why));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,7 @@ impl Home {
             return self.key();
         }
         std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
+            .with_context(|| tr!("creating-dir", path = self.dir.display().to_string()))?;
         let key = SecretKey::generate();
         write_atomic(&self.key_path(), &key.to_bytes())?;
         Ok(key)
@@ -55,26 +55,21 @@ impl Home {
     pub(crate) fn key(&self) -> anyhow::Result<SecretKey> {
         let path = self.key_path();
         let bytes = std::fs::read(&path).map_err(|_| {
-            anyhow::anyhow!(
-                "no member key in {}: join a node first (tejido join CODE)",
-                self.dir.display()
-            )
+            anyhow::anyhow!(tr!("no-member-key", dir = self.dir.display().to_string()))
         })?;
         let bytes: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is damaged", path.display()))?;
+            .map_err(|_| anyhow::anyhow!(tr!("damaged-file", path = path.display().to_string())))?;
         Ok(SecretKey::from_bytes(bytes))
     }
 
     pub(crate) fn saved(&self) -> anyhow::Result<Saved> {
         let path = self.dir.join("profile.json");
         let text = std::fs::read_to_string(&path).map_err(|_| {
-            anyhow::anyhow!(
-                "not joined yet: run tejido --home {} join CODE",
-                self.dir.display()
-            )
+            anyhow::anyhow!(tr!("not-joined", dir = self.dir.display().to_string()))
         })?;
-        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| tr!("damaged-file", path = path.display().to_string()))
     }
 
     pub(crate) fn save(&self, saved: &Saved) -> anyhow::Result<()> {
@@ -98,7 +93,9 @@ impl Home {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+            Err(e) => {
+                Err(e).with_context(|| tr!("removing-file", path = path.display().to_string()))
+            }
         }
     }
 
@@ -118,7 +115,13 @@ impl Home {
                 .and_then(|b| SignedEvent::decode(&b).ok())
             {
                 Some(ev) => out.push(ev),
-                None => eprintln!("tejido: skipping damaged queue file {}", path.display()),
+                None => eprintln!(
+                    "tejido: {}",
+                    tr!(
+                        "skipping-damaged-queue-file",
+                        path = path.display().to_string()
+                    )
+                ),
             }
         }
         out.sort_by_key(|e| e.event().at);
@@ -135,10 +138,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
+        .with_context(|| tr!("writing-file", path = tmp.display().to_string()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| tr!("writing-file", path = path.display().to_string()))?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
@@ -171,9 +175,16 @@ pub(crate) async fn query(
 }
 
 /// No known node could be reached.
-#[derive(Debug, thiserror::Error)]
-#[error("no node could be reached ({0})")]
+#[derive(Debug)]
 pub(crate) struct Unreachable(pub(crate) String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&tr!("no-node-could-be-reached", errors = self.0.as_str()))
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 /// The outcome of sending signed events to every known node.
 pub(crate) struct Delivery {
@@ -210,7 +221,7 @@ pub(crate) async fn deliver(
         match result {
             Ok(ClientResponseV0::Stored { node, .. }) => delivery.stored_by.push(node),
             Ok(ClientResponseV0::Error { message, .. }) => delivery.refused.push((node, message)),
-            Ok(_) => delivery.refused.push((node, "unexpected answer".into())),
+            Ok(_) => delivery.refused.push((node, tr!("unexpected-answer"))),
             Err(e) => delivery.unreachable.push((node, e)),
         }
     }

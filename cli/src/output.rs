@@ -8,6 +8,7 @@ use protocol::view::{AlertView, CheckinView, DirectoryEntry, ShelterView};
 use protocol::wire::Profile;
 use serde::Serialize;
 
+use crate::i18n;
 use crate::member::Delivery;
 
 fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
@@ -17,8 +18,19 @@ fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints rows as aligned columns.
+/// Prints rows as aligned columns, under the headers of the given message ids (`col-*`;
+/// an empty id is an empty header).
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
+    let header: Vec<String> = header
+        .iter()
+        .map(|id| {
+            if id.is_empty() {
+                String::new()
+            } else {
+                i18n::tr(id)
+            }
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -37,11 +49,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
         }
         s.trim_end().to_string()
     };
-    writeln!(
-        out,
-        "{}",
-        line(header.iter().map(|h| h.to_string()).collect())
-    )?;
+    writeln!(out, "{}", line(header))?;
     for row in rows {
         writeln!(out, "{}", line(row))?;
     }
@@ -55,12 +63,21 @@ fn kebab<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// A value of a closed set (`prefix` names it: role, severity...) as people read it.
+fn shown<T: Serialize>(prefix: &str, v: &T) -> String {
+    i18n::value(prefix, &kebab(v))
+}
+
+fn role(r: protocol::event::Role) -> String {
+    i18n::value("role", r.as_str())
+}
+
 pub(crate) fn alerts(list: &[AlertView], json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("No alerts.");
+        println!("{}", tr!("no-alerts"));
         return Ok(());
     }
     let rows = list
@@ -68,10 +85,10 @@ pub(crate) fn alerts(list: &[AlertView], json: bool) -> anyhow::Result<()> {
         .map(|a| {
             vec![
                 a.id[..8].to_string(),
-                kebab(&a.kind),
-                kebab(&a.severity),
+                shown("kind", &a.kind),
+                shown("severity", &a.severity),
                 a.region.clone(),
-                a.status.clone(),
+                i18n::value("alert-status", &a.status),
                 a.created_at.clone(),
                 a.author_name
                     .clone()
@@ -82,7 +99,14 @@ pub(crate) fn alerts(list: &[AlertView], json: bool) -> anyhow::Result<()> {
         .collect();
     table(
         &[
-            "ID", "KIND", "SEVERITY", "REGION", "STATUS", "CREATED", "BY", "TEXT",
+            "col-id",
+            "col-kind",
+            "col-severity",
+            "col-region",
+            "col-status",
+            "col-created",
+            "col-by",
+            "col-text",
         ],
         rows,
     )
@@ -93,7 +117,7 @@ pub(crate) fn checkins(list: &[CheckinView], json: bool) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("No check-ins.");
+        println!("{}", tr!("no-checkins"));
         return Ok(());
     }
     let rows = list
@@ -101,11 +125,11 @@ pub(crate) fn checkins(list: &[CheckinView], json: bool) -> anyhow::Result<()> {
         .map(|c| {
             vec![
                 c.name.clone(),
-                kebab(&c.status),
+                shown("checkin-status", &c.status),
                 c.at.clone(),
                 c.next_due.clone().unwrap_or_else(|| "-".into()),
                 if c.overdue {
-                    "OVERDUE".into()
+                    tr!("checkin-overdue")
                 } else {
                     "".into()
                 },
@@ -116,13 +140,13 @@ pub(crate) fn checkins(list: &[CheckinView], json: bool) -> anyhow::Result<()> {
         .collect();
     table(
         &[
-            "NAME",
-            "STATUS",
-            "AT",
-            "NEXT DUE",
+            "col-name",
+            "col-status",
+            "col-at",
+            "col-next-due",
             "",
-            "SECURITY CONTACT",
-            "NOTE",
+            "col-security-contact",
+            "col-note",
         ],
         rows,
     )
@@ -133,7 +157,7 @@ pub(crate) fn shelters(list: &[ShelterView], json: bool) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("No shelters.");
+        println!("{}", tr!("no-shelters"));
         return Ok(());
     }
     let rows = list
@@ -143,7 +167,7 @@ pub(crate) fn shelters(list: &[ShelterView], json: bool) -> anyhow::Result<()> {
                 s.id[..8].to_string(),
                 s.name.clone(),
                 s.region.clone(),
-                kebab(&s.status),
+                shown("shelter-status", &s.status),
                 format!("{}/{}", s.available, s.capacity),
                 s.services.join(","),
                 s.accepts.join(","),
@@ -153,7 +177,14 @@ pub(crate) fn shelters(list: &[ShelterView], json: bool) -> anyhow::Result<()> {
         .collect();
     table(
         &[
-            "ID", "NAME", "REGION", "STATUS", "FREE", "SERVICES", "ACCEPTS", "CONTACT",
+            "col-id",
+            "col-name",
+            "col-region",
+            "col-status",
+            "col-free",
+            "col-services",
+            "col-accepts",
+            "col-contact",
         ],
         rows,
     )
@@ -164,13 +195,16 @@ pub(crate) fn profile(p: &Profile, json: bool) -> anyhow::Result<()> {
         return print_json(p);
     }
     println!(
-        "{} ({}) of {}, region {}",
-        p.name,
-        p.role.as_str(),
-        p.org,
-        p.region.as_deref().unwrap_or("-")
+        "{}",
+        tr!(
+            "profile-line",
+            name = p.name.as_str(),
+            role = role(p.role),
+            org = p.org.as_str(),
+            region = p.region.as_deref().unwrap_or("-")
+        )
     );
-    println!("key: {}", p.key);
+    println!("{}", tr!("profile-key", key = p.key.to_string()));
     Ok(())
 }
 
@@ -179,13 +213,16 @@ pub(crate) fn joined(p: &Profile, json: bool) -> anyhow::Result<()> {
         return print_json(p);
     }
     println!(
-        "Welcome, {}. You joined {} as {}.",
-        p.name,
-        p.org,
-        p.role.as_str()
+        "{}",
+        tr!(
+            "welcome",
+            name = p.name.as_str(),
+            org = p.org.as_str(),
+            role = role(p.role)
+        )
     );
-    println!("Your key: {}", p.key);
-    println!("Check in with: tejido checkin --next 6h");
+    println!("{}", tr!("welcome-key", key = p.key.to_string()));
+    println!("{}", tr!("welcome-next"));
     Ok(())
 }
 
@@ -202,6 +239,7 @@ struct DeliveryJson<'a> {
 }
 
 /// Says honestly how far a record got: queued on this device, or stored by which nodes.
+/// `what` is the record's English name ("check-in", "shelter update"...), kept as is in JSON.
 pub(crate) fn delivery(
     what: &str,
     event: &SignedEvent,
@@ -234,21 +272,35 @@ pub(crate) fn delivery(
             known_nodes: known,
         });
     }
+    let record = i18n::value("record", &what.replace(' ', "-"));
     if !d.stored_by.is_empty() {
         let names: Vec<String> = d.stored_by.iter().map(|k| k.fmt_short()).collect();
         println!(
-            "{what} {} stored by {} of {known} node(s): {}",
-            &id[..8],
-            d.stored_by.len(),
-            names.join(", ")
+            "{}",
+            tr!(
+                "delivery-stored",
+                what = record.as_str(),
+                id = &id[..8],
+                stored = d.stored_by.len(),
+                known = known,
+                names = names.join(", ")
+            )
         );
     } else if !d.unreachable.is_empty() {
-        println!("No node reachable: {what} {} is queued on this device and will be sent with your next command.", &id[..8]);
+        println!(
+            "{}",
+            tr!("delivery-queued", what = record.as_str(), id = &id[..8])
+        );
     }
     for (node, why) in &d.refused {
         eprintln!(
-            "tejido: node {} refused the {what}: {why}",
-            node.fmt_short()
+            "tejido: {}",
+            tr!(
+                "delivery-refused",
+                node = node.fmt_short(),
+                what = record.as_str(),
+                why = why.as_str()
+            )
         );
     }
     Ok(())
@@ -269,27 +321,44 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
     }
     match response {
         Response::Status(s) => {
-            println!("node:       {}", s.node_id);
-            println!("org:        {}", s.org);
-            println!("network:    {}", s.network.as_deref().unwrap_or("-"));
-            for a in &s.listen_addrs {
-                println!("listening:  {a}");
-            }
-            println!("peers:      {} connected", s.connected_peers.len());
-            println!("roster:     {} member(s), {} node(s)", s.members, s.nodes);
-            println!("alerts:     {} ({} open)", s.alerts, s.open_alerts);
-            println!("shelters:   {}", s.shelters);
-            println!("check-ins:  {}", s.checkins);
+            println!("{}", tr!("status-node", value = s.node_id.to_string()));
+            println!("{}", tr!("status-org", value = s.org.as_str()));
             println!(
-                "refused:    {} connection(s), {} change(s)",
-                s.refused_connections, s.rejected_changes
+                "{}",
+                tr!(
+                    "status-network",
+                    value = s.network.as_deref().unwrap_or("-")
+                )
+            );
+            for a in &s.listen_addrs {
+                println!("{}", tr!("status-listening", value = a.to_string()));
+            }
+            println!("{}", tr!("status-peers", count = s.connected_peers.len()));
+            println!(
+                "{}",
+                tr!("status-roster", members = s.members, nodes = s.nodes)
+            );
+            println!(
+                "{}",
+                tr!("status-alerts", count = s.alerts, open = s.open_alerts)
+            );
+            println!("{}", tr!("status-shelters", count = s.shelters));
+            println!("{}", tr!("status-checkins", count = s.checkins));
+            println!(
+                "{}",
+                tr!(
+                    "status-refused",
+                    connections = s.refused_connections,
+                    changes = s.rejected_changes
+                )
             );
             Ok(())
         }
         Response::Invite { code, expires_at } => {
             println!("{code}");
             eprintln!(
-                "One-time invite, valid until {expires_at}. The newcomer runs: tejido join CODE"
+                "{}",
+                tr!("invite-created", expires = expires_at.to_string())
             );
             Ok(())
         }
@@ -304,21 +373,31 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                         m.key[..8].to_string(),
                         m.name.clone(),
                         m.org.clone(),
-                        m.role.as_str().to_string(),
+                        role(m.role),
                         m.region.clone().unwrap_or_else(|| "-".into()),
                         if m.revoked {
-                            "revoked".into()
+                            tr!("member-revoked")
                         } else {
                             "".into()
                         },
                     ]
                 })
                 .collect();
-            table(&["KEY", "NAME", "ORG", "ROLE", "REGION", ""], rows)
+            table(
+                &[
+                    "col-key",
+                    "col-name",
+                    "col-org",
+                    "col-role",
+                    "col-region",
+                    "",
+                ],
+                rows,
+            )
         }
         Response::Peers { peers } => {
             if peers.is_empty() {
-                println!("No other nodes yet: invite one with tejido --data-dir DIR invite node");
+                println!("{}", tr!("no-peers"));
                 return Ok(());
             }
             let rows = peers
@@ -328,18 +407,29 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                         p.key[..8].to_string(),
                         p.org.clone(),
                         if p.revoked {
-                            "revoked".into()
+                            tr!("peer-revoked")
                         } else if p.connected {
-                            "connected".into()
+                            tr!("peer-connected")
                         } else {
                             "-".into()
                         },
-                        p.last_sync.clone().unwrap_or_else(|| "never".into()),
+                        p.last_sync
+                            .clone()
+                            .unwrap_or_else(|| tr!("peer-never-synced")),
                         p.addrs.join(" "),
                     ]
                 })
                 .collect();
-            table(&["NODE", "ORG", "STATE", "LAST SYNC", "ADDRESSES"], rows)
+            table(
+                &[
+                    "col-node",
+                    "col-org",
+                    "col-state",
+                    "col-last-sync",
+                    "col-addresses",
+                ],
+                rows,
+            )
         }
         Response::Docs { docs } => {
             let rows = docs
@@ -356,7 +446,7 @@ pub(crate) fn operator(response: &Response, json: bool) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            table(&["DOCUMENT", "EVENTS", "HEADS"], rows)
+            table(&["col-document", "col-events", "col-heads"], rows)
         }
         Response::File { summary, .. } => {
             println!("{summary}");
@@ -374,23 +464,39 @@ pub(crate) fn alert_detail(a: &AlertView, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(a);
     }
-    println!("alert     {}", a.id);
+    println!("{}", tr!("detail-alert", value = a.id.as_str()));
     println!(
-        "kind      {} ({}, {}, {})",
-        kebab(&a.kind),
-        kebab(&a.severity),
-        kebab(&a.urgency),
-        kebab(&a.certainty)
+        "{}",
+        tr!(
+            "detail-kind",
+            kind = shown("kind", &a.kind),
+            severity = shown("severity", &a.severity),
+            urgency = shown("urgency", &a.urgency),
+            certainty = shown("certainty", &a.certainty)
+        )
     );
-    println!("region    {} ({})", a.region, a.org);
-    println!("status    {}", a.status);
+    println!(
+        "{}",
+        tr!(
+            "detail-region",
+            region = a.region.as_str(),
+            org = a.org.as_str()
+        )
+    );
+    println!(
+        "{}",
+        tr!(
+            "detail-status",
+            value = i18n::value("alert-status", &a.status)
+        )
+    );
     if let Some(subject) = &a.subject {
-        println!("member    {subject}");
+        println!("{}", tr!("detail-member", value = subject.to_string()));
     }
     if let Some(expires) = &a.expires_at {
-        println!("expires   {expires}");
+        println!("{}", tr!("detail-expires", value = expires.to_string()));
     }
-    println!("text      {}", a.text);
+    println!("{}", tr!("detail-text", value = a.text.as_str()));
     println!();
     let rows = a
         .history
@@ -398,14 +504,23 @@ pub(crate) fn alert_detail(a: &AlertView, json: bool) -> anyhow::Result<()> {
         .map(|h| {
             vec![
                 h.at.clone(),
-                h.action.clone(),
+                i18n::value("action", &h.action),
                 h.by_name.clone().unwrap_or_else(|| h.by[..8].to_string()),
                 h.detail.clone().unwrap_or_default(),
                 h.event[..8].to_string(),
             ]
         })
         .collect();
-    table(&["AT", "ACTION", "BY", "DETAIL", "SIGNED EVENT"], rows)
+    table(
+        &[
+            "col-at",
+            "col-action",
+            "col-by",
+            "col-detail",
+            "col-signed-event",
+        ],
+        rows,
+    )
 }
 
 pub(crate) fn directory(list: &[DirectoryEntry], json: bool) -> anyhow::Result<()> {
@@ -413,7 +528,7 @@ pub(crate) fn directory(list: &[DirectoryEntry], json: bool) -> anyhow::Result<(
         return print_json(list);
     }
     if list.is_empty() {
-        println!("No security contacts yet.");
+        println!("{}", tr!("no-security-contacts"));
         return Ok(());
     }
     let rows = list
@@ -422,11 +537,14 @@ pub(crate) fn directory(list: &[DirectoryEntry], json: bool) -> anyhow::Result<(
             vec![
                 d.region.clone(),
                 d.name.clone(),
-                d.role.as_str().to_string(),
+                role(d.role),
                 d.org.clone(),
                 d.key[..8].to_string(),
             ]
         })
         .collect();
-    table(&["REGION", "NAME", "ROLE", "ORG", "KEY"], rows)
+    table(
+        &["col-region", "col-name", "col-role", "col-org", "col-key"],
+        rows,
+    )
 }

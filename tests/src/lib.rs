@@ -80,6 +80,8 @@ pub fn tejido(args: &[&str]) -> Run {
         .args(args)
         .env_remove("TEJIDO_HOME")
         .env_remove("TEJIDO_DATA_DIR")
+        // Tests read English output, whatever the machine's locale.
+        .env("TEJIDO_LANG", "en")
         .stdin(Stdio::null())
         .output()
         .expect("running tejido");

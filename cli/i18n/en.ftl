@@ -1,0 +1,191 @@
+# Messages of the `tejido` command line, in English (the default).
+#
+# Every message here must also be in es.ftl, with the same variables: a unit test in
+# cli/src/i18n.rs checks it. Commands, flags and values typed on the command line stay in
+# English in every language; JSON output (--json) is never translated.
+# Integration tests assert on some of these texts: change them with care.
+
+## Start-up and general errors
+
+cannot-start = cannot start: { $error }
+no-home-dir = no home directory: pass --home
+unexpected-answer = unexpected answer
+members-only = this command is for members: use --home instead of --data-dir
+operators-only = this command is for node operators: pass --data-dir DIR
+
+## Files
+
+reading-file = reading { $path }
+writing-file = writing { $path }
+removing-file = removing { $path }
+creating-dir = creating { $path }
+damaged-file = { $path } is damaged
+skipping-damaged-queue-file = skipping damaged queue file { $path }
+bundle-too-large = { $path } is too large to be a bundle
+node-sent-damaged-file = the node sent a damaged file
+wrote-file = wrote { $path }: { $summary }
+
+## Member key and profile
+
+no-member-key = no member key in { $dir }: join a node first (tejido join CODE)
+not-joined = not joined yet: run tejido --home { $dir } join CODE
+no-home-region = you have no home region: pass --region
+already-joined = this home has already joined a network; use another --home
+invite-refused = the node refused the invite: { $message }
+inviter-unreachable = cannot reach the inviting node
+inviter-unreachable-because = cannot reach the inviting node: { $error }
+welcome = Welcome, { $name }. You joined { $org } as { $role }.
+welcome-key = Your key: { $key }
+welcome-next = Check in with: tejido checkin --next 6h
+profile-line = { $name } ({ $role }) of { $org }, region { $region }
+profile-key = key: { $key }
+
+## Wiping
+
+node-wipe-confirm = wipe destroys this node's keys and data for good: add --yes to confirm
+member-wipe-confirm = wipe destroys your member key and everything in { $dir } for good: add --yes to confirm
+member-wiped = wiped { $count } file(s) from { $dir }: member key, profile, queue
+member-wiped-revoke = ask your organisation to revoke your key too: tejido --data-dir DIR revoke KEY
+
+## Delivery of signed records
+
+# $what is one of the record-* messages below; $id the record's short id.
+delivery-stored = { $what } { $id } stored by { $stored } of { $known } node(s): { $names }
+delivery-queued = No node reachable: { $what } { $id } is queued on this device and will be sent with your next command.
+delivery-refused = node { $node } refused the { $what }: { $why }
+sent-queued = sent { $count } queued record(s)
+queued-refused = node { $node } refused queued records: { $why }
+no-node-reachable = no node reachable
+no-node-could-be-reached = no node could be reached ({ $errors })
+not-stored = not stored: { $why }
+
+record-check-in = check-in
+record-panic = panic
+record-alert = alert
+record-acknowledgement = acknowledgement
+record-assignment = assignment
+record-resolution = resolution
+record-shelter-update = shelter update
+
+## Alerts and shelters
+
+alert-id-too-short = give at least 6 characters of the alert id
+no-such-alert = no alert { $id }
+ambiguous-alert = { $count } alerts start with { $id }: give more characters
+no-single-shelter = no single shelter matches { $id }
+too-many-people = too many people at once
+nothing-to-update = nothing to update: give --status, --capacity, --arrive or --leave
+
+## Lists
+
+no-alerts = No alerts.
+no-checkins = No check-ins.
+no-shelters = No shelters.
+no-security-contacts = No security contacts yet.
+no-peers = No other nodes yet: invite one with tejido --data-dir DIR invite node
+checkin-overdue = OVERDUE
+member-revoked = revoked
+peer-revoked = revoked
+peer-connected = connected
+peer-never-synced = never
+
+## Table headers
+
+col-id = ID
+col-kind = KIND
+col-severity = SEVERITY
+col-region = REGION
+col-status = STATUS
+col-created = CREATED
+col-by = BY
+col-text = TEXT
+col-name = NAME
+col-at = AT
+col-next-due = NEXT DUE
+col-security-contact = SECURITY CONTACT
+col-note = NOTE
+col-free = FREE
+col-services = SERVICES
+col-accepts = ACCEPTS
+col-contact = CONTACT
+col-key = KEY
+col-org = ORG
+col-role = ROLE
+col-node = NODE
+col-state = STATE
+col-last-sync = LAST SYNC
+col-addresses = ADDRESSES
+col-document = DOCUMENT
+col-events = EVENTS
+col-heads = HEADS
+col-action = ACTION
+col-detail = DETAIL
+col-signed-event = SIGNED EVENT
+
+## One alert in detail (labels aligned in a column)
+
+detail-alert = alert     { $value }
+detail-kind = kind      { $kind } ({ $severity }, { $urgency }, { $certainty })
+detail-region = region    { $region } ({ $org })
+detail-status = status    { $value }
+detail-member = member    { $value }
+detail-expires = expires   { $value }
+detail-text = text      { $value }
+
+## Node status (operator; labels aligned in a column)
+
+status-node = node:       { $value }
+status-org = org:        { $value }
+status-network = network:    { $value }
+status-listening = listening:  { $value }
+status-peers = peers:      { $count } connected
+status-roster = roster:     { $members } member(s), { $nodes } node(s)
+status-alerts = alerts:     { $count } ({ $open } open)
+status-shelters = shelters:   { $count }
+status-checkins = check-ins:  { $count }
+status-refused = refused:    { $connections } connection(s), { $changes } change(s)
+invite-created = One-time invite, valid until { $expires }. The newcomer runs: tejido join CODE
+
+## Values shown in human tables (the JSON keeps the English values)
+
+role-member = member
+role-security-contact = security-contact
+role-admin = admin
+
+kind-panic = panic
+kind-alert = alert
+kind-missed-checkin = missed-checkin
+
+severity-minor = minor
+severity-moderate = moderate
+severity-severe = severe
+severity-extreme = extreme
+
+urgency-immediate = immediate
+urgency-expected = expected
+urgency-future = future
+urgency-past = past
+
+certainty-observed = observed
+certainty-likely = likely
+certainty-possible = possible
+certainty-unknown = unknown
+
+checkin-status-ok = ok
+checkin-status-need-help = need-help
+checkin-status-danger = danger
+
+shelter-status-open = open
+shelter-status-full = full
+shelter-status-closed = closed
+
+alert-status-open = open
+alert-status-acknowledged = acknowledged
+alert-status-assigned = assigned
+alert-status-resolved = resolved
+alert-status-expired = expired
+
+action-raised = raised
+action-acknowledged = acknowledged
+action-assigned = assigned
+action-resolved = resolved

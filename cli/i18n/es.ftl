@@ -1,0 +1,230 @@
+# Mensajes de la línea de comandos `tejido`, en español.
+#
+# Cada mensaje de aquí debe estar también en en.ftl, con las mismas variables: lo comprueba
+# una prueba unitaria en cli/src/i18n.rs. Los comandos, las opciones y los valores que se
+# escriben en la línea de comandos siguen en inglés en todos los idiomas; la salida JSON
+# (--json) nunca se traduce.
+#
+# Lenguaje incluyente: evitamos el masculino genérico ("integrante", "persona integrante",
+# "quien opera el nodo", "Te damos la bienvenida"), y usamos "check-in" para el reporte
+# periódico de cada integrante, como en muchas organizaciones de la sociedad civil en México.
+
+## Arranque y errores generales
+
+cannot-start = no se puede iniciar: { $error }
+no-home-dir = no hay un directorio personal: usa --home
+unexpected-answer = respuesta inesperada
+members-only = este comando es para personas integrantes: usa --home en lugar de --data-dir
+operators-only = este comando es para quien opera un nodo: usa --data-dir DIR
+
+## Archivos
+
+reading-file = al leer { $path }
+writing-file = al escribir { $path }
+removing-file = al borrar { $path }
+creating-dir = al crear { $path }
+damaged-file = { $path } está dañado
+skipping-damaged-queue-file = se omite el archivo dañado de la cola { $path }
+bundle-too-large = { $path } es demasiado grande para ser un paquete
+node-sent-damaged-file = el nodo envió un archivo dañado
+wrote-file = se escribió { $path }: { $summary }
+
+## Clave y perfil de integrante
+
+no-member-key = no hay clave de integrante en { $dir }: primero únete a un nodo (tejido join CÓDIGO)
+not-joined = aún no te has unido: ejecuta tejido --home { $dir } join CÓDIGO
+no-home-region = no tienes una región asignada: usa --region
+already-joined = este directorio ya se unió a una red; usa otro --home
+invite-refused = el nodo rechazó la invitación: { $message }
+inviter-unreachable = no se puede contactar el nodo que hizo la invitación
+inviter-unreachable-because = no se puede contactar el nodo que hizo la invitación: { $error }
+welcome = Te damos la bienvenida, { $name }. Te uniste a { $org } con el rol de { $role }.
+welcome-key = Tu clave: { $key }
+welcome-next = Haz tu check-in con: tejido checkin --next 6h
+profile-line = { $name } ({ $role }) de { $org }, región { $region }
+profile-key = clave: { $key }
+
+## Borrado
+
+node-wipe-confirm = wipe destruye para siempre las claves y los datos de este nodo: agrega --yes para confirmar
+member-wipe-confirm = wipe destruye para siempre tu clave de integrante y todo lo que hay en { $dir }: agrega --yes para confirmar
+member-wiped =
+    { $count ->
+        [one] se borró { $count } archivo
+       *[other] se borraron { $count } archivos
+    } de { $dir }: clave de integrante, perfil, cola
+member-wiped-revoke = pide a tu organización que también revoque tu clave: tejido --data-dir DIR revoke CLAVE
+
+## Entrega de registros firmados
+
+# $what es uno de los mensajes record-* de abajo; $id, el id corto del registro.
+delivery-stored =
+    { $what } { $id }: se guardó en { $stored } de { $known } { $known ->
+        [one] nodo
+       *[other] nodos
+    }: { $names }
+delivery-queued = Ningún nodo está al alcance: { $what } { $id } queda en cola en este dispositivo y se enviará con tu próximo comando.
+delivery-refused = el nodo { $node } no aceptó este registro ({ $what }): { $why }
+sent-queued =
+    { $count ->
+        [one] se envió { $count } registro en cola
+       *[other] se enviaron { $count } registros en cola
+    }
+queued-refused = el nodo { $node } no aceptó los registros en cola: { $why }
+no-node-reachable = ningún nodo está al alcance
+no-node-could-be-reached = no se pudo contactar ningún nodo ({ $errors })
+not-stored = no se guardó: { $why }
+
+record-check-in = check-in
+record-panic = alerta de pánico
+record-alert = alerta
+record-acknowledgement = acuse de recibo
+record-assignment = asignación
+record-resolution = resolución
+record-shelter-update = actualización de refugio
+
+## Alertas y refugios
+
+alert-id-too-short = da al menos 6 caracteres del id de la alerta
+no-such-alert = no hay ninguna alerta { $id }
+ambiguous-alert = { $count } alertas empiezan por { $id }: da más caracteres
+no-single-shelter = ningún refugio coincide de forma única con { $id }
+too-many-people = demasiadas personas a la vez
+nothing-to-update = nada que actualizar: usa --status, --capacity, --arrive o --leave
+
+## Listas
+
+no-alerts = No hay alertas.
+no-checkins = No hay check-ins.
+no-shelters = No hay refugios.
+no-security-contacts = Todavía no hay contactos de seguridad.
+no-peers = Todavía no hay otros nodos: invita uno con tejido --data-dir DIR invite node
+checkin-overdue = FUERA DE PLAZO
+member-revoked = clave revocada
+peer-revoked = revocado
+peer-connected = conectado
+peer-never-synced = nunca
+
+## Encabezados de tablas
+
+col-id = ID
+col-kind = TIPO
+col-severity = GRAVEDAD
+col-region = REGIÓN
+col-status = ESTADO
+col-created = CREACIÓN
+col-by = POR
+col-text = TEXTO
+col-name = NOMBRE
+col-at = FECHA
+col-next-due = PRÓXIMO CHECK-IN
+col-security-contact = CONTACTO DE SEGURIDAD
+col-note = NOTA
+col-free = LIBRES
+col-services = SERVICIOS
+col-accepts = ACEPTA
+col-contact = CONTACTO
+col-key = CLAVE
+col-org = ORG
+col-role = ROL
+col-node = NODO
+col-state = ESTADO
+col-last-sync = ÚLTIMA SINCRONIZACIÓN
+col-addresses = DIRECCIONES
+col-document = DOCUMENTO
+col-events = EVENTOS
+# "heads" de automerge: término técnico, sin traducción.
+col-heads = HEADS
+col-action = ACCIÓN
+col-detail = DETALLE
+col-signed-event = EVENTO FIRMADO
+
+## Una alerta en detalle (etiquetas alineadas en columna)
+
+detail-alert = alerta      { $value }
+detail-kind = tipo        { $kind } ({ $severity }, { $urgency }, { $certainty })
+detail-region = región      { $region } ({ $org })
+detail-status = estado      { $value }
+detail-member = integrante  { $value }
+detail-expires = vence       { $value }
+detail-text = texto       { $value }
+
+## Estado del nodo (operación; etiquetas alineadas en columna)
+
+status-node = nodo:          { $value }
+status-org = organización:  { $value }
+status-network = red:           { $value }
+status-listening = escucha en:    { $value }
+status-peers =
+    nodos pares:   { $count } { $count ->
+        [one] conectado
+       *[other] conectados
+    }
+status-roster =
+    padrón:        { $members } { $members ->
+        [one] integrante
+       *[other] integrantes
+    }, { $nodes } { $nodes ->
+        [one] nodo
+       *[other] nodos
+    }
+status-alerts =
+    alertas:       { $count } ({ $open } { $open ->
+        [one] abierta
+       *[other] abiertas
+    })
+status-shelters = refugios:      { $count }
+status-checkins = check-ins:     { $count }
+status-refused =
+    rechazos:      { $connections } { $connections ->
+        [one] conexión
+       *[other] conexiones
+    }, { $changes } { $changes ->
+        [one] cambio
+       *[other] cambios
+    }
+invite-created = Invitación de un solo uso, válida hasta { $expires }. La persona invitada ejecuta: tejido join CÓDIGO
+
+## Valores en las tablas para personas (el JSON conserva los valores en inglés)
+
+role-member = integrante
+role-security-contact = contacto de seguridad
+role-admin = administración
+
+kind-panic = pánico
+kind-alert = alerta
+kind-missed-checkin = check-in no recibido
+
+severity-minor = menor
+severity-moderate = moderada
+severity-severe = grave
+severity-extreme = extrema
+
+urgency-immediate = inmediata
+urgency-expected = esperada
+urgency-future = futura
+urgency-past = pasada
+
+certainty-observed = observada
+certainty-likely = probable
+certainty-possible = posible
+certainty-unknown = desconocida
+
+checkin-status-ok = bien
+checkin-status-need-help = necesita apoyo
+checkin-status-danger = en peligro
+
+shelter-status-open = abierto
+shelter-status-full = lleno
+shelter-status-closed = cerrado
+
+alert-status-open = abierta
+alert-status-acknowledged = en atención
+alert-status-assigned = asignada
+alert-status-resolved = resuelta
+alert-status-expired = vencida
+
+action-raised = emisión
+action-acknowledged = acuse de recibo
+action-assigned = asignación
+action-resolved = resolución
