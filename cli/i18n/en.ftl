@@ -189,3 +189,12 @@ action-raised = raised
 action-acknowledged = acknowledged
 action-assigned = assigned
 action-resolved = resolved
+
+demo-start = Three organisations each start a node (real processes on 127.0.0.1).
+demo-invite-nodes = Red Oax invites the other two nodes into its network (one-time codes).
+demo-invite-members = Casa Chis invites Sol, its security contact for Oaxaca; Red Oax invites Bea, a member.
+demo-panic = Bea raises a panic. Her device sends it to every node it knows and says which stored it.
+demo-arrived = The panic is on every node; Sol sees it on Casa Chis's node.
+demo-ack = Sol acknowledges it; the acknowledgement is signed and reaches Bea's node too.
+demo-history = Bea sees who answered, with the whole signed history.
+demo-done = Done. The demo's nodes are stopped and its files removed.

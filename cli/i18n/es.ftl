@@ -228,3 +228,12 @@ action-raised = emisión
 action-acknowledged = acuse de recibo
 action-assigned = asignación
 action-resolved = resolución
+
+demo-start = Tres organizaciones ponen en marcha un nodo cada una (procesos reales en 127.0.0.1).
+demo-invite-nodes = Red Oax invita a los otros dos nodos a su red (códigos de un solo uso).
+demo-invite-members = Casa Chis invita a Sol, su contacto de seguridad para Oaxaca; Red Oax invita a Bea, integrante.
+demo-panic = Bea lanza una alerta de pánico. Su dispositivo la envía a cada nodo que conoce y dice cuáles la guardaron.
+demo-arrived = El pánico llegó a cada nodo; Sol lo ve en el nodo de Casa Chis.
+demo-ack = Sol confirma que lo vio; la confirmación va firmada y llega también al nodo de Bea.
+demo-history = Bea ve quién respondió, con todo el historial firmado.
+demo-done = Listo. Los nodos de la demostración se detuvieron y sus archivos se borraron.

@@ -28,6 +28,14 @@ pub(crate) enum Lang {
 }
 
 impl Lang {
+    /// The tag `--lang` and `TEJIDO_LANG` take for this language.
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
     /// Reads a language tag or locale: `es`, `es-MX`, `es_MX.UTF-8`, `en`, `EN_gb`...
     pub(crate) fn from_tag(tag: &str) -> Option<Lang> {
         let lower = tag.trim().to_ascii_lowercase();
@@ -331,6 +339,7 @@ mod tests {
             include_str!("main.rs"),
             include_str!("output.rs"),
             include_str!("member.rs"),
+            include_str!("demo.rs"),
         ];
         let mut used = 0;
         for source in code {

@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod i18n;
+mod demo;
 mod member;
 mod output;
 
@@ -153,6 +154,9 @@ enum Cmd {
         #[arg(long)]
         overdue: bool,
     },
+    /// Start a throwaway local network of three nodes, a security contact and a member, send a
+    /// panic and show it arriving and being acknowledged, then clean up. Start here.
+    Demo,
     /// Print a shell completion script, e.g. `tejido completions bash > /etc/bash_completion.d/tejido`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -368,6 +372,10 @@ async fn operator(data_dir: &std::path::Path, request: Request) -> anyhow::Resul
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let json = args.json;
     match &args.command {
+        Cmd::Demo => {
+            demo::run()?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Cmd::Completions { shell } => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "tejido", &mut std::io::stdout());
@@ -473,7 +481,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let home = Home::new(home_dir(&args)?);
     match args.command {
-        Cmd::Completions { .. } | Cmd::Man => Ok(ExitCode::SUCCESS),
+        Cmd::Completions { .. } | Cmd::Man | Cmd::Demo => Ok(ExitCode::SUCCESS),
         Cmd::Status
         | Cmd::Members
         | Cmd::Invite { .. }

@@ -369,3 +369,13 @@ fn completions_and_man_page() {
     );
     assert!(man.stdout.contains("panic"));
 }
+
+/// `tejido demo` tells the whole story with real processes and cleans up after itself.
+#[test]
+fn demo_shows_a_panic_arriving_and_acknowledged() {
+    let run = tejido(&["demo"]);
+    let out = run.ok();
+    assert!(out.contains("stored by 3 of 3 node(s)"), "{out}");
+    assert!(out.contains("acknowledged"), "{out}");
+    assert!(out.contains("Sol"), "{out}");
+}
