@@ -80,6 +80,13 @@ fn acknowledged_writes_survive_repeated_kill9() {
                 "cycle {cycle} (seed {seed}): acknowledged {note} lost"
             );
         }
+        if (cycle + 1) % 10 == 0 {
+            eprintln!(
+                "crash cycle {}: {} acknowledged writes all present",
+                cycle + 1,
+                before.len()
+            );
+        }
     }
     stop.store(true, Ordering::Relaxed);
     writer.join().expect("writer");
