@@ -56,6 +56,9 @@ fn acknowledged_writes_survive_repeated_kill9() {
                     acked.lock().expect("lock").push(note);
                 }
                 i += 1;
+                // A steady stream, not a flood: keeps long soaks' stores to a size a small
+                // node holds.
+                std::thread::sleep(Duration::from_millis(25));
             }
         })
     };
