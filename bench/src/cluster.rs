@@ -143,6 +143,9 @@ impl NodeProc {
             .arg("--data-dir")
             .arg(&self.dir)
             .args(&self.args)
+            // The benchmark's one client writes thousands of requests over one connection;
+            // the per-member rate limit is not what is measured.
+            .args(["--client-rate", "1000000"])
             .env(
                 "RUST_LOG",
                 std::env::var("TEJIDO_BENCH_LOG").unwrap_or_else(|_| "warn".into()),

@@ -51,6 +51,11 @@ pub struct Args {
     /// `retention.checkins` in config.toml.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub retain_checkins: Option<std::time::Duration>,
+    /// Client requests each member's connection may make per second (bursts of three
+    /// seconds' worth); beyond it requests are refused, and a peer that keeps on is
+    /// disconnected. Benchmarks raise it.
+    #[arg(long, default_value_t = 20.0)]
+    pub client_rate: f64,
     /// Encrypt everything the node stores with a key derived from a passphrase (first start
     /// only; an encrypted data directory always asks for it).
     #[arg(long)]
@@ -156,6 +161,8 @@ pub struct Config {
     pub checkin_grace: std::time::Duration,
     /// How long documents are kept.
     pub retention: Retention,
+    /// Client requests per second per peer.
+    pub client_rate: f64,
     /// The at-rest cipher, when the data directory is encrypted.
     pub at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
 }
@@ -289,6 +296,11 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         node_key: read_key(&data_dir.join("node.key"), at_rest.as_ref())?,
         admin_key: read_key(&data_dir.join("admin.key"), at_rest.as_ref())?,
         at_rest: at_rest.map(std::sync::Arc::new),
+        client_rate: if args.client_rate.is_finite() && args.client_rate > 0.0 {
+            args.client_rate
+        } else {
+            anyhow::bail!("--client-rate must be a positive number")
+        },
         retention,
         checkin_grace,
         bootstrap,

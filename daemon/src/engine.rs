@@ -40,6 +40,7 @@ pub(crate) enum SubmitError {
 pub(crate) struct Stats {
     pub(crate) refused_connections: u64,
     pub(crate) rejected_changes: u64,
+    pub(crate) throttled_requests: u64,
 }
 
 pub(crate) struct Engine {

@@ -33,6 +33,13 @@ use crate::store::InviteRecord;
 
 /// How often a node re-sends its summary to every connected node and re-dials missing ones.
 const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(15);
+/// A client peer's burst, in seconds of its rate (`--client-rate`, 20 requests per second by
+/// default: far above what a person at a command line does, far below what exhausts a small
+/// node).
+const CLIENT_BURST_SECS: f64 = 3.0;
+/// Refused requests after which a flooding peer is disconnected.
+const CLIENT_REFUSALS_BEFORE_DISCONNECT: u32 = 50;
+
 /// How often a node looks for overdue check-ins.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 /// Operator commands waiting for the node loop.
@@ -56,6 +63,13 @@ struct PeerDoc {
     dirty: bool,
 }
 
+/// A token bucket per client peer.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    refused: u32,
+}
+
 struct Dial {
     next: Instant,
     backoff: Duration,
@@ -76,6 +90,10 @@ pub(crate) struct Node {
     /// can do nothing more.
     close_after_response: HashSet<PeerId>,
     dials: HashMap<PeerId, Dial>,
+    /// Rate limits of client peers (bounded by the connection limits).
+    buckets: HashMap<PeerId, Bucket>,
+    /// Client requests per second per peer.
+    client_rate: f64,
     /// Which nodes to dial by ourselves.
     connect: Connect,
     /// The data directory (for wipe).
@@ -131,6 +149,8 @@ impl Node {
             allowed: HashSet::new(),
             close_after_response: HashSet::new(),
             dials: HashMap::new(),
+            buckets: HashMap::new(),
+            client_rate: config.client_rate,
             connect: config.connect,
             data_dir: config.data_dir.clone(),
             checkin_grace_ms: config.checkin_grace.as_millis().min(i64::MAX as u128) as i64,
@@ -466,6 +486,7 @@ impl Node {
                 num_established: 0,
                 ..
             } => {
+                self.buckets.remove(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
                 if self.close_after_response.remove(&peer_id) {
@@ -627,6 +648,7 @@ impl Node {
             nodes: roster.nodes.len(),
             refused_connections: self.engine.stats.refused_connections,
             rejected_changes: self.engine.stats.rejected_changes,
+            throttled_requests: self.engine.stats.throttled_requests,
             store_bytes: self.engine.store_bytes(),
         }
     }
@@ -681,7 +703,14 @@ impl Node {
                 ..
             } => {
                 let ClientRequest::V0(request) = request;
-                let response = self.handle_client(peer, request);
+                let response = if self.allow_client_request(peer) {
+                    self.handle_client(peer, request)
+                } else {
+                    ClientResponseV0::Error {
+                        kind: ErrorKind::BadRequest,
+                        message: "too many requests: slow down".into(),
+                    }
+                };
                 if self
                     .swarm
                     .behaviour_mut()
@@ -697,6 +726,34 @@ impl Node {
             }
             _ => {}
         }
+    }
+
+    /// Takes a token from the peer's bucket; a peer that keeps flooding is disconnected.
+    fn allow_client_request(&mut self, peer: PeerId) -> bool {
+        let now = Instant::now();
+        let burst = self.client_rate * CLIENT_BURST_SECS;
+        let bucket = self.buckets.entry(peer).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+            refused: 0,
+        });
+        let elapsed = now.duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.client_rate).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return true;
+        }
+        bucket.refused += 1;
+        self.engine.stats.throttled_requests += 1;
+        if bucket.refused >= CLIENT_REFUSALS_BEFORE_DISCONNECT {
+            warn!(%peer, "disconnecting a peer that keeps flooding");
+            bucket.refused = 0;
+            let _ = self.swarm.disconnect_peer_id(peer);
+        } else if bucket.refused == 1 {
+            warn!(%peer, "throttling a peer");
+        }
+        false
     }
 
     fn handle_client(&mut self, peer: PeerId, request: ClientRequestV0) -> ClientResponseV0 {

@@ -121,6 +121,8 @@ pub struct Status {
     pub refused_connections: u64,
     /// Events or sync messages refused as invalid.
     pub rejected_changes: u64,
+    /// Client requests refused by the per-peer rate limit.
+    pub throttled_requests: u64,
     /// Size of the store on disk.
     pub store_bytes: u64,
 }

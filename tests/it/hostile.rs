@@ -396,3 +396,92 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
             )
     );
 }
+
+/// A member whose device floods the node is throttled, then disconnected; the node's memory
+/// stays bounded and it keeps serving everyone else.
+#[test]
+fn flooding_member_is_throttled_and_memory_stays_bounded() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let flood = Member::join(&t, "flood", &a.invite("Flood", "member", "oaxaca"));
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let key_bytes: [u8; 32] = std::fs::read(flood.home.join("member.key"))
+        .expect("key")
+        .try_into()
+        .expect("32 bytes");
+    let key = SecretKey::from_bytes(key_bytes);
+    let (peer, addr) = node_addr(&a);
+    let rss_before = a.rss_kib();
+
+    let rt = runtime();
+    let (served, throttled, failed) = rt.block_on(async {
+        let behaviour: request_response::cbor::Behaviour<
+            protocol::wire::ClientRequest,
+            protocol::wire::ClientResponse,
+        > = daemon::net::request_response_behaviour(
+            protocol::wire::CLIENT_PROTOCOL,
+            ProtocolSupport::Outbound,
+        );
+        let mut swarm =
+            daemon::net::build_swarm(&key, behaviour, Duration::from_secs(60)).expect("swarm");
+        swarm.add_peer_address(peer, addr.clone());
+        let total = 2000;
+        let mut sent = 0;
+        let (mut served, mut throttled, mut failed) = (0, 0, 0);
+        let deadline = tokio::time::sleep(Duration::from_secs(60));
+        tokio::pin!(deadline);
+        while served + throttled + failed < total {
+            // Keep up to 64 requests in flight: a flood, as fast as the node answers.
+            while sent < total && sent - (served + throttled + failed) < 64 {
+                swarm.behaviour_mut().send_request(
+                    &peer,
+                    protocol::wire::ClientRequest::V0(ClientRequestV0::Whoami),
+                );
+                sent += 1;
+            }
+            let event = tokio::select! {
+                _ = &mut deadline => break,
+                event = swarm.select_next_some() => event,
+            };
+            match event {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message:
+                        Message::Response {
+                            response: protocol::wire::ClientResponse::V0(r),
+                            ..
+                        },
+                    ..
+                }) => match r {
+                    ClientResponseV0::Profile { .. } => served += 1,
+                    ClientResponseV0::Error { message, .. } if message.contains("too many") => {
+                        throttled += 1
+                    }
+                    other => panic!("unexpected answer {other:?}"),
+                },
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { .. }) => {
+                    failed += 1
+                }
+                _ => {}
+            }
+        }
+        (served, throttled, failed)
+    });
+    assert!(served >= 1, "the first requests are served");
+    assert!(
+        throttled >= 1,
+        "the flood is throttled: {served} served, {failed} failed"
+    );
+    assert!(
+        failed >= 1,
+        "and the peer is disconnected: {served} served, {throttled} throttled"
+    );
+    let status = a.status();
+    assert!(status["throttled_requests"].as_u64().expect("counter") >= throttled);
+    // Memory stays bounded, and the node keeps serving others.
+    let rss_after = a.rss_kib();
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    assert_eq!(bea.json(&["whoami"])["name"], "Bea");
+}
