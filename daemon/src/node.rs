@@ -1321,16 +1321,7 @@ impl Node {
             entry.dirty = true;
             return;
         }
-        let mut state = std::mem::take(&mut entry.state);
-        let msg = self.engine.generate_sync(&doc, &mut state);
-        let entry = self
-            .peers
-            .entry(peer)
-            .or_default()
-            .entry(doc.clone())
-            .or_default();
-        entry.state = state;
-        if let Some(msg) = msg {
+        if let Some(msg) = self.engine.generate_sync(&doc, &mut entry.state) {
             entry.in_flight = true;
             self.send_sync(peer, SyncRequestV0::Sync { doc, msg });
         }
@@ -1397,14 +1388,7 @@ impl Node {
                             .or_default()
                             .entry(doc.clone())
                             .or_default();
-                        let mut state = std::mem::take(&mut entry.state);
-                        let reply = self.engine.generate_sync(&doc, &mut state);
-                        self.peers
-                            .entry(peer)
-                            .or_default()
-                            .entry(doc.clone())
-                            .or_default()
-                            .state = state;
+                        let reply = self.engine.generate_sync(&doc, &mut entry.state);
                         SyncResponseV0::Sync { doc, msg: reply }
                     }
                     Err(reason) => SyncResponseV0::Refused { reason },
@@ -1497,16 +1481,9 @@ impl Node {
             .or_default()
             .entry(doc.clone())
             .or_default();
-        let mut state = std::mem::take(&mut entry.state);
-        let result = self.engine.receive_sync(doc, &mut state, msg);
+        let result = self.engine.receive_sync(doc, &mut entry.state, msg);
         match result {
             Ok(changed) => {
-                self.peers
-                    .entry(peer)
-                    .or_default()
-                    .entry(doc.clone())
-                    .or_default()
-                    .state = state;
                 if changed {
                     self.on_local_change(doc, Some(peer));
                 }

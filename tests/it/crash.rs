@@ -8,20 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tests::{pin_member_to, wait_converged, Member, Node, TestDir};
-
-/// A small deterministic generator, so a failing schedule can be replayed from its seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
+use tests::{pin_member_to, wait_converged, Lcg, Member, Node, TestDir};
 
 #[test]
 fn acknowledged_writes_survive_repeated_kill9() {

@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use tests::{wait_converged, wait_for, Node, TestDir};
+use tests::{wait_converged, wait_for, Lcg, Node, TestDir};
 
 const NODES: usize = 5;
 
@@ -105,18 +105,6 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.cleanup();
-    }
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
     }
 }
 

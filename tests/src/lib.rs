@@ -450,3 +450,18 @@ pub fn pin_member_to(member: &Member, node: &Node) {
     saved["nodes"] = Value::Array(nodes);
     std::fs::write(&path, serde_json::to_string(&saved).expect("json")).expect("write profile");
 }
+
+/// A small deterministic generator for fault schedules, so that a failing schedule can be
+/// replayed from its seed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
