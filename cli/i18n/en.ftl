@@ -198,3 +198,9 @@ demo-arrived = The panic is on every node; Sol sees it on Casa Chis's node.
 demo-ack = Sol acknowledges it; the acknowledgement is signed and reaches Bea's node too.
 demo-history = Bea sees who answered, with the whole signed history.
 demo-done = Done. The demo's nodes are stopped and its files removed.
+
+duress-prompt = Duress code (not shown):
+duress-too-short = a duress code has at least 4 characters
+duress-not-stored = no node stored the duress code; try again when a node is reachable
+duress-set = Duress code set. A check-in given with it (tejido checkin --code CODE) looks and prints like any other, and silently alerts your security contacts.
+kind-duress = duress

@@ -237,3 +237,9 @@ demo-arrived = El pánico llegó a cada nodo; Sol lo ve en el nodo de Casa Chis.
 demo-ack = Sol confirma que lo vio; la confirmación va firmada y llega también al nodo de Bea.
 demo-history = Bea ve quién respondió, con todo el historial firmado.
 demo-done = Listo. Los nodos de la demostración se detuvieron y sus archivos se borraron.
+
+duress-prompt = Código de coacción (no se muestra):
+duress-too-short = un código de coacción tiene al menos 4 caracteres
+duress-not-stored = ningún nodo guardó el código de coacción; inténtalo de nuevo cuando haya un nodo al alcance
+duress-set = Código de coacción guardado. Un check-in con ese código (tejido checkin --code CÓDIGO) se ve y se imprime como cualquier otro, y avisa en silencio a tus contactos de seguridad.
+kind-duress = coacción

@@ -370,7 +370,12 @@ mod tests {
         for r in [Role::Member, Role::SecurityContact, Role::Admin] {
             keys.push(format!("role-{}", r.as_str()));
         }
-        for k in [AlertKind::Panic, AlertKind::Alert, AlertKind::MissedCheckin] {
+        for k in [
+            AlertKind::Panic,
+            AlertKind::Alert,
+            AlertKind::MissedCheckin,
+            AlertKind::Duress,
+        ] {
             keys.push(format!("kind-{}", kebab(k)));
         }
         for s in [

@@ -124,6 +124,16 @@ enum Cmd {
         /// A note for your security contact.
         #[arg(long, default_value = "")]
         note: String,
+        /// Your check-in code. Giving your duress code instead looks and prints the same, and
+        /// silently alerts your security contacts.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Set your duress code (`tejido duress set`): a check-in given with it looks like any
+    /// other on this device and silently raises an alert.
+    Duress {
+        #[command(subcommand)]
+        action: DuressAction,
     },
     /// Ask for help now: sends a panic alert to every node you know.
     Panic {
@@ -209,6 +219,13 @@ enum InviteWhat {
         #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
         ttl: std::time::Duration,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DuressAction {
+    /// Set or change your duress code; read from the terminal without echo, or from standard
+    /// input. Nothing about it is kept on this device.
+    Set,
 }
 
 #[derive(Debug, Subcommand)]
@@ -528,7 +545,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Checkin { status, next, note } => {
+        Cmd::Checkin {
+            status,
+            next,
+            note,
+            code,
+        } => {
             let (key, saved) = load(&home)?;
             let at = Timestamp::now();
             let next_due = next.map(|d| at.plus_ms(d.as_millis() as i64));
@@ -536,6 +558,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 status,
                 note,
                 next_due,
+                code_tag: code.map(|c| protocol::event::duress_tag(&key, &c)),
             });
             let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
             send_record(&home, &key, &saved, event, "check-in", json).await
@@ -618,6 +641,33 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Shelter { action } => shelter_action(&home, action, json).await,
+        Cmd::Duress {
+            action: DuressAction::Set,
+        } => {
+            let (key, saved) = load(&home)?;
+            let code = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                rpassword::prompt_password(tr!("duress-prompt"))?
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line
+            };
+            let code = code.trim().to_string();
+            if code.len() < 4 {
+                anyhow::bail!(tr!("duress-too-short"));
+            }
+            let at = Timestamp::now();
+            let body = Body::DuressSet {
+                tag: protocol::event::duress_tag(&key, &code),
+            };
+            let event = sign(&key, DocId::roster(), at, body)?;
+            let delivery = member::deliver(&home, &key, &saved.nodes, vec![event]).await?;
+            if delivery.stored_by.is_empty() {
+                anyhow::bail!(tr!("duress-not-stored"));
+            }
+            println!("{}", tr!("duress-set"));
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Directory { region } => {
             let (key, saved) = load(&home)?;
             flush_queue(&home, &key, &saved).await;

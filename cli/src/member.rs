@@ -232,5 +232,7 @@ pub(crate) async fn deliver(
             home.dequeue(event)?;
         }
     }
+    // A stable order: the output says which nodes, not which answered first.
+    delivery.stored_by.sort();
     Ok(delivery)
 }

@@ -785,25 +785,37 @@ impl Node {
             ClientRequestV0::Redeem { .. } | ClientRequestV0::RedeemNode { .. } => {
                 error(ErrorKind::BadRequest, "already a member".into())
             }
-            ClientRequestV0::Submit { events } => match self.engine.submit(Some(key), events) {
-                Ok((ids, changed)) => {
-                    for doc in changed {
-                        self.on_local_change(&doc, None);
+            ClientRequestV0::Submit { events } => {
+                let under_duress: Vec<Timestamp> = events
+                    .iter()
+                    .filter(|e| self.is_duress_checkin(e))
+                    .map(|e| e.event().at)
+                    .collect();
+                match self.engine.submit(Some(key), events) {
+                    Ok((ids, changed)) => {
+                        for doc in changed {
+                            self.on_local_change(&doc, None);
+                        }
+                        for at in under_duress {
+                            self.raise_duress(key, at);
+                        }
+                        // The answer is the same as for any check-in: nothing on the member's
+                        // device may show that the duress code was used.
+                        ClientResponseV0::Stored { node: self.me, ids }
                     }
-                    ClientResponseV0::Stored { node: self.me, ids }
+                    Err(e) => {
+                        self.engine.stats.rejected_changes += 1;
+                        warn!(%peer, error = %e, "refused client events");
+                        let kind = match e {
+                            SubmitError::BadRequest(_) => ErrorKind::BadRequest,
+                            SubmitError::Forbidden(_) => ErrorKind::Forbidden,
+                            SubmitError::NotFound(_) => ErrorKind::NotFound,
+                            SubmitError::Internal(_) => ErrorKind::Internal,
+                        };
+                        error(kind, e.to_string())
+                    }
                 }
-                Err(e) => {
-                    self.engine.stats.rejected_changes += 1;
-                    warn!(%peer, error = %e, "refused client events");
-                    let kind = match e {
-                        SubmitError::BadRequest(_) => ErrorKind::BadRequest,
-                        SubmitError::Forbidden(_) => ErrorKind::Forbidden,
-                        SubmitError::NotFound(_) => ErrorKind::NotFound,
-                        SubmitError::Internal(_) => ErrorKind::Internal,
-                    };
-                    error(kind, e.to_string())
-                }
-            },
+            }
             ClientRequestV0::Whoami => match self.profile(&key) {
                 Some(profile) => ClientResponseV0::Profile {
                     profile,
@@ -812,7 +824,19 @@ impl Node {
                 None => error(ErrorKind::NotFound, "not a member".into()),
             },
             ClientRequestV0::Alerts { region, open_only } => {
-                ClientResponseV0::Alerts(self.engine.alerts(region.as_deref(), open_only))
+                // A duress alert is never shown to the member it is about: whoever holds their
+                // device must not learn that the alarm went off.
+                let me = key.to_string();
+                let alerts = self
+                    .engine
+                    .alerts(region.as_deref(), open_only)
+                    .into_iter()
+                    .filter(|a| {
+                        !(a.kind == protocol::event::AlertKind::Duress
+                            && a.subject.as_deref() == Some(me.as_str()))
+                    })
+                    .collect();
+                ClientResponseV0::Alerts(alerts)
             }
             ClientRequestV0::Checkins { overdue_only } => {
                 ClientResponseV0::Checkins(self.engine.checkins(overdue_only))
@@ -826,6 +850,48 @@ impl Node {
             ClientRequestV0::Directory { region } => ClientResponseV0::Directory(
                 protocol::view::directory(self.engine.roster(), region.as_deref()),
             ),
+        }
+    }
+
+    /// Whether an event is a check-in given with its author's duress code.
+    fn is_duress_checkin(&self, event: &SignedEvent) -> bool {
+        let Body::Checkin(checkin) = &event.event().body else {
+            return false;
+        };
+        let registered = self.engine.roster().duress.get(&event.event().author);
+        checkin.code_tag.is_some() && checkin.code_tag.as_ref() == registered
+    }
+
+    /// Raises the silent alert for a check-in given under duress: to the member's region and
+    /// organisation, where their security contacts see it. Its id derives from the member and
+    /// the check-in's time, so every node that received the check-in raises the same alert.
+    fn raise_duress(&mut self, member: PublicKey, at: Timestamp) {
+        let Some(m) = self.engine.roster().members.get(&member).cloned() else {
+            return;
+        };
+        let region = m.region.clone().unwrap_or_else(|| m.org.clone());
+        let id = protocol::event::AlertBody::duress_id(&member, at);
+        if self.engine.has_alert(id) {
+            return;
+        }
+        let body = Body::Alert(protocol::event::AlertBody {
+            id,
+            kind: protocol::event::AlertKind::Duress,
+            severity: protocol::event::Severity::Extreme,
+            urgency: protocol::event::Urgency::Immediate,
+            certainty: protocol::event::Certainty::Likely,
+            region: region.clone(),
+            org: m.org.clone(),
+            text: format!("{} checked in with the duress code", m.name),
+            expires_at: None,
+            subject: Some(member),
+            due: Some(at),
+        });
+        let stored = self
+            .sign_own(Signer::Node, DocId::alerts(&region, Timestamp::now()), body)
+            .and_then(|e| self.store_own(vec![e]));
+        if let Err(e) = stored {
+            warn!(error = %e, "cannot raise a duress alert");
         }
     }
 

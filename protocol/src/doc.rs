@@ -364,6 +364,7 @@ pub fn is_roster_body(body: &Body) -> bool {
             | Body::AddNode { .. }
             | Body::AddMember { .. }
             | Body::Revoke { .. }
+            | Body::DuressSet { .. }
     )
 }
 

@@ -66,6 +66,8 @@ pub enum AlertKind {
     Alert,
     /// Raised by a node when a member's check-in is overdue.
     MissedCheckin,
+    /// Raised silently by a node when a member checks in with their duress code.
+    Duress,
 }
 
 /// CAP severity.
@@ -169,6 +171,15 @@ impl AlertBody {
         RecordId::derive("tejido alert v0", &[author.as_bytes(), &at.0.to_le_bytes()])
     }
 
+    /// The id of the duress alert for `member`'s check-in at `at`: every node that receives
+    /// that check-in derives the same id, so they raise one alert.
+    pub fn duress_id(member: &PublicKey, at: Timestamp) -> RecordId {
+        RecordId::derive(
+            "tejido duress v0",
+            &[member.as_bytes(), &at.0.to_le_bytes()],
+        )
+    }
+
     /// The id of the missed check-in alert for `member`'s check-in due at `due`: every node
     /// that notices derives the same id, so concurrent raises merge into one alert.
     pub fn missed_checkin_id(member: &PublicKey, due: Timestamp) -> RecordId {
@@ -188,6 +199,22 @@ pub struct CheckinBody {
     pub note: String,
     /// When the next check-in is due, if the member set one.
     pub next_due: Option<Timestamp>,
+    /// The tag of the code the member typed, if any ([`duress_tag`]); nodes compare it with
+    /// the member's duress tag. A normal code and the duress code look alike on the device.
+    pub code_tag: Option<[u8; 16]>,
+}
+
+/// The tag of a check-in code: a hash of the member's secret key and the code, so that it
+/// reveals nothing without the key and the device need not store the code.
+pub fn duress_tag(member: &SecretKey, code: &str) -> [u8; 16] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"tejido duress tag v0");
+    hasher.update(member.to_bytes());
+    hasher.update(code.trim().as_bytes());
+    let digest = hasher.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 /// A shelter's description; the newest one per shelter id wins.
@@ -300,6 +327,11 @@ pub enum Body {
         region: String,
         /// Change in occupancy.
         delta: i32,
+    },
+    /// The author's duress tag ([`duress_tag`]); kept in the roster so every node knows it.
+    DuressSet {
+        /// The tag.
+        tag: [u8; 16],
     },
 }
 
@@ -607,30 +639,23 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if *doc != DocId::alerts(&alert.region, event.at) {
                 return Err(wrong_doc());
             }
-            if alert.kind == AlertKind::MissedCheckin {
-                let (Some(subject), Some(due)) = (alert.subject, alert.due) else {
-                    return Err(VerifyError::Invalid(
-                        "a missed check-in names its member and due time".into(),
-                    ));
-                };
-                if alert.id != AlertBody::missed_checkin_id(&subject, due) {
-                    return Err(VerifyError::Invalid(
-                        "a missed check-in's id derives from its member and due time".into(),
-                    ));
-                }
-            }
-            if (alert.kind == AlertKind::MissedCheckin) != alert.subject.is_some()
-                || (alert.kind == AlertKind::MissedCheckin) != alert.due.is_some()
-            {
+            let about_member = matches!(alert.kind, AlertKind::MissedCheckin | AlertKind::Duress);
+            if about_member != alert.subject.is_some() || about_member != alert.due.is_some() {
                 return Err(VerifyError::Invalid(
-                    "a subject goes with missed check-ins only".into(),
+                    "a member and a time go with missed check-ins and duress alerts only".into(),
                 ));
             }
-            if alert.kind != AlertKind::MissedCheckin
-                && alert.id != AlertBody::id_for(&event.author, event.at)
-            {
+            let expected = match (alert.kind, alert.subject, alert.due) {
+                (AlertKind::MissedCheckin, Some(subject), Some(due)) => {
+                    AlertBody::missed_checkin_id(&subject, due)
+                }
+                (AlertKind::Duress, Some(subject), Some(at)) => AlertBody::duress_id(&subject, at),
+                _ => AlertBody::id_for(&event.author, event.at),
+            };
+            if alert.id != expected {
                 return Err(VerifyError::Invalid(
-                    "an alert's id derives from its author and time".into(),
+                    "an alert's id derives from its author and time (or its member and time)"
+                        .into(),
                 ));
             }
         }
@@ -674,6 +699,11 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             check_slug("org", org)?;
             check_slug("region", region)?;
             if *doc != DocId::shelters(region) {
+                return Err(wrong_doc());
+            }
+        }
+        Body::DuressSet { .. } => {
+            if *doc != DocId::roster() {
                 return Err(wrong_doc());
             }
         }

@@ -77,6 +77,8 @@ pub struct Roster {
     pub members: BTreeMap<PublicKey, Member>,
     /// Nodes by key.
     pub nodes: BTreeMap<PublicKey, Node>,
+    /// Members' duress tags (the latest each set).
+    pub duress: BTreeMap<PublicKey, [u8; 16]>,
 }
 
 enum Principal<'a> {
@@ -173,6 +175,9 @@ impl Roster {
                 if let Some(n) = self.nodes.get_mut(key) {
                     n.revoked_at = earliest(n.revoked_at);
                 }
+            }
+            Body::DuressSet { tag } => {
+                self.duress.insert(event.author, *tag);
             }
             _ => {}
         }
@@ -317,7 +322,24 @@ impl Roster {
                         ),
                     }
                 }
+                AlertKind::Duress => {
+                    let subject = alert.subject.and_then(|s| self.members.get(&s));
+                    match subject {
+                        None => forbidden("duress alert about an unknown member"),
+                        Some(s) if s.org != alert.org => {
+                            forbidden("a duress alert is for the member's organisation")
+                        }
+                        Some(_) if is_node => Ok(()),
+                        Some(_) => forbidden("duress alerts are raised by nodes"),
+                    }
+                }
             },
+            Body::DuressSet { .. } => {
+                if is_node {
+                    return forbidden("a duress code belongs to a member");
+                }
+                Ok(())
+            }
             Body::Ack { .. } => {
                 if is_node {
                     return forbidden("acknowledgements come from people");

@@ -142,6 +142,7 @@ fn checkin_event(
             status,
             note: format!("note at {}", t.0),
             next_due,
+            code_tag: None,
         }),
     )
 }
@@ -482,6 +483,7 @@ fn sign_refuses_a_key_that_is_not_the_author() {
             status: CheckinStatus::Ok,
             note: String::new(),
             next_due: None,
+            code_tag: None,
         }),
     };
     assert!(matches!(
@@ -502,6 +504,7 @@ fn sign_refuses_oversized_text() {
             status: CheckinStatus::NeedHelp,
             note: "x".repeat(len),
             next_due: None,
+            code_tag: None,
         }),
     };
     assert!(SignedEvent::sign(with_note(MAX_TEXT_BYTES), &net.m).is_ok());
@@ -584,6 +587,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         status: CheckinStatus::Ok,
         note: String::new(),
         next_due: None,
+        code_tag: None,
     });
     refused(&net.m, DocId::shelters("oaxaca"), checkin.clone());
     refused(&net.m, DocId::alerts("oaxaca", t), checkin.clone());
@@ -748,7 +752,11 @@ fn alert_ids_derive_from_author_and_time() {
         AlertBody::missed_checkin_id(&m, t)
     );
 
-    let wrong_id = || VerifyError::Invalid("an alert's id derives from its author and time".into());
+    let wrong_id = || {
+        VerifyError::Invalid(
+            "an alert's id derives from its author and time (or its member and time)".into(),
+        )
+    };
     let alert = |author: &SecretKey, at: Timestamp, id: RecordId, kind: AlertKind| Event {
         author: author.public(),
         at,
@@ -1230,6 +1238,7 @@ fn roster_authorizes_alerts_and_checkins() {
             status: CheckinStatus::Ok,
             note: String::new(),
             next_due: None,
+            code_tag: None,
         }),
     );
     assert!(forbidden(&elsewhere));

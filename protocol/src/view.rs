@@ -106,8 +106,8 @@ pub fn alerts<'a>(
             // missed check-in claiming the same id; missed check-ins with one id merge.
             match out.get(&a.id) {
                 Some(existing)
-                    if existing.kind == AlertKind::MissedCheckin
-                        && a.kind != AlertKind::MissedCheckin => {}
+                    if matches!(existing.kind, AlertKind::MissedCheckin | AlertKind::Duress)
+                        && matches!(a.kind, AlertKind::Panic | AlertKind::Alert) => {}
                 Some(_) => continue,
                 None => {}
             }

@@ -32,6 +32,7 @@ fn old_checkin(
                 status: CheckinStatus::Ok,
                 note: format!("{days_ago} days ago"),
                 next_due: None,
+                code_tag: None,
             }),
         },
         key,

@@ -88,3 +88,124 @@ fn missed_checkin_raises_one_alert_and_a_late_checkin_resolves_it() {
     assert!(actions.contains(&"resolved"));
     assert_eq!(shown["acknowledgements"].as_array().expect("acks").len(), 0);
 }
+
+fn run_with_stdin(member: &Member, args: &[&str], input: &str) -> tests::Run {
+    use std::io::Write;
+    let mut child = std::process::Command::new(tests::bin_dir().join("tejido"))
+        .arg("--home")
+        .arg(&member.home)
+        .args(args)
+        .env("TEJIDO_LANG", "en")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tejido");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    tests::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Files in a home directory with their sizes.
+fn listing(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("home").flatten() {
+        let meta = entry.metadata().expect("meta");
+        out.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            if meta.is_dir() { 0 } else { meta.len() },
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// A check-in with the duress code looks and prints exactly like a normal one on the
+/// member's device, leaves the same files there, and raises a silent alert that the
+/// security contact's node holds and the member never sees.
+#[test]
+fn duress_checkin_looks_normal_and_alerts_silently() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let b = Node::start(&t, "b", "casa-chis");
+    b.join_network(&a.invite_node());
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let sol = Member::join(&t, "sol", &b.invite("Sol", "security-contact", "oaxaca"));
+    pin_member_to(&bea, &a);
+    let set = run_with_stdin(&bea, &["duress", "set"], "9999\n");
+    assert!(set.ok().contains("Duress code set"), "{set:?}");
+    let key = bea.key();
+
+    bea.run(&["checkin", "--note", "primer check-in"]).ok();
+    let before = listing(&bea.home);
+    let normal = bea.run(&["checkin", "--code", "1234", "--note", "todo bien"]);
+    let after_normal = listing(&bea.home);
+    let duress = bea.run(&["checkin", "--code", "9999", "--note", "todo bien"]);
+    let after_duress = listing(&bea.home);
+
+    // Same exit code, same words, same files: only the record id differs.
+    let mask = |s: &str| {
+        s.split_whitespace()
+            .enumerate()
+            .map(|(i, w)| if i == 1 { "ID" } else { w })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(normal.code, duress.code);
+    assert_eq!(mask(normal.ok()), mask(duress.ok()));
+    assert_eq!(normal.stderr, duress.stderr);
+    assert_eq!(before, after_normal);
+    assert_eq!(after_normal, after_duress);
+
+    // The silent alert reaches the security contact's node, once; the normal check-in
+    // raised none.
+    let duress_alerts = |node: &Node| -> Vec<serde_json::Value> {
+        let alerts = node.tejido(&["alerts", "--json"]).json();
+        alerts
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .filter(|x| x["kind"] == "duress")
+            .cloned()
+            .collect()
+    };
+    let alert = wait_for("the duress alert on the security contact's node", || {
+        duress_alerts(&b).into_iter().next()
+    });
+    assert_eq!(alert["subject"], key.as_str());
+    assert_eq!(alert["region"], "oaxaca");
+    wait_converged(&[&a, &b]);
+    assert_eq!(duress_alerts(&a).len(), 1);
+    assert_eq!(duress_alerts(&b).len(), 1);
+    let seen_by_sol = sol.json(&["alerts"]);
+    assert!(seen_by_sol
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .any(|x| x["kind"] == "duress"));
+    // The member's own device never shows it, and her check-ins look like any other.
+    let seen_by_bea = bea.json(&["alerts"]);
+    assert!(seen_by_bea
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .all(|x| x["kind"] != "duress"));
+    let checkins = sol.json(&["checkins"]);
+    let row = checkins
+        .as_array()
+        .expect("checkins")
+        .iter()
+        .find(|c| c["name"] == "Bea")
+        .expect("Bea")
+        .clone();
+    assert_eq!(row["status"], "ok");
+}
