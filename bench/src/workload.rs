@@ -47,6 +47,7 @@ impl Writer {
             status: CheckinStatus::Ok,
             note,
             next_due: Some(at.plus_ms(6 * 3600 * 1000)),
+            code_tag: None,
         });
         self.sign(DocId::checkins(&self.org, at), at, body)
     }

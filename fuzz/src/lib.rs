@@ -238,6 +238,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                     status: CheckinStatus::Ok,
                     note: String::new(),
                     next_due: None,
+                    code_tag: None,
                 }),
             ),
             // 11: by the member of 1 after its revocation (6).
