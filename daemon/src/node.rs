@@ -53,6 +53,19 @@ pub(crate) struct Command {
     pub(crate) reply: oneshot::Sender<Response>,
 }
 
+/// The sync state with `peer` for `doc`, created on first use.
+fn peer_doc<'a>(
+    peers: &'a mut HashMap<PeerId, HashMap<DocId, PeerDoc>>,
+    peer: PeerId,
+    doc: &DocId,
+) -> &'a mut PeerDoc {
+    peers
+        .entry(peer)
+        .or_default()
+        .entry(doc.clone())
+        .or_default()
+}
+
 /// Sync with one peer for one document.
 #[derive(Default)]
 struct PeerDoc {
@@ -1377,12 +1390,7 @@ impl Node {
     }
 
     fn start_sync(&mut self, peer: PeerId, doc: DocId) {
-        let entry = self
-            .peers
-            .entry(peer)
-            .or_default()
-            .entry(doc.clone())
-            .or_default();
+        let entry = peer_doc(&mut self.peers, peer, &doc);
         if entry.in_flight {
             entry.dirty = true;
             return;
@@ -1448,12 +1456,7 @@ impl Node {
                 }
                 SyncRequestV0::Sync { doc, msg } => match self.apply_sync(peer, &doc, &msg) {
                     Ok(()) => {
-                        let entry = self
-                            .peers
-                            .entry(peer)
-                            .or_default()
-                            .entry(doc.clone())
-                            .or_default();
+                        let entry = peer_doc(&mut self.peers, peer, &doc);
                         let reply = self.engine.generate_sync(&doc, &mut entry.state);
                         SyncResponseV0::Sync { doc, msg: reply }
                     }
@@ -1483,12 +1486,7 @@ impl Node {
                         return;
                     }
                 }
-                let entry = self
-                    .peers
-                    .entry(peer)
-                    .or_default()
-                    .entry(doc.clone())
-                    .or_default();
+                let entry = peer_doc(&mut self.peers, peer, &doc);
                 entry.in_flight = false;
                 entry.dirty = false;
                 self.start_sync(peer, doc);
@@ -1541,12 +1539,7 @@ impl Node {
         if self.engine.is_expired(doc, Timestamp::now()) {
             return Err(format!("{doc} is older than this node keeps"));
         }
-        let entry = self
-            .peers
-            .entry(peer)
-            .or_default()
-            .entry(doc.clone())
-            .or_default();
+        let entry = peer_doc(&mut self.peers, peer, doc);
         let result = self.engine.receive_sync(doc, &mut entry.state, msg);
         match result {
             Ok(changed) => {

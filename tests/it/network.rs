@@ -25,16 +25,7 @@ fn alert_status(node: &Node, id: &str) -> Option<String> {
 #[test]
 fn line_of_three_relays_both_ways() {
     let t = TestDir::new();
-    let bootstrap = ["--listen", "/ip4/127.0.0.1/tcp/0", "--connect", "bootstrap"];
-    let a = Node::start_with(&t, "a", &[&["--org", "red-oax"][..], &bootstrap].concat());
-    let b = Node::start_with(&t, "b", &[&["--org", "casa-chis"][..], &bootstrap].concat());
-    let c = Node::start_with(
-        &t,
-        "c",
-        &[&["--org", "colectiva-gro"][..], &bootstrap].concat(),
-    );
-    b.join_network(&a.invite_node());
-    c.join_network(&b.invite_node());
+    let (a, b, c) = tests::line_of_three(&t);
     wait_converged(&[&a, &b, &c]);
     assert_eq!(a.status()["nodes"], 3, "the roster reached A through B");
 

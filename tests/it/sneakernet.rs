@@ -19,16 +19,7 @@ fn alert_texts(node: &Node) -> Vec<String> {
 #[test]
 fn alert_crosses_by_file_and_bad_bundles_are_refused() {
     let t = TestDir::new();
-    let bootstrap = ["--listen", "/ip4/127.0.0.1/tcp/0", "--connect", "bootstrap"];
-    let a = Node::start_with(&t, "a", &[&["--org", "red-oax"][..], &bootstrap].concat());
-    let mut b = Node::start_with(&t, "b", &[&["--org", "casa-chis"][..], &bootstrap].concat());
-    let c = Node::start_with(
-        &t,
-        "c",
-        &[&["--org", "colectiva-gro"][..], &bootstrap].concat(),
-    );
-    b.join_network(&a.invite_node());
-    c.join_network(&b.invite_node());
+    let (a, mut b, c) = tests::line_of_three(&t);
     let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
     pin_member_to(&bea, &a);
     wait_converged(&[&a, &b, &c]);

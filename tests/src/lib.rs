@@ -465,3 +465,30 @@ impl Lcg {
         (self.0 >> 33) % below
     }
 }
+
+/// Three organisations' nodes in a line A - B - C: B joined A's network, C joined through B,
+/// and each dials only its bootstrap peers, so A and C never connect.
+pub fn line_of_three(t: &TestDir) -> (Node, Node, Node) {
+    let node = |name: &str, org: &str| {
+        Node::start_with(
+            t,
+            name,
+            &[
+                "--org",
+                org,
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--connect",
+                "bootstrap",
+            ],
+        )
+    };
+    let (a, b, c) = (
+        node("a", "red-oax"),
+        node("b", "casa-chis"),
+        node("c", "colectiva-gro"),
+    );
+    b.join_network(&a.invite_node());
+    c.join_network(&b.invite_node());
+    (a, b, c)
+}
