@@ -221,7 +221,7 @@ impl NodeProc {
     /// `Status`.
     pub(crate) async fn status(&self) -> anyhow::Result<Status> {
         match self.call(&Request::Status).await? {
-            Response::Status(s) => Ok(s),
+            Response::Status(s) => Ok(*s),
             other => bail!("unexpected answer {other:?}"),
         }
     }

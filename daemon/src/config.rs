@@ -56,6 +56,10 @@ pub struct Args {
     /// disconnected. Benchmarks raise it.
     #[arg(long, default_value_t = 20.0)]
     pub client_rate: f64,
+    /// Serve Prometheus metrics over HTTP on this loopback address (off by default), e.g.
+    /// 127.0.0.1:9464.
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Encrypt everything the node stores with a key derived from a passphrase (first start
     /// only; an encrypted data directory always asks for it).
     #[arg(long)]
@@ -163,6 +167,8 @@ pub struct Config {
     pub retention: Retention,
     /// Client requests per second per peer.
     pub client_rate: f64,
+    /// Where to serve metrics (loopback only).
+    pub metrics: Option<std::net::SocketAddr>,
     /// The at-rest cipher, when the data directory is encrypted.
     pub at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
 }
@@ -187,6 +193,10 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 /// Reads (or, on first start, creates) the data directory and validates everything.
 pub fn load(args: Args) -> anyhow::Result<Config> {
+    // Arguments are checked before anything is written.
+    if let Some(addr) = args.metrics.filter(|a| !a.ip().is_loopback()) {
+        anyhow::bail!("--metrics serves on loopback only (e.g. 127.0.0.1:9464), not {addr}");
+    }
     let data_dir = match args.data_dir {
         Some(d) => d,
         None => default_data_dir()?,
@@ -296,6 +306,7 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         node_key: read_key(&data_dir.join("node.key"), at_rest.as_ref())?,
         admin_key: read_key(&data_dir.join("admin.key"), at_rest.as_ref())?,
         at_rest: at_rest.map(std::sync::Arc::new),
+        metrics: args.metrics,
         client_rate: if args.client_rate.is_finite() && args.client_rate > 0.0 {
             args.client_rate
         } else {

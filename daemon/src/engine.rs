@@ -40,6 +40,8 @@ pub(crate) enum SubmitError {
 pub(crate) struct Stats {
     pub(crate) refused_connections: u64,
     pub(crate) rejected_changes: u64,
+    /// Client submits and peer messages that added events.
+    pub(crate) applied_changes: u64,
     pub(crate) throttled_requests: u64,
 }
 
@@ -259,6 +261,7 @@ impl Engine {
             if doc.insert(&events) > 0 {
                 self.persist(&doc_id, &before)
                     .map_err(SubmitError::Internal)?;
+                self.stats.applied_changes += 1;
                 changed.push(doc_id);
             }
         }
@@ -309,6 +312,7 @@ impl Engine {
         if *doc_id == DocId::roster() && !fresh.is_empty() {
             self.refold_roster();
         }
+        self.stats.applied_changes += 1;
         Ok(true)
     }
 

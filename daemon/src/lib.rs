@@ -9,12 +9,14 @@
 //! - `net`: the libp2p behaviour (trust gate first), swarm construction, key <-> peer id.
 //! - `node`: the one task that owns the swarm and the engine; sync between nodes.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket).
+//! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.
 //! - `wipe`: destroying a data directory or a member's home on request.
 
 pub mod at_rest;
 pub mod config;
 pub mod control;
 mod engine;
+mod metrics;
 pub mod net;
 mod node;
 mod store;
@@ -47,7 +49,17 @@ pub async fn run(
                 .context("creating the network's first roster")?;
         }
         let listener = control::bind(&config.socket_path())?;
-        let node = node::Node::new(&config, engine)?;
+        let mut node = node::Node::new(&config, engine)?;
+        if let Some(addr) = config.metrics {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics address {addr}"))?;
+            let bound = listener.local_addr()?;
+            let (tx, rx) = tokio::sync::watch::channel(String::new());
+            node.set_metrics(tx, bound);
+            tokio::spawn(metrics::serve(listener, rx).in_current_span());
+            tracing::info!(%bound, "serving metrics");
+        }
         let (tx, rx) = mpsc::channel(node::CONTROL_CHANNEL_CAP);
         tokio::spawn(control::serve(listener, tx).in_current_span());
         if config.fresh {

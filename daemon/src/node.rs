@@ -103,6 +103,10 @@ pub(crate) struct Node {
     /// can do nothing more.
     close_after_response: HashSet<PeerId>,
     dials: HashMap<PeerId, Dial>,
+    /// Each node peer's heads per document, from its last summary (for the lag metric).
+    peer_heads: HashMap<PeerId, HashMap<DocId, Vec<[u8; 32]>>>,
+    /// Where the metrics text goes, and the address it is served on.
+    metrics: Option<(tokio::sync::watch::Sender<String>, std::net::SocketAddr)>,
     /// Rate limits of client peers (bounded by the connection limits).
     buckets: HashMap<PeerId, Bucket>,
     /// Client requests per second per peer.
@@ -163,6 +167,8 @@ impl Node {
             close_after_response: HashSet::new(),
             dials: HashMap::new(),
             buckets: HashMap::new(),
+            peer_heads: HashMap::new(),
+            metrics: None,
             client_rate: config.client_rate,
             connect: config.connect,
             data_dir: config.data_dir.clone(),
@@ -305,7 +311,115 @@ impl Node {
     /// check-in is overdue by more than the grace period, and resolves such alerts once the
     /// member checks in again. Any node may do this; the alert's id derives from (member, due
     /// time), so nodes raising it concurrently create one alert.
+    /// Serves metrics from now on.
+    pub(crate) fn set_metrics(
+        &mut self,
+        tx: tokio::sync::watch::Sender<String>,
+        addr: std::net::SocketAddr,
+    ) {
+        self.metrics = Some((tx, addr));
+        self.render_metrics();
+    }
+
+    /// Renders the Prometheus text for the metrics task.
+    fn render_metrics(&self) {
+        let Some((tx, _)) = &self.metrics else { return };
+        use crate::metrics::metric;
+        let stats = self.engine.stats;
+        let mut out = String::new();
+        let one = |v: usize| vec![(String::new(), v as u64)];
+        metric(
+            &mut out,
+            "tejido_peers_connected",
+            "gauge",
+            "Trusted nodes connected now.",
+            &one(self.node_peers().len()),
+        );
+        metric(
+            &mut out,
+            "tejido_documents",
+            "gauge",
+            "Documents held.",
+            &one(self.engine.docs().count()),
+        );
+        let mut by_collection: std::collections::BTreeMap<&str, u64> = Default::default();
+        for doc in self.engine.docs() {
+            let name = doc.id().as_str().split('/').next().unwrap_or("other");
+            *by_collection.entry(name).or_default() += doc.len() as u64;
+        }
+        let samples: Vec<(String, u64)> = by_collection
+            .into_iter()
+            .map(|(c, n)| (format!("{{collection=\"{c}\"}}"), n))
+            .collect();
+        metric(
+            &mut out,
+            "tejido_events",
+            "gauge",
+            "Signed events held, by collection.",
+            &samples,
+        );
+        metric(
+            &mut out,
+            "tejido_changes_applied_total",
+            "counter",
+            "Submits and sync messages that added events.",
+            &[(String::new(), stats.applied_changes)],
+        );
+        metric(
+            &mut out,
+            "tejido_changes_rejected_total",
+            "counter",
+            "Events or sync messages refused as invalid.",
+            &[(String::new(), stats.rejected_changes)],
+        );
+        metric(
+            &mut out,
+            "tejido_connections_refused_total",
+            "counter",
+            "Connections closed because the peer is not in the roster.",
+            &[(String::new(), stats.refused_connections)],
+        );
+        metric(
+            &mut out,
+            "tejido_requests_throttled_total",
+            "counter",
+            "Client requests refused by the rate limit.",
+            &[(String::new(), stats.throttled_requests)],
+        );
+        metric(
+            &mut out,
+            "tejido_store_bytes",
+            "gauge",
+            "Size of the store on disk.",
+            &[(String::new(), self.engine.store_bytes())],
+        );
+        let connected = self.node_peers();
+        let lag: Vec<(String, u64)> = self
+            .engine
+            .summary()
+            .into_iter()
+            .map(|d| {
+                let mut mine = d.heads.clone();
+                mine.sort();
+                let behind = connected
+                    .iter()
+                    .filter(|p| self.peer_heads.get(p).and_then(|h| h.get(&d.doc)) != Some(&mine))
+                    .count();
+                (format!("{{doc=\"{}\"}}", d.doc), behind as u64)
+            })
+            .collect();
+        metric(
+            &mut out,
+            "tejido_sync_lag_peers",
+            "gauge",
+            "Connected nodes whose last summary of the document differs from ours.",
+            &lag,
+        );
+        let _ = tx.send(out);
+    }
+
     fn on_watch(&mut self) {
+        self.render_metrics();
         let now = Timestamp::now();
         let latest = self.engine.latest_checkins();
         let mut events = Vec::new();
@@ -500,6 +614,7 @@ impl Node {
                 ..
             } => {
                 self.buckets.remove(&peer_id);
+                self.peer_heads.remove(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
                 if self.close_after_response.remove(&peer_id) {
@@ -526,7 +641,7 @@ impl Node {
 
     fn handle_command(&mut self, cmd: Command) {
         let response = match cmd.request {
-            Request::Status => Response::Status(self.status()),
+            Request::Status => Response::Status(Box::new(self.status())),
             Request::InviteMember {
                 name,
                 role,
@@ -663,6 +778,7 @@ impl Node {
             rejected_changes: self.engine.stats.rejected_changes,
             throttled_requests: self.engine.stats.throttled_requests,
             store_bytes: self.engine.store_bytes(),
+            metrics_addr: self.metrics.as_ref().map(|(_, addr)| addr.to_string()),
         }
     }
 
@@ -1501,6 +1617,15 @@ impl Node {
     /// Starts exchanges for documents whose heads differ. Only the node with the smaller peer
     /// id drives, so each pair runs one exchange per document.
     fn compare_summaries(&mut self, peer: PeerId, ours: &[DocSummary], theirs: &[DocSummary]) {
+        let heads = theirs
+            .iter()
+            .map(|d| {
+                let mut h = d.heads.clone();
+                h.sort();
+                (d.doc.clone(), h)
+            })
+            .collect();
+        self.peer_heads.insert(peer, heads);
         if *self.swarm.local_peer_id() > peer {
             return;
         }

@@ -123,6 +123,8 @@ pub struct Status {
     pub rejected_changes: u64,
     /// Client requests refused by the per-peer rate limit.
     pub throttled_requests: u64,
+    /// Where Prometheus metrics are served, if they are.
+    pub metrics_addr: Option<String>,
     /// Size of the store on disk.
     pub store_bytes: u64,
 }
@@ -177,7 +179,7 @@ pub struct DocInfo {
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {
     /// Node status.
-    Status(Status),
+    Status(Box<Status>),
     /// An invite code.
     Invite {
         /// The code.

@@ -379,3 +379,78 @@ fn demo_shows_a_panic_arriving_and_acknowledged() {
     assert!(out.contains("acknowledged"), "{out}");
     assert!(out.contains("Sol"), "{out}");
 }
+
+fn http_get(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("metrics connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// Prometheus metrics on loopback, when asked for: documents, events, changes applied and
+/// refused; never on another address.
+#[test]
+fn metrics_on_loopback() {
+    let t = TestDir::new();
+    let node = Node::start_with(
+        &t,
+        "a",
+        &[
+            "--org",
+            "red-oax",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+    );
+    let addr = node.status()["metrics_addr"]
+        .as_str()
+        .expect("metrics address")
+        .to_string();
+    let bea = Member::join(&t, "bea", &node.invite("Bea", "member", "oaxaca"));
+    bea.json(&["panic", "--note", "métricas"]);
+    let refused = bea.run(&[
+        "alert",
+        "send",
+        "--severity",
+        "minor",
+        "--region",
+        "oaxaca",
+        "no me toca",
+    ]);
+    assert_ne!(refused.code, Some(0));
+    let body = wait_for("metrics to show the panic", || {
+        let body = http_get(&addr);
+        body.contains("tejido_events{collection=\"alerts\"} 1")
+            .then_some(body)
+    });
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(body.contains("# TYPE tejido_changes_applied_total counter"));
+    assert!(body.contains("tejido_documents 2"), "{body}");
+    assert!(body.contains("tejido_changes_rejected_total 1"), "{body}");
+    assert!(
+        body.contains("tejido_sync_lag_peers{doc=\"roster\"} 0"),
+        "{body}"
+    );
+
+    let exposed = std::process::Command::new(tests::bin_dir().join("tejidod"))
+        .args([
+            "--data-dir",
+            t.path("b").to_str().expect("path"),
+            "--metrics",
+            "0.0.0.0:9464",
+        ])
+        .output()
+        .expect("tejidod");
+    assert!(!exposed.status.success());
+    assert!(
+        String::from_utf8_lossy(&exposed.stderr).contains("loopback only"),
+        "{exposed:?}"
+    );
+    assert!(!t.path("b").exists(), "a refused start writes nothing");
+}
