@@ -103,6 +103,8 @@ pub(crate) struct Node {
     /// can do nothing more.
     close_after_response: HashSet<PeerId>,
     dials: HashMap<PeerId, Dial>,
+    /// Operator commands waiting, as of the last watch tick (for the metrics).
+    control_queue: usize,
     /// Each node peer's heads per document, from its last summary (for the lag metric).
     peer_heads: HashMap<PeerId, HashMap<DocId, Vec<[u8; 32]>>>,
     /// Where the metrics text goes, and the address it is served on.
@@ -168,6 +170,7 @@ impl Node {
             dials: HashMap::new(),
             buckets: HashMap::new(),
             peer_heads: HashMap::new(),
+            control_queue: 0,
             metrics: None,
             client_rate: config.client_rate,
             connect: config.connect,
@@ -216,7 +219,10 @@ impl Node {
                 Some(done) = internal.recv() => self.on_internal(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
-                _ = watch.tick() => self.on_watch(),
+                _ = watch.tick() => {
+                    self.control_queue = commands.len();
+                    self.on_watch();
+                }
             }
         }
         if let Err(e) = self.engine.store().flush() {
@@ -385,6 +391,26 @@ impl Node {
             "counter",
             "Client requests refused by the rate limit.",
             &[(String::new(), stats.throttled_requests)],
+        );
+        let in_flight = self
+            .peers
+            .values()
+            .flat_map(|docs| docs.values())
+            .filter(|d| d.in_flight)
+            .count();
+        metric(
+            &mut out,
+            "tejido_sync_requests_in_flight",
+            "gauge",
+            "Sync exchanges waiting for a peer's answer.",
+            &one(in_flight),
+        );
+        metric(
+            &mut out,
+            "tejido_control_queue_depth",
+            "gauge",
+            "Operator commands waiting for the node loop.",
+            &one(self.control_queue),
         );
         metric(
             &mut out,

@@ -432,6 +432,7 @@ fn metrics_on_loopback() {
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     assert!(body.contains("# TYPE tejido_changes_applied_total counter"));
     assert!(body.contains("tejido_documents 2"), "{body}");
+    assert!(body.contains("tejido_control_queue_depth 0"), "{body}");
     assert!(body.contains("tejido_changes_rejected_total 1"), "{body}");
     assert!(
         body.contains("tejido_sync_lag_peers{doc=\"roster\"} 0"),
