@@ -76,6 +76,10 @@ enum Cmd {
         /// A node to encrypt to (repeatable; default every other trusted node).
         #[arg(long = "for")]
         for_nodes: Vec<String>,
+        /// Only what was added since an earlier bundle of this node's (the id `export`
+        /// printed) or since a node's last known state (its key).
+        #[arg(long)]
+        since: Option<String>,
     },
     /// Verify and apply a bundle, with the same checks as sync; all or nothing (operator).
     Import {
@@ -441,8 +445,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 Request::Wipe
             }
-            Cmd::Export { for_nodes, .. } => Request::Export {
+            Cmd::Export {
+                for_nodes, since, ..
+            } => Request::Export {
                 for_nodes: for_nodes.clone(),
+                since: since.clone(),
             },
             Cmd::ExportDoc { doc, .. } => Request::ExportDoc { doc: doc.clone() },
             Cmd::Import { file } => {

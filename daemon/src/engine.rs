@@ -334,21 +334,29 @@ impl Engine {
         self.docs.get(&DocId::roster()).map(|d| d.save())
     }
 
-    /// Every document's events, for a sneakernet bundle.
-    pub(crate) fn export_contents(&self) -> protocol::bundle::Contents {
-        protocol::bundle::Contents {
-            docs: self
-                .docs
-                .values()
-                .filter(|d| !d.is_empty())
-                .map(|d| {
+    /// Every document's events for a sneakernet bundle, or only those added since the given
+    /// heads (documents absent from `since` are carried whole).
+    pub(crate) fn export_contents(
+        &self,
+        since: Option<&BTreeMap<DocId, Vec<automerge::ChangeHash>>>,
+    ) -> protocol::bundle::Contents {
+        let docs = self
+            .docs
+            .values()
+            .filter_map(|d| {
+                let events: Vec<&SignedEvent> = match since.and_then(|s| s.get(d.id())) {
+                    Some(heads) => d.events_since(heads),
+                    None => d.events().iter().collect(),
+                };
+                (!events.is_empty()).then(|| {
                     (
                         d.id().clone(),
-                        d.events().iter().map(|e| e.as_bytes().to_vec()).collect(),
+                        events.iter().map(|e| e.as_bytes().to_vec()).collect(),
                     )
                 })
-                .collect(),
-        }
+            })
+            .collect();
+        protocol::bundle::Contents { docs }
     }
 
     /// Applies a bundle's events with the same checks as sync, all or nothing: every event is

@@ -640,7 +640,6 @@ impl Node {
                 ..
             } => {
                 self.buckets.remove(&peer_id);
-                self.peer_heads.remove(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
                 if self.close_after_response.remove(&peer_id) {
@@ -733,7 +732,7 @@ impl Node {
                 docs: self.engine.docs_info(),
             },
             Request::Revoke { key, reason } => self.revoke(&key, reason),
-            Request::Export { for_nodes } => self.export(&for_nodes),
+            Request::Export { for_nodes, since } => self.export(&for_nodes, since.as_deref()),
             Request::Import { bundle } => self.import(&bundle),
             Request::ExportDoc { doc } => match doc
                 .parse::<DocId>()
@@ -1368,7 +1367,38 @@ impl Node {
         }
     }
 
-    fn export(&mut self, for_nodes: &[String]) -> Response {
+    /// The heads `--since` names: an earlier bundle of this node's (its id), or a node's last
+    /// known heads (its key).
+    fn since_heads(
+        &mut self,
+        since: &str,
+    ) -> Result<std::collections::BTreeMap<DocId, Vec<automerge::ChangeHash>>, String> {
+        let to_hashes =
+            |heads: Vec<[u8; 32]>| heads.into_iter().map(automerge::ChangeHash).collect();
+        if let Ok(id) = since.parse::<protocol::ids::RecordId>() {
+            return match self.engine.store().exported(&id.0) {
+                Ok(Some(docs)) => Ok(docs.into_iter().map(|(d, h)| (d, to_hashes(h))).collect()),
+                Ok(None) => Err(format!("this node made no bundle {since}")),
+                Err(e) => Err(format!("{e:#}")),
+            };
+        }
+        let key: PublicKey = since
+            .parse()
+            .map_err(|_| format!("--since takes a bundle id or a node key, not {since:?}"))?;
+        let peer = net::peer_id_of(&key).ok_or("not a node key")?;
+        let heads = self.peer_heads.get(&peer).ok_or_else(|| {
+            format!(
+                "no heads known for node {} since this node started",
+                key.fmt_short()
+            )
+        })?;
+        Ok(heads
+            .iter()
+            .map(|(d, h)| (d.clone(), to_hashes(h.clone())))
+            .collect())
+    }
+
+    fn export(&mut self, for_nodes: &[String], since: Option<&str>) -> Response {
         let roster = self.engine.roster();
         let recipients: Vec<PublicKey> = if for_nodes.is_empty() {
             roster
@@ -1399,17 +1429,33 @@ impl Node {
                 message: "no other node to export to".into(),
             };
         }
-        let contents = self.engine.export_contents();
+        let since = match since.map(|s| self.since_heads(s)).transpose() {
+            Ok(since) => since,
+            Err(message) => return Response::Error { message },
+        };
+        let contents = self.engine.export_contents(since.as_ref());
         let events: usize = contents.docs.iter().map(|(_, e)| e.len()).sum();
-        match protocol::bundle::seal(&contents, &self.node_key, &recipients) {
-            Ok(bytes) => Response::File {
-                summary: format!(
-                    "{events} events of {} documents, encrypted to {} node(s), signed by this node",
-                    contents.docs.len(),
-                    recipients.len()
-                ),
-                data: data_encoding::BASE64.encode(&bytes),
-            },
+        match protocol::bundle::seal_with_id(&contents, &self.node_key, &recipients) {
+            Ok((bytes, id)) => {
+                let heads: Vec<(DocId, Vec<[u8; 32]>)> = self
+                    .engine
+                    .summary()
+                    .into_iter()
+                    .map(|d| (d.doc, d.heads))
+                    .collect();
+                if let Err(e) = self.engine.store().put_exported(&id, &heads) {
+                    warn!(error = %format!("{e:#}"), "cannot record the export");
+                }
+                let id = protocol::ids::RecordId(id);
+                Response::File {
+                    summary: format!(
+                        "bundle {id}: {events} events of {} documents, encrypted to {} node(s), signed by this node",
+                        contents.docs.len(),
+                        recipients.len()
+                    ),
+                    data: data_encoding::BASE64.encode(&bytes),
+                }
+            }
             Err(e) => Response::Error {
                 message: e.to_string(),
             },

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 /// Chunks per document before they are merged into one full save.
 const COMPACT_AFTER_CHUNKS: u64 = 256;
 
+/// Documents with their automerge heads, as an export recorded them.
+pub(crate) type DocHeads = Vec<(DocId, Vec<[u8; 32]>)>;
+
 /// A pending invite, keyed by its one-time identity.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct InviteRecord {
@@ -217,6 +220,25 @@ impl Store {
             .filter_map(|item| item.ok())
             .filter_map(|(k, _)| String::from_utf8(k[b"bootstrap/".len()..].to_vec()).ok())
             .collect()
+    }
+
+    /// Records the heads a bundle carried everything up to, for `export --since BUNDLE`.
+    pub(crate) fn put_exported(&mut self, id: &[u8; 16], heads: &DocHeads) -> anyhow::Result<()> {
+        let mut key = b"exported/".to_vec();
+        key.extend_from_slice(id);
+        let value = self.seal(&postcard::to_stdvec(heads)?)?;
+        self.meta.insert(key, value).context("recording export")?;
+        self.flush()
+    }
+
+    /// The heads an earlier export carried, if this node made it.
+    pub(crate) fn exported(&self, id: &[u8; 16]) -> anyhow::Result<Option<DocHeads>> {
+        let mut key = b"exported/".to_vec();
+        key.extend_from_slice(id);
+        let Some(value) = self.meta.get(key).context("reading exports")? else {
+            return Ok(None);
+        };
+        Ok(Some(postcard::from_bytes(&self.open_value(&value)?)?))
     }
 
     /// Records that a bundle was imported, so that it cannot be replayed.

@@ -100,6 +100,15 @@ pub fn seal(
     exporter: &SecretKey,
     recipients: &[PublicKey],
 ) -> Result<Vec<u8>, BundleError> {
+    seal_with_id(contents, exporter, recipients).map(|(bytes, _)| bytes)
+}
+
+/// Like [`seal`], and also returns the bundle's id (for `export --since BUNDLE`).
+pub fn seal_with_id(
+    contents: &Contents,
+    exporter: &SecretKey,
+    recipients: &[PublicKey],
+) -> Result<(Vec<u8>, [u8; 16]), BundleError> {
     let plaintext =
         postcard::to_stdvec(contents).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let id: [u8; 16] = crate::ids::random_bytes();
@@ -140,8 +149,9 @@ pub fn seal(
     };
     let sealed = postcard::to_stdvec(&sealed).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let sig = exporter.sign(&sealed).to_vec();
-    postcard::to_stdvec(&BundleFile::V0 { sealed, sig })
-        .map_err(|e| BundleError::Malformed(e.to_string()))
+    let bytes = postcard::to_stdvec(&BundleFile::V0 { sealed, sig })
+        .map_err(|e| BundleError::Malformed(e.to_string()))?;
+    Ok((bytes, id))
 }
 
 /// Checks the exporter's signature and decrypts a bundle for `me`.

@@ -50,6 +50,9 @@ pub enum Request {
     Export {
         /// Node keys.
         for_nodes: Vec<String>,
+        /// Only what was added since an earlier bundle (its id) or since a node's last known
+        /// heads (its key).
+        since: Option<String>,
     },
     /// Verify and apply a bundle, with the same checks as sync; all or nothing.
     Import {

@@ -149,6 +149,31 @@ impl Document {
         self.events.is_empty()
     }
 
+    /// The events added since `heads` (heads this document does not know are ignored, so
+    /// the answer errs on the side of more).
+    pub fn events_since(&self, heads: &[ChangeHash]) -> Vec<&SignedEvent> {
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        if known.is_empty() {
+            return self.events.iter().collect();
+        }
+        let mut keys = HashSet::new();
+        for change in self.doc.get_changes(&known) {
+            for op in change.decode().operations {
+                if let Key::Map(key) = op.key {
+                    keys.insert(key.to_string());
+                }
+            }
+        }
+        self.events
+            .iter()
+            .filter(|e| keys.contains(&e.id().to_string()))
+            .collect()
+    }
+
     /// The whole document in automerge's binary format.
     pub fn save(&self) -> Vec<u8> {
         self.doc.save()

@@ -38,6 +38,13 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
         &c_id,
     ]);
     assert!(out.ok().contains("encrypted to 1 node"), "{out:?}");
+    let first_bundle = out
+        .stdout
+        .split("bundle ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .expect("the bundle id")
+        .to_string();
     let clean = std::fs::read(&file).expect("bundle");
     assert!(
         !clean.windows(6).any(|w| w == b"sierra"),
@@ -89,6 +96,31 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
     let again = c.tejido(&["import", file.to_str().expect("path")]);
     assert_ne!(again.code, Some(0));
     assert!(again.stderr.contains("imported before"), "{again:?}");
+
+    // The next trip carries only what is new since the first bundle.
+    bea.json(&["panic", "--note", "segunda noticia"]);
+    let second = t.path("second.tejido");
+    let path = second.to_str().expect("path");
+    let out = a.tejido(&[
+        "export",
+        "--to",
+        path,
+        "--for",
+        &c_id,
+        "--since",
+        &first_bundle,
+    ]);
+    assert!(out.ok().contains(": 1 events of 1 documents"), "{out:?}");
+    c.tejido(&["import", path]).ok();
+    assert!(alert_texts(&c).contains(&"segunda noticia".to_string()));
+    let unknown = a.tejido(&[
+        "export",
+        "--to",
+        path,
+        "--since",
+        "00112233445566778899aabbccddeeff",
+    ]);
+    assert!(unknown.stderr.contains("made no bundle"), "{unknown:?}");
 
     // One document in automerge's own format, readable by other automerge tools.
     let doc_file = t.path("roster.automerge");
