@@ -538,9 +538,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Whoami => {
-            let (key, saved) = load(&home)?;
-            flush_queue(&home, &key, &saved).await;
-            match member::query(&key, &saved.nodes, ClientRequestV0::Whoami).await? {
+            match ask(&home, ClientRequestV0::Whoami).await? {
                 ClientResponseV0::Profile { profile, nodes } => {
                     home.save(&Saved {
                         profile: profile.clone(),
@@ -595,11 +593,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::Alert { action } => alert_action(&home, action, json).await,
         Cmd::Alerts { open, region } => {
-            let (key, saved) = load(&home)?;
-            flush_queue(&home, &key, &saved).await;
-            match member::query(
-                &key,
-                &saved.nodes,
+            match ask(
+                &home,
                 ClientRequestV0::Alerts {
                     region,
                     open_only: open,
@@ -613,11 +608,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Checkins { overdue } => {
-            let (key, saved) = load(&home)?;
-            flush_queue(&home, &key, &saved).await;
-            match member::query(
-                &key,
-                &saved.nodes,
+            match ask(
+                &home,
                 ClientRequestV0::Checkins {
                     overdue_only: overdue,
                 },
@@ -630,11 +622,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Shelters { region, available } => {
-            let (key, saved) = load(&home)?;
-            flush_queue(&home, &key, &saved).await;
-            match member::query(
-                &key,
-                &saved.nodes,
+            match ask(
+                &home,
                 ClientRequestV0::Shelters {
                     region,
                     available_only: available,
@@ -676,15 +665,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Directory { region } => {
-            let (key, saved) = load(&home)?;
-            flush_queue(&home, &key, &saved).await;
-            match member::query(&key, &saved.nodes, ClientRequestV0::Directory { region }).await? {
+            match ask(&home, ClientRequestV0::Directory { region }).await? {
                 ClientResponseV0::Directory(list) => output::directory(&list, json)?,
                 _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Sends queued records, then asks the known nodes one by one until one answers.
+async fn ask(home: &Home, request: ClientRequestV0) -> anyhow::Result<ClientResponseV0> {
+    let (key, saved) = load(home)?;
+    flush_queue(home, &key, &saved).await;
+    member::query(&key, &saved.nodes, request).await
 }
 
 fn load(home: &Home) -> anyhow::Result<(SecretKey, Saved)> {

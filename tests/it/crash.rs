@@ -12,14 +12,8 @@ use tests::{pin_member_to, wait_converged, Lcg, Member, Node, TestDir};
 
 #[test]
 fn acknowledged_writes_survive_repeated_kill9() {
-    let cycles: usize = std::env::var("TEJIDO_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let seed: u64 = std::env::var("TEJIDO_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x7e71d0);
+    let cycles: usize = tests::knob("TEJIDO_CRASH_CYCLES", 20);
+    let seed: u64 = tests::knob("TEJIDO_CRASH_SEED", 0x7e71d0);
     let t = TestDir::new();
     let mut a = Node::start(&t, "a", "red-oax");
     let b = Node::start(&t, "b", "casa-chis");

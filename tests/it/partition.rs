@@ -141,14 +141,8 @@ fn run_in(lab: &Lab, i: usize, home: &std::path::Path, args: &[&str]) -> String 
 
 #[test]
 fn partitions_heal_to_identical_heads_and_lose_nothing() {
-    let rounds: usize = std::env::var("TEJIDO_PARTITION_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let seed: u64 = std::env::var("TEJIDO_PARTITION_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x9a7);
+    let rounds: usize = tests::knob("TEJIDO_PARTITION_ROUNDS", 3);
+    let seed: u64 = tests::knob("TEJIDO_PARTITION_SEED", 0x9a7);
     let t = TestDir::new();
     let lab = Lab::new();
     let nodes: Vec<Node> = (0..NODES)

@@ -292,15 +292,12 @@ fn bad_input_gets_clear_errors() {
 
     let node = Node::start(&t, "a", "red-oax");
     // A second daemon on the same data directory is refused while the first runs.
-    let second = std::process::Command::new(tests::bin_dir().join("tejidod"))
-        .args([
-            "--data-dir",
-            node.dir.to_str().expect("path"),
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
-        .output()
-        .expect("tejidod");
+    let second = tests::tejidod(&[
+        "--data-dir",
+        node.dir.to_str().expect("path"),
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+    ]);
     assert!(!second.status.success());
     assert!(
         String::from_utf8_lossy(&second.stderr).contains("in use"),
@@ -312,10 +309,7 @@ fn bad_input_gets_clear_errors() {
     // A broken config.toml is named in the error.
     let dir = t.path("a");
     std::fs::write(dir.join("config.toml"), "org = [unclosed").expect("write");
-    let broken = std::process::Command::new(tests::bin_dir().join("tejidod"))
-        .args(["--data-dir", dir.to_str().expect("path")])
-        .output()
-        .expect("tejidod");
+    let broken = tests::tejidod(&["--data-dir", dir.to_str().expect("path")]);
     assert!(!broken.status.success());
     assert!(
         String::from_utf8_lossy(&broken.stderr).contains("config.toml"),
@@ -439,15 +433,12 @@ fn metrics_on_loopback() {
         "{body}"
     );
 
-    let exposed = std::process::Command::new(tests::bin_dir().join("tejidod"))
-        .args([
-            "--data-dir",
-            t.path("b").to_str().expect("path"),
-            "--metrics",
-            "0.0.0.0:9464",
-        ])
-        .output()
-        .expect("tejidod");
+    let exposed = tests::tejidod(&[
+        "--data-dir",
+        t.path("b").to_str().expect("path"),
+        "--metrics",
+        "0.0.0.0:9464",
+    ]);
     assert!(!exposed.status.success());
     assert!(
         String::from_utf8_lossy(&exposed.stderr).contains("loopback only"),

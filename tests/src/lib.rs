@@ -492,3 +492,20 @@ pub fn line_of_three(t: &TestDir) -> (Node, Node, Node) {
     c.join_network(&b.invite_node());
     (a, b, c)
 }
+
+/// Runs `tejidod` with `args` to completion (for starts that must fail).
+pub fn tejidod(args: &[&str]) -> Output {
+    Command::new(bin_dir().join("tejidod"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tejidod")
+}
+
+/// A test knob from the environment (soak lengths, seeds), or its default.
+pub fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
