@@ -519,6 +519,40 @@ impl Engine {
             .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == id))
     }
 
+    /// Alerts of `doc` that `node` holds but has not yet signed a receipt for.
+    pub(crate) fn unreceipted_alerts(
+        &self,
+        doc: &DocId,
+        node: &PublicKey,
+    ) -> Vec<protocol::ids::RecordId> {
+        let Some(d) = self.docs.get(doc) else {
+            return Vec::new();
+        };
+        let mut alerts = std::collections::BTreeSet::new();
+        let mut held = std::collections::BTreeSet::new();
+        for e in d.events() {
+            match &e.event().body {
+                Body::Alert(a) => {
+                    alerts.insert(a.id);
+                }
+                Body::Held { alerts } if e.event().author == *node => held.extend(alerts),
+                _ => {}
+            }
+        }
+        alerts.difference(&held).copied().collect()
+    }
+
+    /// Shelter requests, sealed, with their decisions.
+    pub(crate) fn shelter_requests(&self) -> Vec<protocol::view::ShelterRequestView> {
+        protocol::view::shelter_requests(&self.roster, self.events_of(Collection::Shelters))
+    }
+
+    /// Whether a shelter of `org` with this id exists.
+    pub(crate) fn has_shelter(&self, id: protocol::ids::RecordId, org: &str) -> bool {
+        self.events_of(Collection::Shelters)
+            .any(|e| matches!(&e.event().body, Body::Shelter(s) if s.id == id && s.org == org))
+    }
+
     pub(crate) fn checkin_count(&self) -> usize {
         self.events_of(Collection::Checkins).count()
     }

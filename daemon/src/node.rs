@@ -42,6 +42,8 @@ const CLIENT_REFUSALS_BEFORE_DISCONNECT: u32 = 50;
 
 /// How often a node looks for overdue check-ins.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a node signs delivery receipts for alerts it received since the last time.
+const RECEIPT_INTERVAL: Duration = Duration::from_secs(1);
 /// Operator commands waiting for the node loop.
 pub(crate) const CONTROL_CHANNEL_CAP: usize = 64;
 /// Longest back-off between dials of an unreachable node.
@@ -126,6 +128,8 @@ pub(crate) struct Node {
     /// Results of work done outside the loop (joining a network).
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: Option<mpsc::Receiver<Internal>>,
+    /// Alert documents that changed since receipts were last signed.
+    receipts_due: std::collections::BTreeSet<DocId>,
     shutdown: bool,
 }
 
@@ -180,8 +184,16 @@ impl Node {
             last_sync: HashMap::new(),
             internal_tx,
             internal_rx: Some(internal_rx),
+            receipts_due: std::collections::BTreeSet::new(),
             shutdown: false,
         };
+        // Receipts missed by a crash between storing an alert and signing for it.
+        node.receipts_due = node
+            .engine
+            .docs()
+            .map(|d| d.id().clone())
+            .filter(|d| d.collection() == protocol::ids::Collection::Alerts)
+            .collect();
         let learnt: Vec<Multiaddr> = node
             .engine
             .store()
@@ -208,6 +220,8 @@ impl Node {
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut receipts = tokio::time::interval(RECEIPT_INTERVAL);
+        receipts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.shutdown {
             tokio::select! {
                 biased;
@@ -219,6 +233,7 @@ impl Node {
                 Some(done) = internal.recv() => self.on_internal(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
+                _ = receipts.tick() => self.write_receipts(),
                 _ = watch.tick() => {
                     self.control_queue = commands.len();
                     self.on_watch();
@@ -515,6 +530,36 @@ impl Node {
                 Err(e) => warn!(error = %e, "cannot raise or resolve a missed check-in"),
             }
         }
+    }
+
+    /// Signs delivery receipts for the alerts this node holds and has not signed for yet: one
+    /// `Held` event per document and turn (naming up to `MAX_HELD` alerts), so that a burst of
+    /// alerts costs a few receipts, not one each. A receipt is only written for what is in the
+    /// store, so it never claims more than is true.
+    fn write_receipts(&mut self) {
+        if self.receipts_due.is_empty() || !self.engine.roster().is_active(&self.me) {
+            return;
+        }
+        let now = Timestamp::now();
+        for doc in std::mem::take(&mut self.receipts_due) {
+            if self.engine.is_expired(&doc, now) {
+                continue;
+            }
+            let missing = self.engine.unreceipted_alerts(&doc, &self.me);
+            for chunk in missing.chunks(protocol::event::MAX_HELD) {
+                let body = Body::Held {
+                    alerts: chunk.to_vec(),
+                };
+                let stored = self
+                    .sign_own(Signer::Node, doc.clone(), body)
+                    .and_then(|e| self.store_own(vec![e]));
+                if let Err(e) = stored {
+                    warn!(%doc, error = %e, "cannot sign a delivery receipt");
+                }
+            }
+        }
+        // Our own receipts marked their documents again; there is nothing left to sign there.
+        self.receipts_due.clear();
     }
 
     /// Keeps this node's addresses in the roster current, so other nodes (and members) can
@@ -1004,6 +1049,42 @@ impl Node {
             ClientRequestV0::Directory { region } => ClientResponseV0::Directory(
                 protocol::view::directory(self.engine.roster(), region.as_deref()),
             ),
+            ClientRequestV0::RequestShelter { request } => self.request_shelter(request),
+            ClientRequestV0::ShelterRequests => {
+                ClientResponseV0::ShelterRequests(self.engine.shelter_requests())
+            }
+        }
+    }
+
+    /// Writes a member's sealed shelter request under this node's key. The node cannot read
+    /// it either (unless its admin is a recipient); it only vouches that a member of the
+    /// network sent it.
+    fn request_shelter(
+        &mut self,
+        request: protocol::event::ShelterRequestBody,
+    ) -> ClientResponseV0 {
+        let error = |kind, message: String| ClientResponseV0::Error { kind, message };
+        if !self.engine.has_shelter(request.shelter, &request.org) {
+            return error(
+                ErrorKind::NotFound,
+                format!("no shelter {} of {}", request.shelter, request.org),
+            );
+        }
+        if let Err(e) = protocol::sealed::recipients(&request.sealed) {
+            return error(ErrorKind::BadRequest, e.to_string());
+        }
+        let doc = DocId::shelters(&request.region);
+        let event = match self.sign_own(Signer::Node, doc, Body::ShelterRequest(request)) {
+            Ok(e) => e,
+            Err(e) => return error(ErrorKind::BadRequest, e),
+        };
+        let id = event.id();
+        match self.store_own(vec![event]) {
+            Ok(_) => ClientResponseV0::Stored {
+                node: self.me,
+                ids: vec![id],
+            },
+            Err(e) => error(ErrorKind::Internal, e),
         }
     }
 
@@ -1541,6 +1622,9 @@ impl Node {
     fn on_local_change(&mut self, doc: &DocId, from: Option<PeerId>) {
         if *doc == DocId::roster() {
             self.refresh_gate();
+        }
+        if doc.collection() == protocol::ids::Collection::Alerts {
+            self.receipts_due.insert(doc.clone());
         }
         for peer in self.node_peers() {
             if Some(peer) != from {

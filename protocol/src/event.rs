@@ -240,6 +240,137 @@ pub struct ShelterBody {
     pub status: ShelterStatus,
 }
 
+/// The most alerts one delivery receipt names.
+pub const MAX_HELD: usize = 256;
+
+/// The largest sealed part of a shelter request.
+pub const MAX_SEALED_BYTES: usize = 6 * 1024;
+
+/// A request for places at a shelter. Its node writes it, so other nodes learn only which
+/// organisation's node relayed it; who asked, for how many and why are in `sealed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelterRequestBody {
+    /// Chosen by the requester; decisions refer to it.
+    pub id: RecordId,
+    /// The shelter.
+    pub shelter: RecordId,
+    /// The shelter's organisation (its admins can read the request).
+    pub org: String,
+    /// The shelter's region (names the document).
+    pub region: String,
+    /// A [`ShelterRequestPayload`] sealed ([`crate::sealed`]) to the organisation's admins and
+    /// the requester, with [`ShelterRequestBody::context`] as its context.
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
+}
+
+impl ShelterRequestBody {
+    /// What the sealed payload is bound to: it cannot be moved to another request.
+    pub fn context(id: &RecordId, shelter: &RecordId, org: &str) -> Vec<u8> {
+        let mut out = b"tejido shelter request v0".to_vec();
+        out.extend_from_slice(&id.0);
+        out.extend_from_slice(&shelter.0);
+        out.extend_from_slice(org.as_bytes());
+        out
+    }
+}
+
+/// What a shelter request says, readable only by its recipients.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelterRequestPayload {
+    /// Who asks.
+    pub requester: PublicKey,
+    /// Their display name.
+    pub name: String,
+    /// For how many people.
+    pub people: u32,
+    /// Anything the shelter should know.
+    pub note: String,
+    /// The requester's signature over [`ShelterRequestPayload::signed_message`], so that a
+    /// node cannot make up a request in a member's name.
+    #[serde(with = "serde_bytes")]
+    pub sig: Vec<u8>,
+}
+
+impl ShelterRequestPayload {
+    /// Signs a request as `requester`.
+    pub fn sign(
+        requester: &SecretKey,
+        id: &RecordId,
+        shelter: &RecordId,
+        name: &str,
+        people: u32,
+        note: &str,
+    ) -> Self {
+        let sig = requester
+            .sign(&Self::signed_message(id, shelter, name, people, note))
+            .to_vec();
+        Self {
+            requester: requester.public(),
+            name: name.to_string(),
+            people,
+            note: note.to_string(),
+            sig,
+        }
+    }
+
+    /// The message the requester signs: every field, bound to the request and the shelter.
+    pub fn signed_message(
+        id: &RecordId,
+        shelter: &RecordId,
+        name: &str,
+        people: u32,
+        note: &str,
+    ) -> Vec<u8> {
+        postcard::to_stdvec(&(
+            "tejido shelter request payload v0",
+            id,
+            shelter,
+            name,
+            people,
+            note,
+        ))
+        .unwrap_or_default()
+    }
+
+    /// Seals this payload for `request` to `recipients` (the shelter organisation's admins
+    /// and the requester).
+    pub fn seal(
+        &self,
+        id: &RecordId,
+        shelter: &RecordId,
+        org: &str,
+        recipients: &[PublicKey],
+    ) -> Result<Vec<u8>, crate::sealed::SealError> {
+        let plain = postcard::to_stdvec(self)
+            .map_err(|e| crate::sealed::SealError::Malformed(e.to_string()))?;
+        crate::sealed::seal(
+            &plain,
+            recipients,
+            &ShelterRequestBody::context(id, shelter, org),
+        )
+    }
+
+    /// Opens a request's sealed part with `me`: `None` if it is not sealed to `me` or is
+    /// damaged. The signature is not checked here ([`ShelterRequestPayload::verify`]).
+    pub fn open(request: &ShelterRequestBody, me: &SecretKey) -> Option<Self> {
+        let context = ShelterRequestBody::context(&request.id, &request.shelter, &request.org);
+        let plain = crate::sealed::open(&request.sealed, me, &context).ok()??;
+        postcard::from_bytes(&plain).ok()
+    }
+
+    /// Whether the requester's signature holds for this request.
+    pub fn verify(&self, id: &RecordId, shelter: &RecordId) -> bool {
+        let Ok(sig) = <[u8; 64]>::try_from(self.sig.as_slice()) else {
+            return false;
+        };
+        self.requester.verify(
+            &Self::signed_message(id, shelter, &self.name, self.people, &self.note),
+            &sig,
+        )
+    }
+}
+
 /// What an event says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
@@ -332,6 +463,26 @@ pub enum Body {
     DuressSet {
         /// The tag.
         tag: [u8; 16],
+    },
+    /// A delivery receipt: the author node holds these alerts of the document on its disk.
+    Held {
+        /// The alerts, in increasing order, at most [`MAX_HELD`].
+        alerts: Vec<RecordId>,
+    },
+    /// A request for places at a shelter, written by the requester's node.
+    ShelterRequest(ShelterRequestBody),
+    /// The shelter's organisation accepts or declines a request.
+    ShelterDecision {
+        /// Which request.
+        request: RecordId,
+        /// The shelter.
+        shelter: RecordId,
+        /// The shelter's organisation.
+        org: String,
+        /// The shelter's region (names the document).
+        region: String,
+        /// Accepted (true) or declined.
+        accepted: bool,
     },
 }
 
@@ -704,6 +855,38 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
         }
         Body::DuressSet { .. } => {
             if *doc != DocId::roster() {
+                return Err(wrong_doc());
+            }
+        }
+        Body::Held { alerts } => {
+            if alerts.is_empty()
+                || alerts.len() > MAX_HELD
+                || alerts.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(VerifyError::Invalid(format!(
+                    "a receipt names 1 to {MAX_HELD} alerts in increasing order"
+                )));
+            }
+            if doc.collection() != crate::ids::Collection::Alerts {
+                return Err(wrong_doc());
+            }
+        }
+        Body::ShelterRequest(request) => {
+            check_slug("org", &request.org)?;
+            check_slug("region", &request.region)?;
+            if request.sealed.is_empty() || request.sealed.len() > MAX_SEALED_BYTES {
+                return Err(VerifyError::Invalid(format!(
+                    "the sealed part is 1 to {MAX_SEALED_BYTES} bytes"
+                )));
+            }
+            if *doc != DocId::shelters(&request.region) {
+                return Err(wrong_doc());
+            }
+        }
+        Body::ShelterDecision { org, region, .. } => {
+            check_slug("org", org)?;
+            check_slug("region", region)?;
+            if *doc != DocId::shelters(region) {
                 return Err(wrong_doc());
             }
         }

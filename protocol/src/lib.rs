@@ -22,6 +22,7 @@ pub mod doc;
 pub mod event;
 pub mod ids;
 pub mod roster;
+pub mod sealed;
 pub mod view;
 pub mod wire;
 

@@ -9,7 +9,9 @@
 //!   acknowledgements, and panics for themself. Security contacts and admins also broadcast
 //!   alerts, assign and resolve. Nodes raise missed check-in alerts and resolve them.
 //! - A shelter and its occupancy are written by its organisation's admins, security contacts
-//!   and nodes.
+//!   and nodes. Shelter requests are written by nodes (on behalf of a member, sealed); only the
+//!   shelter's organisation's admins, who can read them, accept or decline them.
+//! - Delivery receipts (`Held`) are written by nodes only.
 //! - Revocation: an event by a revoked key is valid only if its `at` is before the revocation's
 //!   `at`. Changes in flight when a key is revoked therefore count if they were made before it;
 //!   anything later is refused by every node that knows of the revocation, and hidden from every
@@ -383,6 +385,26 @@ impl Roster {
             } => {
                 if shelter_org != org || !(is_responder || is_node) {
                     return forbidden("occupancy is counted by the shelter's organisation");
+                }
+                Ok(())
+            }
+            Body::Held { .. } => {
+                if !is_node {
+                    return forbidden("delivery receipts come from nodes");
+                }
+                Ok(())
+            }
+            Body::ShelterRequest(_) => {
+                if !is_node {
+                    return forbidden("a shelter request is written by the requester's node");
+                }
+                Ok(())
+            }
+            Body::ShelterDecision {
+                org: shelter_org, ..
+            } => {
+                if shelter_org != org || !is_admin {
+                    return forbidden("the shelter's organisation's admins decide on requests");
                 }
                 Ok(())
             }

@@ -3038,3 +3038,327 @@ fn documents_loaded_from_peers_are_checked_op_by_op() {
     );
     assert!(Document::load_from_peer(DocId::roster(), b"garbage", &Roster::default()).is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Delivery receipts
+// ---------------------------------------------------------------------------------------------
+
+fn held_event(key: &SecretKey, t: Timestamp, alerts: Vec<RecordId>) -> SignedEvent {
+    sign(key, t, DocId::alerts("oaxaca", t), Body::Held { alerts })
+}
+
+#[test]
+fn receipts_are_written_by_nodes_in_alert_documents_only() {
+    let net = Net::new();
+    let roster = net.roster();
+    let p = panic_event(&net.m, at(HOUR));
+    let id = alert_id(&net.m, at(HOUR));
+    assert_eq!(
+        roster.authorize(held_event(&net.n, at(HOUR + 1), vec![id]).event()),
+        Ok(())
+    );
+    // People do not sign receipts, strangers neither.
+    for who in [&net.a, &net.s, &net.m] {
+        assert!(matches!(
+            roster.authorize(held_event(who, at(HOUR + 1), vec![id]).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+    assert!(matches!(
+        roster.authorize(held_event(&net.x, at(HOUR + 1), vec![id]).event()),
+        Err(AuthError::UnknownAuthor(_))
+    ));
+    // Field rules: non-empty, increasing, bounded, and only in an alerts document.
+    let bad = |alerts: Vec<RecordId>, doc: DocId| {
+        SignedEvent::sign(
+            Event {
+                author: net.n.public(),
+                at: at(HOUR),
+                doc,
+                body: Body::Held { alerts },
+            },
+            &net.n,
+        )
+    };
+    let alerts_doc = DocId::alerts("oaxaca", at(HOUR));
+    assert!(bad(vec![], alerts_doc.clone()).is_err());
+    let mut two = vec![rid("a"), rid("b")];
+    two.sort();
+    let mut reversed = two.clone();
+    reversed.reverse();
+    assert!(bad(reversed, alerts_doc.clone()).is_err());
+    assert!(bad(vec![rid("a"), rid("a")], alerts_doc.clone()).is_err());
+    assert!(bad(two.clone(), alerts_doc.clone()).is_ok());
+    let too_many: BTreeSet<RecordId> = (0..=crate::event::MAX_HELD)
+        .map(|i| rid(&i.to_string()))
+        .collect();
+    assert!(bad(too_many.into_iter().collect(), alerts_doc).is_err());
+    assert!(bad(two, DocId::shelters("oaxaca")).is_err());
+    // A receipt in the alerts document of the alert's month.
+    assert_eq!(
+        p.event().doc,
+        held_event(&net.n, at(HOUR + 1), vec![id]).event().doc
+    );
+}
+
+#[test]
+fn alert_view_counts_each_nodes_receipt_once() {
+    let net = Net::new();
+    // A second node of org-b, added by its admin.
+    let nb = key("node-b");
+    let add_nb = sign(
+        &net.b,
+        at(4 * MIN),
+        DocId::roster(),
+        Body::AddNode {
+            org: "org-b".into(),
+            node: nb.public(),
+            addrs: vec![],
+        },
+    );
+    let mut roster_events = net.roster_events();
+    roster_events.push(add_nb);
+    let roster = Roster::from_events(&roster_events);
+    let p = panic_event(&net.m, at(HOUR));
+    let id = alert_id(&net.m, at(HOUR));
+    let other = rid("not-an-alert-here");
+    let mut ids = vec![id, other];
+    ids.sort();
+    let events = vec![
+        p,
+        held_event(&net.n, at(HOUR + 40), vec![id]),
+        // A second receipt by the same node does not count twice.
+        held_event(&net.n, at(HOUR + 90), ids.clone()),
+        held_event(&nb, at(HOUR + 2_000), ids),
+        alert_action(&net.s, at(HOUR + 40_000), Body::Ack { alert: id }),
+    ];
+    let list = view::alerts(&roster, &events, at(2 * HOUR));
+    assert_eq!(
+        list.len(),
+        1,
+        "a receipt naming an unknown id makes no alert"
+    );
+    let a = &list[0];
+    assert_eq!(a.network_nodes, 2);
+    let held: Vec<(&str, i64, bool)> = a
+        .held_by
+        .iter()
+        .map(|r| (r.org.as_str(), r.after_ms, r.security_contact_node))
+        .collect();
+    // org-a has Sofia, security contact for Oaxaca; org-b has none.
+    assert_eq!(held, vec![("org-a", 40, true), ("org-b", 2_000, false)]);
+    assert_eq!(a.held_by[0].node, net.n.public().to_string());
+    assert_eq!(a.first_ack_after_ms, Some(40_000));
+
+    // A revoked node's later receipt is not counted.
+    let mut with_revocation = roster_events.clone();
+    with_revocation.push(sign(
+        &net.b,
+        at(HOUR + 1_000),
+        DocId::roster(),
+        Body::Revoke {
+            key: nb.public(),
+            reason: "seized".into(),
+        },
+    ));
+    let roster = Roster::from_events(&with_revocation);
+    let list = view::alerts(&roster, &events, at(2 * HOUR));
+    assert_eq!(list[0].held_by.len(), 1);
+    assert_eq!(list[0].network_nodes, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealed shelter requests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sealed_opens_for_each_recipient_and_nobody_else() {
+    let (a, b, c, x) = (key("alice"), key("beatriz"), key("carla"), key("stranger"));
+    let context = b"request 1";
+    let sealed = crate::sealed::seal(
+        b"Mario, 3 people",
+        &[a.public(), b.public(), c.public(), a.public()],
+        context,
+    )
+    .expect("seals");
+    for who in [&a, &b, &c] {
+        assert_eq!(
+            crate::sealed::open(&sealed, who, context).expect("well formed"),
+            Some(b"Mario, 3 people".to_vec())
+        );
+    }
+    assert_eq!(crate::sealed::open(&sealed, &x, context), Ok(None));
+    // Duplicates are sealed once; the count is all that shows.
+    assert_eq!(crate::sealed::recipients(&sealed), Ok(3));
+    // Neither the recipients' keys nor the text appear in the bytes.
+    for k in [&a, &b, &c] {
+        let pk = k.public();
+        assert!(!sealed.windows(32).any(|w| w == pk.as_bytes()));
+    }
+    assert!(!sealed.windows(5).any(|w| w == b"Mario"));
+    // Another context does not open it: it cannot be moved to another request.
+    assert_eq!(crate::sealed::open(&sealed, &a, b"request 2"), Ok(None));
+    // A flipped byte is refused, or opens to nothing, or (when it damaged another
+    // recipient's wrapped key) to the same text; never to other text. Flips in the ciphertext
+    // and ephemeral key never open.
+    let mut opened_anyway = 0;
+    for i in 0..sealed.len() {
+        let mut bad = sealed.clone();
+        bad[i] ^= 0x01;
+        if let Ok(Some(text)) = crate::sealed::open(&bad, &a, context) {
+            assert_eq!(text, b"Mario, 3 people", "byte {i}");
+            opened_anyway += 1;
+        }
+    }
+    assert!(
+        opened_anyway <= 2 * 48,
+        "only other recipients' wrapped keys may be hit"
+    );
+    assert!(crate::sealed::seal(b"x", &[], context).is_err());
+    assert!(crate::sealed::open(b"garbage", &a, context).is_err());
+    // Two seals of the same text differ (fresh keys).
+    let again = crate::sealed::seal(b"Mario, 3 people", &[a.public()], context).expect("seals");
+    let once = crate::sealed::seal(b"Mario, 3 people", &[a.public()], context).expect("seals");
+    assert_ne!(again, once);
+}
+
+fn request_event(node: &SecretKey, t: Timestamp, id: RecordId, sealed: Vec<u8>) -> SignedEvent {
+    sign(
+        node,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::ShelterRequest(crate::event::ShelterRequestBody {
+            id,
+            shelter: rid("casa"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            sealed,
+        }),
+    )
+}
+
+fn decision_event(key: &SecretKey, t: Timestamp, request: RecordId, accepted: bool) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::ShelterDecision {
+            request,
+            shelter: rid("casa"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            accepted,
+        },
+    )
+}
+
+#[test]
+fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
+    use crate::event::ShelterRequestPayload;
+    let net = Net::new();
+    let roster = net.roster();
+    let id = rid("request");
+    let shelter = rid("casa");
+    let note = "two children, one needs insulin";
+    let payload = ShelterRequestPayload::sign(&net.m, &id, &shelter, "Mario", 3, note);
+    assert!(payload.verify(&id, &shelter));
+    let mut forged = payload.clone();
+    forged.people = 30;
+    assert!(!forged.verify(&id, &shelter), "the count is signed");
+    let mut renamed = payload.clone();
+    renamed.name = "Alice".into();
+    assert!(!renamed.verify(&id, &shelter), "so is the name");
+    assert!(
+        !payload.verify(&rid("other"), &shelter),
+        "so is the request id"
+    );
+
+    let context = crate::event::ShelterRequestBody::context(&id, &shelter, "org-a");
+    let plain = postcard::to_stdvec(&payload).expect("encodes");
+    let sealed =
+        crate::sealed::seal(&plain, &[net.a.public(), net.m.public()], &context).expect("seals");
+    let request = request_event(&net.n, at(HOUR), id, sealed.clone());
+    assert_eq!(roster.authorize(request.event()), Ok(()));
+    // The member does not sign it (that would name them), nor does anyone but a node.
+    for who in [&net.m, &net.a] {
+        assert!(matches!(
+            roster.authorize(request_event(who, at(HOUR), id, sealed.clone()).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+    // The stored event names neither the requester nor the note.
+    assert!(!request
+        .as_bytes()
+        .windows(32)
+        .any(|w| w == net.m.public().as_bytes()));
+    assert!(!request
+        .as_bytes()
+        .windows(8)
+        .any(|w| w == &note.as_bytes()[..8]));
+    // Too large a sealed part is refused.
+    assert!(SignedEvent::sign(
+        Event {
+            author: net.n.public(),
+            at: at(HOUR),
+            doc: DocId::shelters("oaxaca"),
+            body: Body::ShelterRequest(crate::event::ShelterRequestBody {
+                id,
+                shelter,
+                org: "org-a".into(),
+                region: "oaxaca".into(),
+                sealed: vec![0; crate::event::MAX_SEALED_BYTES + 1],
+            }),
+        },
+        &net.n,
+    )
+    .is_err());
+
+    // Decisions: admins of the shelter's organisation only.
+    let accept = decision_event(&net.a, at(HOUR + MIN), id, true);
+    assert_eq!(roster.authorize(accept.event()), Ok(()));
+    for who in [&net.s, &net.m, &net.n, &net.b] {
+        assert!(matches!(
+            roster.authorize(decision_event(who, at(HOUR + MIN), id, true).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+
+    let decline = decision_event(&net.a, at(HOUR + 2 * MIN), id, false);
+    let events = vec![
+        shelter_event(&net.a, at(HOUR - MIN), shelter, "org-a", 10),
+        request.clone(),
+        accept,
+    ];
+    let list = view::shelter_requests(&roster, &events);
+    assert_eq!(list.len(), 1);
+    let r = &list[0];
+    assert_eq!(r.id, id.to_string());
+    assert_eq!(r.shelter_name.as_deref(), Some("Casa Refugio"));
+    assert_eq!(r.via_node, net.n.public().to_string());
+    assert_eq!(
+        r.decision.as_ref().map(|d| d.action.as_str()),
+        Some("accepted")
+    );
+    let sealed_back = data_encoding::BASE64
+        .decode(r.sealed.as_bytes())
+        .expect("base64");
+    let opened = crate::sealed::open(&sealed_back, &net.a, &context)
+        .expect("well formed")
+        .expect("the admin can read it");
+    let back: ShelterRequestPayload = postcard::from_bytes(&opened).expect("decodes");
+    assert_eq!(back, payload);
+    assert_eq!(
+        crate::sealed::open(&sealed_back, &net.s, &context),
+        Ok(None)
+    );
+    // The latest decision counts.
+    let mut later = events.clone();
+    later.push(decline);
+    assert_eq!(
+        view::shelter_requests(&roster, &later)[0]
+            .decision
+            .as_ref()
+            .map(|d| d.action.as_str()),
+        Some("declined")
+    );
+}

@@ -26,6 +26,22 @@ pub struct HistoryEntry {
     pub event: String,
 }
 
+/// A node's signed receipt for holding an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The node's key.
+    pub node: String,
+    /// Its organisation.
+    pub org: String,
+    /// When it signed that it holds the alert (its clock), RFC 3339.
+    pub at: String,
+    /// Milliseconds from the alert being raised to this receipt.
+    pub after_ms: i64,
+    /// Whether the node belongs to an organisation with a security contact for the alert's
+    /// region: the alert is then held where someone who answers for the region works.
+    pub security_contact_node: bool,
+}
+
 /// An alert as every node computes it from the same events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
@@ -69,6 +85,12 @@ pub struct AlertView {
     pub history: Vec<HistoryEntry>,
     /// The document that holds it.
     pub doc: String,
+    /// Delivery receipts: the nodes that signed that they hold it, earliest first.
+    pub held_by: Vec<Receipt>,
+    /// Nodes in the network (not revoked), for "held by n of m".
+    pub network_nodes: usize,
+    /// Milliseconds from the alert being raised to the first acknowledgement.
+    pub first_ack_after_ms: Option<i64>,
     #[serde(skip)]
     created: Timestamp,
 }
@@ -98,6 +120,11 @@ pub fn alerts<'a>(
         .filter(|e| roster.authorize(e.event()).is_ok())
         .collect();
     events.sort_by_key(|e| (e.event().at, e.id()));
+    let network_nodes = roster
+        .nodes
+        .values()
+        .filter(|n| n.revoked_at.is_none())
+        .count();
     let mut out: BTreeMap<RecordId, AlertView> = BTreeMap::new();
     for e in &events {
         let ev = e.event();
@@ -135,9 +162,43 @@ pub fn alerts<'a>(
                     resolution: None,
                     history: vec![raised],
                     doc: ev.doc.to_string(),
+                    held_by: Vec::new(),
+                    network_nodes,
+                    first_ack_after_ms: None,
                     created: ev.at,
                 },
             );
+        }
+    }
+    for e in &events {
+        let ev = e.event();
+        let Body::Held { alerts } = &ev.body else {
+            continue;
+        };
+        let Some(node) = roster.nodes.get(&ev.author) else {
+            continue;
+        };
+        for id in alerts {
+            let Some(view) = out.get_mut(id) else {
+                continue;
+            };
+            let author = ev.author.to_string();
+            if view.doc != ev.doc.as_str() || view.held_by.iter().any(|r| r.node == author) {
+                continue;
+            }
+            let security_contact_node = roster.members.values().any(|m| {
+                m.role == Role::SecurityContact
+                    && m.revoked_at.is_none()
+                    && m.org == node.org
+                    && m.region.as_deref() == Some(view.region.as_str())
+            });
+            view.held_by.push(Receipt {
+                node: author,
+                org: node.org.clone(),
+                at: ev.at.rfc3339(),
+                after_ms: ev.at.0 - view.created.0,
+                security_contact_node,
+            });
         }
     }
     for e in &events {
@@ -161,6 +222,9 @@ pub fn alerts<'a>(
         }
         match &ev.body {
             Body::Ack { .. } if !view.acknowledgements.iter().any(|a| a.by == h.by) => {
+                if view.first_ack_after_ms.is_none() {
+                    view.first_ack_after_ms = Some(ev.at.0 - view.created.0);
+                }
                 view.acknowledgements.push(h.clone())
             }
             Body::Assign { assignee, .. } => view.assignee = Some(assignee.to_string()),
@@ -297,6 +361,8 @@ pub struct ShelterView {
     pub status: crate::event::ShelterStatus,
     /// RFC 3339 of the latest description.
     pub updated_at: String,
+    /// Keys of the operator organisation's admins: requests for places are sealed to them.
+    pub admins: Vec<String>,
 }
 
 /// Folds shelter events into shelters, sorted by region and name.
@@ -363,6 +429,14 @@ pub fn shelters<'a>(
                 contact: s.contact.clone(),
                 status,
                 updated_at: e.event().at.rfc3339(),
+                admins: roster
+                    .members
+                    .iter()
+                    .filter(|(_, m)| {
+                        m.org == s.org && m.role == Role::Admin && m.revoked_at.is_none()
+                    })
+                    .map(|(k, _)| k.to_string())
+                    .collect(),
             })
         })
         .collect();
@@ -409,4 +483,95 @@ pub fn directory(roster: &Roster, region: Option<&str>) -> Vec<DirectoryEntry> {
         ))
     });
     out
+}
+
+/// A shelter request as every node sees it: sealed, with the latest decision on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShelterRequestView {
+    /// 32 hex characters.
+    pub id: String,
+    /// The shelter's id.
+    pub shelter: String,
+    /// The shelter's name, if the shelter is known.
+    pub shelter_name: Option<String>,
+    /// The shelter's organisation.
+    pub org: String,
+    /// The shelter's region.
+    pub region: String,
+    /// When the node wrote it, RFC 3339.
+    pub at: String,
+    /// The node that wrote it on the requester's behalf.
+    pub via_node: String,
+    /// The sealed payload, base64 ([`crate::sealed`]); only its recipients can open it.
+    pub sealed: String,
+    /// The latest decision: "accepted" or "declined", by whom and when.
+    pub decision: Option<HistoryEntry>,
+}
+
+/// Folds shelter requests and decisions, newest first. A request id written twice keeps its
+/// first (earliest) version; the latest decision by the shelter's organisation counts.
+pub fn shelter_requests<'a>(
+    roster: &Roster,
+    events: impl IntoIterator<Item = &'a SignedEvent>,
+) -> Vec<ShelterRequestView> {
+    let mut events: Vec<&SignedEvent> = events
+        .into_iter()
+        .filter(|e| roster.authorize(e.event()).is_ok())
+        .collect();
+    events.sort_by_key(|e| (e.event().at, e.id()));
+    let names: BTreeMap<(RecordId, &str), &str> = events
+        .iter()
+        .filter_map(|e| match &e.event().body {
+            Body::Shelter(s) => Some(((s.id, s.org.as_str()), s.name.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut out: BTreeMap<RecordId, (Timestamp, ShelterRequestView)> = BTreeMap::new();
+    for e in &events {
+        let ev = e.event();
+        let Body::ShelterRequest(r) = &ev.body else {
+            continue;
+        };
+        out.entry(r.id).or_insert_with(|| {
+            (
+                ev.at,
+                ShelterRequestView {
+                    id: r.id.to_string(),
+                    shelter: r.shelter.to_string(),
+                    shelter_name: names
+                        .get(&(r.shelter, r.org.as_str()))
+                        .map(|n| n.to_string()),
+                    org: r.org.clone(),
+                    region: r.region.clone(),
+                    at: ev.at.rfc3339(),
+                    via_node: ev.author.to_string(),
+                    sealed: data_encoding::BASE64.encode(&r.sealed),
+                    decision: None,
+                },
+            )
+        });
+    }
+    for e in &events {
+        let Body::ShelterDecision {
+            request,
+            shelter,
+            org,
+            accepted,
+            ..
+        } = &e.event().body
+        else {
+            continue;
+        };
+        let Some((_, view)) = out.get_mut(request) else {
+            continue;
+        };
+        if view.org != *org || view.shelter != shelter.to_string() {
+            continue;
+        }
+        let action = if *accepted { "accepted" } else { "declined" };
+        view.decision = Some(entry(roster, e, action, None));
+    }
+    let mut list: Vec<(Timestamp, ShelterRequestView)> = out.into_values().collect();
+    list.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    list.into_iter().map(|(_, v)| v).collect()
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{EventId, Role, SignedEvent};
 use crate::ids::{DocId, PublicKey, SecretKey, Timestamp};
-use crate::view::{AlertView, CheckinView, ShelterView};
+use crate::view::{AlertView, CheckinView, ShelterRequestView, ShelterView};
 
 /// The stream protocol members' CLIs speak to nodes.
 pub const CLIENT_PROTOCOL: &str = "/tejido/client/1";
@@ -192,6 +192,14 @@ pub enum ClientRequestV0 {
         /// Only this region.
         region: Option<String>,
     },
+    /// Relay a sealed shelter request: the node writes it under its own key, so that other
+    /// nodes do not learn which member asked.
+    RequestShelter {
+        /// The request, sealed by the requester.
+        request: crate::event::ShelterRequestBody,
+    },
+    /// Every shelter request (sealed) with its decision.
+    ShelterRequests,
 }
 
 /// Errors a node reports to a client.
@@ -245,6 +253,8 @@ pub enum ClientResponseV0 {
     Shelters(Vec<ShelterView>),
     /// The directory.
     Directory(Vec<crate::view::DirectoryEntry>),
+    /// Shelter requests.
+    ShelterRequests(Vec<ShelterRequestView>),
     /// Refused.
     Error {
         /// Kind.
