@@ -204,3 +204,46 @@ duress-too-short = a duress code has at least 4 characters
 duress-not-stored = no node stored the duress code; try again when a node is reachable
 duress-set = Duress code set. A check-in given with it (tejido checkin --code CODE) looks and prints like any other, and silently alerts your security contacts.
 kind-duress = duress
+
+## Delivery receipts
+
+receipts-held = stored by { $held } of { $total } node(s)
+receipts-contact-node = held by a node of a security contact for { $region } ({ $org }) after { $secs } s
+receipts-no-contact-node = not yet held by a node of a security contact for { $region }
+receipts-acked = acknowledged by { $name } after { $secs } s
+receipts-not-acked = not acknowledged yet
+receipts-waiting = waiting up to { $secs } s for the network's receipts...
+col-after = AFTER
+col-contact-node = CONTACT'S NODE
+yes = yes
+no = no
+
+## Watch
+
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  held { $held }/{ $total }  { $by }: { $text }
+watch-new = NEW
+watch-changed = CHANGED
+watch-unreachable = no node reachable, retrying ({ $error })
+watch-reconnected = reconnected
+
+## Shelter requests
+
+record-shelter-request = shelter request
+record-shelter-decision = shelter decision
+shelter-request-sent = Request { $id } for { $people } at { $shelter } sent through node { $node }. Only the admins of { $org } and you can read who asked and the note.
+shelter-request-not-admins = { $org } has no admin to read a request yet
+note-too-long = the note is too long
+no-shelter-requests = No requests you can read.
+shelter-requests-sealed =
+    { $count ->
+        [one] { $count } more request is sealed to others.
+       *[other] { $count } more requests are sealed to others.
+    }
+no-readable-request = no request you can read matches { $id }
+request-status-pending = pending
+request-status-accepted = accepted
+request-status-declined = declined
+request-bad-signature = signature does not hold
+col-people = PEOPLE
+col-shelter = SHELTER
+col-requester = REQUESTER

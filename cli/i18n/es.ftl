@@ -243,3 +243,50 @@ duress-too-short = un código de coacción tiene al menos 4 caracteres
 duress-not-stored = ningún nodo guardó el código de coacción; inténtalo de nuevo cuando haya un nodo al alcance
 duress-set = Código de coacción guardado. Un check-in con ese código (tejido checkin --code CÓDIGO) se ve y se imprime como cualquier otro, y avisa en silencio a tus contactos de seguridad.
 kind-duress = coacción
+
+## Acuses de entrega
+
+receipts-held =
+    guardada en { $held } de { $total } { $total ->
+        [one] nodo
+       *[other] nodos
+    }
+receipts-contact-node = en poder de un nodo de una persona de contacto de seguridad de { $region } ({ $org }) tras { $secs } s
+receipts-no-contact-node = todavía no está en ningún nodo de contactos de seguridad de { $region }
+receipts-acked = { $name } acusó recibo tras { $secs } s
+receipts-not-acked = nadie ha acusado recibo todavía
+receipts-waiting = esperando hasta { $secs } s los acuses de la red...
+col-after = TRAS
+col-contact-node = NODO DE CONTACTO
+yes = sí
+no = no
+
+## Seguimiento en vivo
+
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  en { $held }/{ $total } nodos  { $by }: { $text }
+watch-new = NUEVA
+watch-changed = CAMBIO
+watch-unreachable = ningún nodo está al alcance; se reintenta ({ $error })
+watch-reconnected = conexión restablecida
+
+## Solicitudes de refugio
+
+record-shelter-request = solicitud de refugio
+record-shelter-decision = decisión sobre una solicitud
+shelter-request-sent = Solicitud { $id } para { $people } en { $shelter } enviada a través del nodo { $node }. Solo quienes administran { $org } y tú pueden leer quién la pide y la nota.
+shelter-request-not-admins = { $org } todavía no tiene a nadie en administración que pueda leer la solicitud
+note-too-long = la nota es demasiado larga
+no-shelter-requests = No hay solicitudes que puedas leer.
+shelter-requests-sealed =
+    { $count ->
+        [one] { $count } solicitud más está cifrada para otras personas.
+       *[other] { $count } solicitudes más están cifradas para otras personas.
+    }
+no-readable-request = ninguna solicitud que puedas leer coincide con { $id }
+request-status-pending = pendiente
+request-status-accepted = aceptada
+request-status-declined = rechazada
+request-bad-signature = la firma no es válida
+col-people = PERSONAS
+col-shelter = REFUGIO
+col-requester = QUIEN PIDE

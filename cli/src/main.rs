@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use protocol::control::{Request, Response};
 use protocol::event::{
     AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, Role, Severity,
-    ShelterBody, ShelterStatus, SignedEvent, Urgency,
+    ShelterBody, ShelterRequestBody, ShelterRequestPayload, ShelterStatus, SignedEvent, Urgency,
 };
 use protocol::ids::{DocId, RecordId, SecretKey, Timestamp};
 use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode};
@@ -147,6 +147,21 @@ enum Cmd {
         /// Region (default: your home region).
         #[arg(long)]
         region: Option<String>,
+        /// After sending, wait up to this long (e.g. 30s) for the network's receipts: how many
+        /// nodes hold it, whether a security contact's node does, who acknowledged.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        wait: Option<std::time::Duration>,
+    },
+    /// Follow alerts live (security contacts): prints the alerts not yet resolved, then one
+    /// line for every new or changed alert (JSON lines with --json). Keeps retrying when the
+    /// node restarts or the network drops. Stop it with Ctrl-C.
+    Watch {
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+        /// How often to ask the node.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        every: std::time::Duration,
     },
     /// Send, acknowledge, assign or resolve an alert.
     Alert {
@@ -320,6 +335,31 @@ enum ShelterAction {
         /// People leaving.
         #[arg(long, default_value_t = 0)]
         leave: u32,
+    },
+    /// Ask for places at a shelter. Who asks and the note are encrypted to the shelter
+    /// organisation's admins and you; other nodes carry the request but cannot read it.
+    Request {
+        /// Shelter id or prefix.
+        id: String,
+        /// For how many people.
+        #[arg(long, default_value_t = 1)]
+        people: u32,
+        /// Anything the shelter should know.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Shelter requests you can read: your own, or those to your organisation's shelters if
+    /// you are one of its admins.
+    Requests,
+    /// Accept a request to one of your organisation's shelters (admins).
+    Accept {
+        /// Request id or prefix.
+        request: String,
+    },
+    /// Decline a request to one of your organisation's shelters (admins).
+    Decline {
+        /// Request id or prefix.
+        request: String,
     },
 }
 
@@ -568,7 +608,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
             send_record(&home, &key, &saved, event, "check-in", json).await
         }
-        Cmd::Panic { note, region } => {
+        Cmd::Panic { note, region, wait } => {
             let (key, saved) = load(&home)?;
             let region = region
                 .or(saved.profile.region.clone())
@@ -588,9 +628,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 subject: None,
                 due: None,
             });
+            let id = AlertBody::id_for(&key.public(), at);
             let event = sign(&key, DocId::alerts(&region, at), at, body)?;
-            send_record(&home, &key, &saved, event, "panic", json).await
+            let code = send_record(&home, &key, &saved, event, "panic", json).await?;
+            match wait {
+                Some(wait) if code == ExitCode::SUCCESS => {
+                    wait_for_receipts(&key, &saved, &id.to_string(), wait, json).await?;
+                    Ok(code)
+                }
+                _ => Ok(code),
+            }
         }
+        Cmd::Watch { region, every } => watch(&home, region, every, json).await,
         Cmd::Alert { action } => alert_action(&home, action, json).await,
         Cmd::Alerts { open, region } => {
             match ask(
@@ -670,6 +719,111 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Polls a panic until every node holds it and someone acknowledged it, or `wait` passed,
+/// then prints its receipts (or, with --json, the alert as `alert show --json` does).
+async fn wait_for_receipts(
+    key: &SecretKey,
+    saved: &Saved,
+    id: &str,
+    wait: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    if !json {
+        println!("{}", tr!("receipts-waiting", secs = wait.as_secs()));
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut last = None;
+    loop {
+        if let Ok(alert) = find_alert(key, saved, id).await {
+            let done =
+                alert.held_by.len() >= alert.network_nodes && alert.first_ack_after_ms.is_some();
+            last = Some(alert);
+            if done {
+                break;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    match last {
+        Some(alert) if json => output::alert_detail(&alert, true),
+        Some(alert) => {
+            output::receipts(&alert);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// `tejido watch`: polls the known nodes and prints what changed; a node that cannot be
+/// reached is retried with backoff (up to 10 s), so the stream survives restarts.
+async fn watch(
+    home: &Home,
+    region: Option<String>,
+    every: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (key, saved) = load(home)?;
+    if let Some(r) = &region {
+        protocol::ids::check_slug("region", r).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let every = every.max(std::time::Duration::from_millis(200));
+    flush_queue(home, &key, &saved).await;
+    // Per alert: status, history length and receipts, the parts a change shows in.
+    let mut seen: std::collections::HashMap<String, (String, usize, usize)> =
+        std::collections::HashMap::new();
+    let mut first = true;
+    let mut down = false;
+    let mut pause = every;
+    loop {
+        let request = ClientRequestV0::Alerts {
+            region: region.clone(),
+            open_only: false,
+        };
+        match member::query(&key, &saved.nodes, request).await {
+            Ok(ClientResponseV0::Alerts(mut list)) => {
+                if std::mem::take(&mut down) {
+                    eprintln!("tejido: {}", tr!("watch-reconnected"));
+                }
+                pause = every;
+                // Oldest first, as a stream reads.
+                list.reverse();
+                for a in list {
+                    let mark = (a.status.clone(), a.history.len(), a.held_by.len());
+                    let change = match seen.get(&a.id) {
+                        None if first && a.status == "resolved" => None,
+                        None => Some("new"),
+                        Some(old) if *old != mark => Some("changed"),
+                        Some(_) => None,
+                    };
+                    seen.insert(a.id.clone(), mark);
+                    if let Some(change) = change {
+                        output::watch_line(change, &a, json)?;
+                    }
+                }
+                first = false;
+            }
+            Ok(_) => anyhow::bail!(tr!("unexpected-answer")),
+            Err(e) if e.downcast_ref::<member::Unreachable>().is_some() => {
+                if !std::mem::replace(&mut down, true) {
+                    eprintln!(
+                        "tejido: {}",
+                        tr!("watch-unreachable", error = e.to_string())
+                    );
+                }
+                pause = (pause * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
         }
     }
 }
@@ -904,6 +1058,75 @@ async fn alert_action(home: &Home, action: AlertAction, json: bool) -> anyhow::R
     send_record(home, &key, &saved, event, what, json).await
 }
 
+/// Finds a shelter by id or unique prefix.
+async fn find_shelter(
+    key: &SecretKey,
+    saved: &Saved,
+    id: &str,
+) -> anyhow::Result<protocol::view::ShelterView> {
+    let ClientResponseV0::Shelters(list) = member::query(
+        key,
+        &saved.nodes,
+        ClientRequestV0::Shelters {
+            region: None,
+            available_only: false,
+        },
+    )
+    .await?
+    else {
+        anyhow::bail!(tr!("unexpected-answer"));
+    };
+    let mut found: Vec<_> = list
+        .into_iter()
+        .filter(|s| s.id.starts_with(&id.to_ascii_lowercase()))
+        .collect();
+    if found.len() != 1 {
+        anyhow::bail!(tr!("no-single-shelter", id = id));
+    }
+    Ok(found.remove(0))
+}
+
+/// Every shelter request, split into those this key can open and how many it cannot.
+async fn readable_requests(
+    key: &SecretKey,
+    saved: &Saved,
+) -> anyhow::Result<(Vec<output::OpenedRequest>, usize)> {
+    let ClientResponseV0::ShelterRequests(list) =
+        member::query(key, &saved.nodes, ClientRequestV0::ShelterRequests).await?
+    else {
+        anyhow::bail!(tr!("unexpected-answer"));
+    };
+    let mut opened = Vec::new();
+    let mut others = 0;
+    for request in list {
+        let readable = (|| {
+            let body = ShelterRequestBody {
+                id: request.id.parse().ok()?,
+                shelter: request.shelter.parse().ok()?,
+                org: request.org.clone(),
+                region: request.region.clone(),
+                sealed: data_encoding::BASE64
+                    .decode(request.sealed.as_bytes())
+                    .ok()?,
+            };
+            let payload = ShelterRequestPayload::open(&body, key)?;
+            Some((payload.verify(&body.id, &body.shelter), payload))
+        })();
+        match readable {
+            Some((signature_ok, payload)) => opened.push(output::OpenedRequest {
+                request,
+                requester: payload.requester.to_string(),
+                requester_name: payload.name,
+                people: payload.people,
+                note: payload.note,
+                signature_ok,
+            }),
+            None => others += 1,
+        }
+    }
+    Ok((opened, others))
+}
+
 async fn shelter_action(
     home: &Home,
     action: ShelterAction,
@@ -914,6 +1137,114 @@ async fn shelter_action(
     let org = saved.profile.org.clone();
     let mut events = Vec::new();
     match action {
+        ShelterAction::Request { id, people, note } => {
+            if note.len() > protocol::event::MAX_TEXT_BYTES {
+                anyhow::bail!(tr!("note-too-long"));
+            }
+            let shelter = find_shelter(&key, &saved, &id).await?;
+            let sid: RecordId = shelter.id.parse()?;
+            let mut recipients: Vec<protocol::ids::PublicKey> = shelter
+                .admins
+                .iter()
+                .filter_map(|k| k.parse().ok())
+                .collect();
+            if recipients.is_empty() {
+                anyhow::bail!(tr!(
+                    "shelter-request-not-admins",
+                    org = shelter.org.as_str()
+                ));
+            }
+            recipients.push(key.public());
+            let rid = RecordId::random();
+            let payload =
+                ShelterRequestPayload::sign(&key, &rid, &sid, &saved.profile.name, people, &note);
+            let sealed = payload
+                .seal(&rid, &sid, &shelter.org, &recipients)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let request = ShelterRequestBody {
+                id: rid,
+                shelter: sid,
+                org: shelter.org.clone(),
+                region: shelter.region.clone(),
+                sealed,
+            };
+            let ClientResponseV0::Stored { node, ids } = member::query(
+                &key,
+                &saved.nodes,
+                ClientRequestV0::RequestShelter { request },
+            )
+            .await?
+            else {
+                anyhow::bail!(tr!("unexpected-answer"));
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": rid.to_string(),
+                        "shelter": shelter.id,
+                        "people": people,
+                        "stored_by": node.to_string(),
+                        "event": ids.first().map(|e| e.to_string()),
+                    })
+                );
+            } else {
+                println!(
+                    "{}",
+                    tr!(
+                        "shelter-request-sent",
+                        id = &rid.to_string()[..8],
+                        people = people,
+                        shelter = shelter.name.as_str(),
+                        node = node.fmt_short(),
+                        org = shelter.org.as_str()
+                    )
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        ShelterAction::Requests => {
+            let (opened, others) = readable_requests(&key, &saved).await?;
+            output::shelter_requests(&opened, others, json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        ShelterAction::Accept { request: ref id } | ShelterAction::Decline { request: ref id } => {
+            let accepted = matches!(action, ShelterAction::Accept { .. });
+            let (opened, _) = readable_requests(&key, &saved).await?;
+            let found: Vec<_> = opened
+                .iter()
+                .filter(|o| o.request.id.starts_with(&id.to_ascii_lowercase()))
+                .collect();
+            let [o] = found.as_slice() else {
+                anyhow::bail!(tr!("no-readable-request", id = id.as_str()));
+            };
+            let r = &o.request;
+            let body = Body::ShelterDecision {
+                request: r.id.parse()?,
+                shelter: r.shelter.parse()?,
+                org: r.org.clone(),
+                region: r.region.clone(),
+                accepted,
+            };
+            events.push(sign(&key, DocId::shelters(&r.region), at, body)?);
+            let delivery = member::deliver(home, &key, &saved.nodes, events.clone()).await?;
+            output::delivery(
+                "shelter decision",
+                &events[0],
+                &delivery,
+                saved.nodes.len(),
+                json,
+            )?;
+            if delivery.stored_by.is_empty() {
+                let why = delivery
+                    .refused
+                    .first()
+                    .map(|(_, w)| w.clone())
+                    .unwrap_or_else(|| tr!("no-node-reachable"));
+                anyhow::bail!(tr!("not-stored", why = why));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         ShelterAction::Add {
             name,
             region,
@@ -942,25 +1273,7 @@ async fn shelter_action(
             arrive,
             leave,
         } => {
-            let ClientResponseV0::Shelters(list) = member::query(
-                &key,
-                &saved.nodes,
-                ClientRequestV0::Shelters {
-                    region: None,
-                    available_only: false,
-                },
-            )
-            .await?
-            else {
-                anyhow::bail!(tr!("unexpected-answer"));
-            };
-            let found: Vec<_> = list
-                .into_iter()
-                .filter(|s| s.id.starts_with(&id.to_ascii_lowercase()))
-                .collect();
-            let [shelter] = found.as_slice() else {
-                anyhow::bail!(tr!("no-single-shelter", id = id.as_str()));
-            };
+            let shelter = &find_shelter(&key, &saved, &id).await?;
             let sid: RecordId = shelter.id.parse()?;
             if status.is_some() || capacity.is_some() {
                 let body = Body::Shelter(ShelterBody {

@@ -498,6 +498,33 @@ pub(crate) fn alert_detail(a: &AlertView, json: bool) -> anyhow::Result<()> {
     }
     println!("{}", tr!("detail-text", value = a.text.as_str()));
     println!();
+    receipts(a);
+    if !a.held_by.is_empty() {
+        let rows = a
+            .held_by
+            .iter()
+            .map(|r| {
+                vec![
+                    r.node[..8].to_string(),
+                    r.org.clone(),
+                    r.at.clone(),
+                    seconds(r.after_ms),
+                    i18n::tr(if r.security_contact_node { "yes" } else { "no" }),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "col-node",
+                "col-org",
+                "col-at",
+                "col-after",
+                "col-contact-node",
+            ],
+            rows,
+        )?;
+    }
+    println!();
     let rows = a
         .history
         .iter()
@@ -521,6 +548,167 @@ pub(crate) fn alert_detail(a: &AlertView, json: bool) -> anyhow::Result<()> {
         ],
         rows,
     )
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.1}", ms.max(0) as f64 / 1000.0)
+}
+
+/// The honest receipt levels of an alert, one line each: how many nodes signed that they
+/// hold it, whether a node of a security contact for its region does, and who acknowledged.
+pub(crate) fn receipts(a: &AlertView) {
+    println!(
+        "{}",
+        tr!(
+            "receipts-held",
+            held = a.held_by.len(),
+            total = a.network_nodes
+        )
+    );
+    match a.held_by.iter().find(|r| r.security_contact_node) {
+        Some(r) => println!(
+            "{}",
+            tr!(
+                "receipts-contact-node",
+                region = a.region.as_str(),
+                org = r.org.as_str(),
+                secs = seconds(r.after_ms)
+            )
+        ),
+        None => println!(
+            "{}",
+            tr!("receipts-no-contact-node", region = a.region.as_str())
+        ),
+    }
+    match (a.acknowledgements.first(), a.first_ack_after_ms) {
+        (Some(ack), Some(ms)) => println!(
+            "{}",
+            tr!(
+                "receipts-acked",
+                name = ack
+                    .by_name
+                    .clone()
+                    .unwrap_or_else(|| ack.by[..8].to_string()),
+                secs = seconds(ms)
+            )
+        ),
+        _ => println!("{}", tr!("receipts-not-acked")),
+    }
+}
+
+/// One line of `tejido watch`: `change` is "new" or "changed".
+pub(crate) fn watch_line(change: &str, a: &AlertView, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            change: &'a str,
+            alert: &'a AlertView,
+        }
+        serde_json::to_writer(&mut out, &Line { change, alert: a })?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let now = protocol::ids::Timestamp::now().rfc3339();
+    writeln!(
+        out,
+        "{}",
+        tr!(
+            "watch-line",
+            at = now,
+            change = i18n::tr(&format!("watch-{change}")),
+            id = &a.id[..8],
+            kind = shown("kind", &a.kind),
+            status = i18n::value("alert-status", &a.status),
+            region = a.region.as_str(),
+            held = a.held_by.len(),
+            total = a.network_nodes,
+            by = a
+                .author_name
+                .clone()
+                .unwrap_or_else(|| a.author[..8].to_string()),
+            text = a.text.as_str()
+        )
+    )?;
+    Ok(())
+}
+
+/// A shelter request this device could open.
+#[derive(Serialize)]
+pub(crate) struct OpenedRequest {
+    /// The request as every node sees it.
+    #[serde(flatten)]
+    pub(crate) request: protocol::view::ShelterRequestView,
+    /// Who asked.
+    pub(crate) requester: String,
+    /// Their name, as they gave it.
+    pub(crate) requester_name: String,
+    /// For how many people.
+    pub(crate) people: u32,
+    /// The note.
+    pub(crate) note: String,
+    /// Whether the requester's signature holds.
+    pub(crate) signature_ok: bool,
+}
+
+/// The requests this device can read, and how many others it cannot.
+pub(crate) fn shelter_requests(
+    list: &[OpenedRequest],
+    sealed_to_others: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    if list.is_empty() {
+        println!("{}", tr!("no-shelter-requests"));
+    } else {
+        let rows = list
+            .iter()
+            .map(|o| {
+                let r = &o.request;
+                let status = r
+                    .decision
+                    .as_ref()
+                    .map(|d| d.action.as_str())
+                    .unwrap_or("pending");
+                let mut name = o.requester_name.clone();
+                if !o.signature_ok {
+                    name = format!("{name} ({})", tr!("request-bad-signature"));
+                }
+                vec![
+                    r.id[..8].to_string(),
+                    r.shelter_name
+                        .clone()
+                        .unwrap_or_else(|| r.shelter[..8].to_string()),
+                    o.people.to_string(),
+                    name,
+                    i18n::value("request-status", status),
+                    r.at.clone(),
+                    o.note.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "col-id",
+                "col-shelter",
+                "col-people",
+                "col-requester",
+                "col-status",
+                "col-at",
+                "col-note",
+            ],
+            rows,
+        )?;
+    }
+    if sealed_to_others > 0 {
+        println!(
+            "{}",
+            tr!("shelter-requests-sealed", count = sealed_to_others)
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn directory(list: &[DirectoryEntry], json: bool) -> anyhow::Result<()> {
