@@ -6,9 +6,12 @@
 //! - `partition`: five nodes in network namespaces under a randomised partition schedule.
 //! - `lang`: the CLI in Spanish and English (`--lang`, `TEJIDO_LANG`, the locale).
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
+//! - `receipts`: delivery receipts signed by nodes; `tejido watch` across a node restart.
 //! - `retention`: old documents dropped whole, refused from clients and peers.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
 //!   the directory, an alert's history.
+//! - `shelters`: occupancy counted at two nodes at once; sealed shelter requests that a third
+//!   node carries but cannot read.
 //! - `sneakernet`: bundles on a file between nodes that never connect; bad bundles refused.
 //! - `seizure`: encryption at rest: no record in clear on disk, the passphrase is required.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
@@ -19,8 +22,10 @@ mod hostile;
 mod lang;
 mod network;
 mod partition;
+mod receipts;
 mod retention;
 mod safety;
 mod seizure;
+mod shelters;
 mod single_node;
 mod sneakernet;

@@ -418,9 +418,10 @@ fn metrics_on_loopback() {
         "no me toca",
     ]);
     assert_ne!(refused.code, Some(0));
+    // The panic and this node's delivery receipt for it.
     let body = wait_for("metrics to show the panic", || {
         let body = http_get(&addr);
-        body.contains("tejido_events{collection=\"alerts\"} 1")
+        body.contains("tejido_events{collection=\"alerts\"} 2")
             .then_some(body)
     });
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");

@@ -422,6 +422,76 @@ impl Member {
     }
 }
 
+/// A long-running `tejido` command (e.g. `watch`) whose output lines are read as they come.
+/// The process is killed when this drops.
+pub struct Stream {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Stream {
+    /// Starts `tejido args...`.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(bin_dir().join("tejido"))
+            .args(args)
+            .env_remove("TEJIDO_HOME")
+            .env_remove("TEJIDO_DATA_DIR")
+            .env("TEJIDO_LANG", "en")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tejido");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one satisfies `f`, failing the test after [`WAIT`].
+    pub fn wait_line(&mut self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if f(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("timed out waiting for {what}; read: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Waits until every node holds the same documents with the same heads, and returns them.
 pub fn wait_converged(nodes: &[&Node]) -> std::collections::BTreeMap<String, Vec<String>> {
     wait_for("nodes to converge", || {
