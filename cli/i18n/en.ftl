@@ -207,7 +207,7 @@ kind-duress = duress
 
 ## Delivery receipts
 
-receipts-held = stored by { $held } of { $total } node(s)
+receipts-held = held by { $held } of { $total } node(s), each with a signed receipt
 receipts-contact-node = held by a node of a security contact for { $region } ({ $org }) after { $secs } s
 receipts-no-contact-node = not yet held by a node of a security contact for { $region }
 receipts-acked = acknowledged by { $name } after { $secs } s

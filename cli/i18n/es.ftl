@@ -247,10 +247,10 @@ kind-duress = coacción
 ## Acuses de entrega
 
 receipts-held =
-    guardada en { $held } de { $total } { $total ->
+    en { $held } de { $total } { $total ->
         [one] nodo
        *[other] nodos
-    }
+    }, cada uno con un acuse firmado
 receipts-contact-node = en poder de un nodo de una persona de contacto de seguridad de { $region } ({ $org }) tras { $secs } s
 receipts-no-contact-node = todavía no está en ningún nodo de contactos de seguridad de { $region }
 receipts-acked = { $name } acusó recibo tras { $secs } s

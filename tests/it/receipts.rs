@@ -47,7 +47,10 @@ fn receipts_reach_the_sender_and_watch_follows_the_alert_across_a_restart() {
 
     let out = panic.join().expect("panic thread");
     let printed = out.ok();
-    assert!(printed.contains("stored by 3 of 3 node(s)"), "{printed}");
+    assert!(
+        printed.contains("held by 3 of 3 node(s), each with a signed receipt"),
+        "{printed}"
+    );
     assert!(
         printed.contains("held by a node of a security contact for oaxaca (colectiva-gro)"),
         "{printed}"
@@ -73,7 +76,7 @@ fn receipts_reach_the_sender_and_watch_follows_the_alert_across_a_restart() {
     }
     assert!(shown["first_ack_after_ms"].as_i64().is_some());
     let text = sol.run(&["alert", "show", &id[..8]]).ok().to_string();
-    assert!(text.contains("stored by 3 of 3 node(s)"), "{text}");
+    assert!(text.contains("held by 3 of 3 node(s)"), "{text}");
 
     watch.wait_line("the acknowledgement in the watch stream", |l| {
         let v = watch_json(l);
