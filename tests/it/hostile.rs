@@ -364,7 +364,12 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
     assert!(reason.contains("not allowed"), "{reason}");
 
     assert!(a.status()["rejected_changes"].as_u64().expect("counter") >= rejected_before + 2);
-    // Neither is stored by A, nor relayed to C; the honest panic is everywhere.
+    // Neither is stored by A, nor relayed to C; the honest panic is everywhere, with a receipt
+    // from each honest node.
+    tests::wait_for("both receipts", || {
+        let shown = bea.json(&["alert", "show", &panic_id]);
+        (shown["held_by"].as_array().map(Vec::len) == Some(2)).then_some(())
+    });
     wait_converged(&[&a, &c]);
     for node in [&a, &c] {
         let alerts = node.tejido(&["alerts", "--json"]).json();
@@ -383,7 +388,8 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
             .filter(|d| d["doc"] == doc_id.as_str())
             .map(|d| d["events"].as_u64().unwrap_or(0))
             .sum();
-        assert_eq!(events, 1);
+        // The panic and A's and C's receipts for it.
+        assert_eq!(events, 3);
     }
     // The refusals are logged with the peer.
     let log = a.log();

@@ -14,6 +14,25 @@ fn alert_texts(node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// Waits until `node` signed its delivery receipt for the alert with this text.
+fn wait_receipt(node: &Node, text: &str) {
+    let me = node.id();
+    tests::wait_for("the node's receipt", || {
+        let alerts = node.tejido(&["alerts", "--json"]).json();
+        alerts
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .any(|a| {
+                a["text"] == text
+                    && a["held_by"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(|r| r["node"] == me.as_str()))
+            })
+            .then_some(())
+    });
+}
+
 /// An alert moves from A to C through a file only (A and C never connect); a tampered,
 /// foreign or replayed bundle is refused and changes nothing.
 #[test]
@@ -27,6 +46,7 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
     b.kill9();
     bea.json(&["panic", "--note", "cortaron internet en la sierra"]);
     assert!(!alert_texts(&c).contains(&"cortaron internet en la sierra".to_string()));
+    wait_receipt(&a, "cortaron internet en la sierra");
 
     let file = t.path("usb-bundle.tejido");
     let c_id = c.id();
@@ -99,6 +119,7 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
 
     // The next trip carries only what is new since the first bundle.
     bea.json(&["panic", "--note", "segunda noticia"]);
+    wait_receipt(&a, "segunda noticia");
     let second = t.path("second.tejido");
     let path = second.to_str().expect("path");
     let out = a.tejido(&[
@@ -110,7 +131,8 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
         "--since",
         &first_bundle,
     ]);
-    assert!(out.ok().contains(": 1 events of 1 documents"), "{out:?}");
+    // The new panic and A's receipt for it.
+    assert!(out.ok().contains(": 2 events of 1 documents"), "{out:?}");
     c.tejido(&["import", path]).ok();
     assert!(alert_texts(&c).contains(&"segunda noticia".to_string()));
     let unknown = a.tejido(&[
