@@ -43,13 +43,25 @@ pub(crate) struct Stats {
     /// Client submits and peer messages that added events.
     pub(crate) applied_changes: u64,
     pub(crate) throttled_requests: u64,
+    /// Gossiped alerts accepted (valid; shown and forwarded).
+    pub(crate) gossip_accepted: u64,
+    /// Gossiped messages rejected (invalid; dropped, never forwarded).
+    pub(crate) gossip_rejected: u64,
 }
+
+/// Gossiped alerts kept at most while sync catches up with them.
+const MAX_HINTS: usize = 1024;
+/// How long a gossiped alert is shown without its document holding it.
+const HINT_TTL_MS: i64 = 10 * 60 * 1000;
 
 pub(crate) struct Engine {
     /// How long documents are kept after their period; none when unset (tests of the engine).
     retention: Option<crate::config::Retention>,
     store: Store,
     docs: BTreeMap<DocId, Document>,
+    /// Valid alerts learnt by gossip that their document does not hold yet, oldest first: shown
+    /// in views meanwhile, never stored, never signed for.
+    hints: std::collections::VecDeque<SignedEvent>,
     roster: Roster,
     pub(crate) stats: Stats,
 }
@@ -73,6 +85,7 @@ impl Engine {
             docs,
             roster: Roster::default(),
             stats: Stats::default(),
+            hints: std::collections::VecDeque::new(),
         };
         engine.refold_roster();
         Ok(engine)
@@ -231,11 +244,17 @@ impl Engine {
             if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } =
                 &ev.body
             {
-                let found = self.docs.get(&ev.doc).is_some_and(|d| {
-                    d.events()
+                let is_it =
+                    |e: &SignedEvent| matches!(&e.event().body, Body::Alert(a) if a.id == *alert);
+                // An alert shown from gossip may be acknowledged before sync brings it.
+                let found = self
+                    .docs
+                    .get(&ev.doc)
+                    .is_some_and(|d| d.events().iter().any(is_it))
+                    || self
+                        .hints
                         .iter()
-                        .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == *alert))
-                });
+                        .any(|e| e.event().doc == ev.doc && is_it(e));
                 if !found {
                     return Err(SubmitError::NotFound(format!(
                         "no alert {alert} in {}",
@@ -469,6 +488,63 @@ impl Engine {
             .flat_map(|d| d.events())
     }
 
+    /// Gossiped alerts whose document does not hold them yet.
+    fn pending_hints(&self) -> impl Iterator<Item = &SignedEvent> {
+        self.hints.iter().filter(|e| {
+            !self
+                .docs
+                .get(&e.event().doc)
+                .is_some_and(|d| d.contains(e.id()))
+        })
+    }
+
+    /// Checks a gossiped event as sync would check it: an alert, allowed for its author, in a
+    /// document this node accepts and keeps, not from the future.
+    pub(crate) fn check_hint(&self, event: &SignedEvent) -> crate::gossip::Verdict {
+        use crate::gossip::Verdict;
+        let ev = event.event();
+        let now = Timestamp::now();
+        if !matches!(ev.body, Body::Alert(_)) {
+            return Verdict::Reject("only alerts are gossiped".into());
+        }
+        if !self.roster.accepts_doc(&ev.doc) || self.is_expired(&ev.doc, now) {
+            return Verdict::Reject(format!("not a document this node keeps: {}", ev.doc));
+        }
+        if ev.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
+            return Verdict::Reject("from the future".into());
+        }
+        match self.roster.authorize(ev) {
+            Ok(()) => Verdict::Accept,
+            Err(protocol::roster::AuthError::UnknownAuthor(_)) => Verdict::Ignore,
+            Err(e) => Verdict::Reject(e.to_string()),
+        }
+    }
+
+    /// Shows a checked gossiped alert until its document holds it.
+    pub(crate) fn add_hint(&mut self, event: SignedEvent) {
+        if self.hints.iter().any(|e| e.id() == event.id())
+            || self
+                .docs
+                .get(&event.event().doc)
+                .is_some_and(|d| d.contains(event.id()))
+        {
+            return;
+        }
+        if self.hints.len() >= MAX_HINTS {
+            self.hints.pop_front();
+        }
+        self.hints.push_back(event);
+    }
+
+    /// Forgets gossiped alerts that their document now holds, or that sync never brought.
+    pub(crate) fn prune_hints(&mut self, now: Timestamp) {
+        let docs = &self.docs;
+        self.hints.retain(|e| {
+            let held = docs.get(&e.event().doc).is_some_and(|d| d.contains(e.id()));
+            !held && e.event().at.plus_ms(HINT_TTL_MS) > now
+        });
+    }
+
     pub(crate) fn alerts(
         &self,
         region: Option<&str>,
@@ -476,7 +552,8 @@ impl Engine {
     ) -> Vec<protocol::view::AlertView> {
         let all = protocol::view::alerts(
             &self.roster,
-            self.events_of(Collection::Alerts),
+            self.events_of(Collection::Alerts)
+                .chain(self.pending_hints()),
             Timestamp::now(),
         );
         all.into_iter()
@@ -516,6 +593,7 @@ impl Engine {
     /// Whether any alerts document holds a creation event for `id`.
     pub(crate) fn has_alert(&self, id: protocol::ids::RecordId) -> bool {
         self.events_of(Collection::Alerts)
+            .chain(self.pending_hints())
             .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == id))
     }
 

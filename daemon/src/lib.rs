@@ -16,6 +16,7 @@ pub mod at_rest;
 pub mod config;
 pub mod control;
 mod engine;
+pub mod gossip;
 mod metrics;
 pub mod net;
 mod node;

@@ -36,15 +36,16 @@ pub(crate) struct Behaviour {
     pub(crate) limits: connection_limits::Behaviour,
     pub(crate) client: request_response::cbor::Behaviour<ClientRequest, ClientResponse>,
     pub(crate) sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+    pub(crate) gossip: libp2p::gossipsub::Behaviour,
 }
 
 impl Behaviour {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(key: &SecretKey) -> anyhow::Result<Self> {
         let limits = connection_limits::ConnectionLimits::default()
             .with_max_established(Some(MAX_ESTABLISHED))
             .with_max_established_per_peer(Some(MAX_PER_PEER))
             .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
-        Self {
+        Ok(Self {
             gate: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(limits),
             client: request_response_behaviour(
@@ -55,7 +56,8 @@ impl Behaviour {
                 protocol::wire::SYNC_PROTOCOL,
                 request_response::ProtocolSupport::Full,
             ),
-        }
+            gossip: crate::gossip::behaviour(key)?,
+        })
     }
 }
 

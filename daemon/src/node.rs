@@ -56,6 +56,15 @@ pub(crate) struct Command {
 }
 
 /// The sync state with `peer` for `doc`, created on first use.
+/// The alerts among events (what the gossip fast path carries).
+fn alert_events(events: &[SignedEvent]) -> Vec<SignedEvent> {
+    events
+        .iter()
+        .filter(|e| matches!(e.event().body, Body::Alert(_)))
+        .cloned()
+        .collect()
+}
+
 fn peer_doc<'a>(
     peers: &'a mut HashMap<PeerId, HashMap<DocId, PeerDoc>>,
     peer: PeerId,
@@ -154,7 +163,16 @@ enum Internal {
 
 impl Node {
     pub(crate) fn new(config: &Config, engine: Engine) -> anyhow::Result<Self> {
-        let mut swarm = net::build_swarm(&config.node_key, Behaviour::new(), net::IDLE_TIMEOUT)?;
+        let mut swarm = net::build_swarm(
+            &config.node_key,
+            Behaviour::new(&config.node_key)?,
+            net::IDLE_TIMEOUT,
+        )?;
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(&crate::gossip::alerts_topic())
+            .map_err(|e| anyhow::anyhow!("subscribing to alerts: {e}"))?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -302,6 +320,7 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        self.engine.prune_hints(Timestamp::now());
         match self.engine.apply_retention(Timestamp::now()) {
             Ok(dropped) if !dropped.is_empty() => {
                 info!(
@@ -385,6 +404,16 @@ impl Node {
             "counter",
             "Submits and sync messages that added events.",
             &[(String::new(), stats.applied_changes)],
+        );
+        metric(
+            &mut out,
+            "tejido_gossip_messages_total",
+            "counter",
+            "Gossiped alerts validated, by verdict (rejected ones are never forwarded).",
+            &[
+                ("{verdict=\"accepted\"}".to_string(), stats.gossip_accepted),
+                ("{verdict=\"rejected\"}".to_string(), stats.gossip_rejected),
+            ],
         );
         metric(
             &mut out,
@@ -703,6 +732,11 @@ impl Node {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Client(event)) => self.on_client_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(libp2p::gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, &message.data),
             _ => {}
         }
     }
@@ -846,6 +880,8 @@ impl Node {
             nodes: roster.nodes.len(),
             refused_connections: self.engine.stats.refused_connections,
             rejected_changes: self.engine.stats.rejected_changes,
+            gossip_accepted: self.engine.stats.gossip_accepted,
+            gossip_rejected: self.engine.stats.gossip_rejected,
             throttled_requests: self.engine.stats.throttled_requests,
             store_bytes: self.engine.store_bytes(),
             metrics_addr: self.metrics.as_ref().map(|(_, addr)| addr.to_string()),
@@ -990,11 +1026,13 @@ impl Node {
                     .filter(|e| self.is_duress_checkin(e))
                     .map(|e| e.event().at)
                     .collect();
+                let alerts = alert_events(&events);
                 match self.engine.submit(Some(key), events) {
                     Ok((ids, changed)) => {
                         for doc in changed {
                             self.on_local_change(&doc, None);
                         }
+                        self.publish_alerts(alerts);
                         for at in under_duress {
                             self.raise_duress(key, at);
                         }
@@ -1651,6 +1689,7 @@ impl Node {
     /// Stores events with every check a client's events get, then tells connected nodes.
     /// Returns the documents that changed.
     fn store_own(&mut self, events: Vec<SignedEvent>) -> Result<Vec<DocId>, String> {
+        let alerts = alert_events(&events);
         let (_, changed) = self
             .engine
             .submit(None, events)
@@ -1658,7 +1697,51 @@ impl Node {
         for doc in &changed {
             self.on_local_change(doc, None);
         }
+        self.publish_alerts(alerts);
         Ok(changed)
+    }
+
+    // ---- the gossip fast path ----------------------------------------------------------
+
+    /// Publishes newly stored alerts on the gossip topic (after the store has them).
+    fn publish_alerts(&mut self, alerts: Vec<SignedEvent>) {
+        for event in alerts {
+            let topic = crate::gossip::alerts_topic();
+            if let Err(e) = self
+                .swarm
+                .behaviour_mut()
+                .gossip
+                .publish(topic, event.as_bytes().to_vec())
+            {
+                // No peer subscribed yet, or a duplicate: sync carries it anyway.
+                debug!(error = %e, "alert not gossiped");
+            }
+        }
+    }
+
+    /// Validates a gossiped message before gossipsub may forward it: the same checks as sync.
+    fn on_gossip(&mut self, source: PeerId, id: libp2p::gossipsub::MessageId, data: &[u8]) {
+        use crate::gossip::Verdict;
+        let decoded = SignedEvent::decode(data);
+        let verdict = match &decoded {
+            Ok(event) => self.engine.check_hint(event),
+            Err(e) => Verdict::Reject(e.to_string()),
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(&id, &source, verdict.acceptance());
+        match (verdict, decoded) {
+            (Verdict::Accept, Ok(event)) => {
+                self.engine.stats.gossip_accepted += 1;
+                self.engine.add_hint(event);
+            }
+            (Verdict::Reject(why), _) => {
+                self.engine.stats.gossip_rejected += 1;
+                warn!(peer = %source, error = %why, "refused gossiped alert");
+            }
+            _ => {}
+        }
     }
 
     fn start_sync(&mut self, peer: PeerId, doc: DocId) {

@@ -124,6 +124,12 @@ pub struct Status {
     pub refused_connections: u64,
     /// Events or sync messages refused as invalid.
     pub rejected_changes: u64,
+    /// Gossiped alerts accepted (shown at once, forwarded).
+    #[serde(default)]
+    pub gossip_accepted: u64,
+    /// Gossiped messages refused (forged, out of role, misplaced): dropped, never forwarded.
+    #[serde(default)]
+    pub gossip_rejected: u64,
     /// Client requests refused by the per-peer rate limit.
     pub throttled_requests: u64,
     /// Where Prometheus metrics are served, if they are.

@@ -491,3 +491,206 @@ fn flooding_member_is_throttled_and_memory_stays_bounded() {
     );
     assert_eq!(bea.json(&["whoami"])["name"], "Bea");
 }
+
+/// A panic event by `author` of `org` now (signed, so valid unless the roster says otherwise).
+fn panic_by(author: &SecretKey, org: &str, text: &str) -> SignedEvent {
+    let at = Timestamp::now();
+    SignedEvent::sign(
+        Event {
+            author: author.public(),
+            at,
+            doc: DocId::alerts("oaxaca", at),
+            body: Body::Alert(AlertBody {
+                id: AlertBody::id_for(&author.public(), at),
+                kind: AlertKind::Panic,
+                severity: Severity::Extreme,
+                urgency: Urgency::Immediate,
+                certainty: Certainty::Observed,
+                region: "oaxaca".into(),
+                org: org.into(),
+                text: text.into(),
+                expires_at: None,
+                subject: None,
+                due: None,
+            }),
+        },
+        author,
+    )
+    .expect("sign")
+}
+
+/// A region-wide alert broadcast by `author` (an admin) of the organisation "evil".
+fn broadcast_by(author: &SecretKey, text: &str) -> SignedEvent {
+    let at = Timestamp::now();
+    SignedEvent::sign(
+        Event {
+            author: author.public(),
+            at,
+            doc: DocId::alerts("oaxaca", at),
+            body: Body::Alert(AlertBody {
+                id: AlertBody::id_for(&author.public(), at),
+                kind: AlertKind::Alert,
+                severity: Severity::Minor,
+                urgency: Urgency::Future,
+                certainty: Certainty::Possible,
+                region: "oaxaca".into(),
+                org: "evil".into(),
+                text: text.into(),
+                expires_at: None,
+                subject: None,
+                due: None,
+            }),
+        },
+        author,
+    )
+    .expect("sign")
+}
+
+/// A trusted node that turns hostile publishes a forged alert, an out-of-role alert and
+/// garbage on the gossip topic: the node rejects all three, counts them, logs the peer, and
+/// forwards none of them to the next node, where none shows. (That the node does forward to
+/// the next node what it accepts is shown first, with valid alerts from the same peer.)
+#[test]
+fn hostile_gossip_is_rejected_and_never_forwarded() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let c = Node::start_with(
+        &t,
+        "c",
+        &[
+            "--org",
+            "casa-chis",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--connect",
+            "bootstrap",
+        ],
+    );
+    c.join_network(&a.invite_node());
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    pin_member_to(&bea, &a);
+
+    let rt = runtime();
+    let evil_node = SecretKey::generate();
+    let evil_admin = SecretKey::generate();
+    join_as_node(&rt, &a, &evil_node, &evil_admin);
+    wait_converged(&[&a, &c]);
+    let (a_peer, a_addr) = node_addr(&a);
+
+    let genuine = panic_by(&evil_admin, "evil", "falsa alarma AAAA");
+    let mut forged = genuine.as_bytes().to_vec();
+    let pos = forged
+        .windows(4)
+        .position(|w| w == b"AAAA")
+        .expect("text in bytes");
+    forged[pos] = b'B';
+    // Only members raise panics: a node's panic is out of its role.
+    let out_of_role = panic_by(&evil_node, "evil", "pánico de un nodo");
+    let messages = [
+        forged,
+        out_of_role.as_bytes().to_vec(),
+        b"not an event at all".to_vec(),
+    ];
+
+    let _in_runtime = rt.enter();
+    let mut swarm = daemon::net::build_swarm(
+        &evil_node,
+        daemon::gossip::behaviour(&evil_node).expect("gossipsub"),
+        Duration::from_secs(60),
+    )
+    .expect("swarm");
+    swarm
+        .behaviour_mut()
+        .subscribe(&daemon::gossip::alerts_topic())
+        .expect("subscribe");
+    swarm
+        .dial(a_addr.with(libp2p::multiaddr::Protocol::P2p(a_peer)))
+        .expect("dial");
+    let rejected_before = a.status()["gossip_rejected"].as_u64().expect("counter");
+    let accepted = |n: &Node| n.status()["gossip_accepted"].as_u64().unwrap_or(0);
+    let c_accepted_before = accepted(&c);
+    rt.block_on(async {
+        // 1. Once A is subscribed, publish valid alerts (the hostile node's admin may broadcast
+        //    them) until one reaches C through A: A forwards what it accepts.
+        // 2. Then the three bad messages, and wait until A has judged them.
+        let deadline = tokio::time::sleep(Duration::from_secs(60));
+        tokio::pin!(deadline);
+        let mut subscribed = false;
+        let mut forwarding = false;
+        let mut valid = 0;
+        let mut check = tokio::time::interval(Duration::from_millis(300));
+        loop {
+            tokio::select! {
+                _ = &mut deadline => panic!("A never judged the gossip (forwarding seen: {forwarding})"),
+                event = swarm.select_next_some() => {
+                    if let SwarmEvent::Behaviour(libp2p::gossipsub::Event::Subscribed { peer_id, .. }) = event {
+                        subscribed |= peer_id == a_peer;
+                    }
+                }
+                _ = check.tick() => {
+                    if !subscribed {
+                        continue;
+                    }
+                    if !forwarding {
+                        if accepted(&c) > c_accepted_before {
+                            forwarding = true;
+                            for m in &messages {
+                                swarm
+                                    .behaviour_mut()
+                                    .publish(daemon::gossip::alerts_topic(), m.clone())
+                                    .expect("publish");
+                            }
+                        } else {
+                            let alert = broadcast_by(&evil_admin, &format!("aviso válido {valid}"));
+                            valid += 1;
+                            let _ = swarm
+                                .behaviour_mut()
+                                .publish(daemon::gossip::alerts_topic(), alert.as_bytes().to_vec());
+                        }
+                    } else if a.status()["gossip_rejected"].as_u64().unwrap_or(0)
+                        >= rejected_before + 3
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+
+    // An honest panic still goes through, by gossip and by sync.
+    let honest = bea.json(&["panic", "--note", "auxilio"]);
+    let honest_id = honest["id"].as_str().expect("id").to_string();
+    tests::wait_for("the honest panic on C", || {
+        let alerts = c.tejido(&["alerts", "--json"]).json();
+        (alerts[0]["id"] == honest_id.as_str()).then_some(())
+    });
+    wait_converged(&[&a, &c]);
+    for node in [&a, &c] {
+        let alerts = node.tejido(&["alerts", "--json"]).json();
+        let texts: Vec<&str> = alerts
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .map(|x| x["text"].as_str().unwrap_or(""))
+            .collect();
+        assert!(texts.contains(&"auxilio"), "{texts:?}");
+        assert!(
+            !texts
+                .iter()
+                .any(|t| t.contains("alarma") || t.contains("pánico de un nodo")),
+            "{texts:?}"
+        );
+    }
+    // C, to which A forwards what it accepts, never saw the hostile messages.
+    assert_eq!(c.status()["gossip_rejected"], 0);
+    let log = a.log();
+    assert!(
+        log.contains("refused gossiped alert")
+            && log.contains(
+                &daemon::net::peer_id_of(&evil_node.public())
+                    .expect("peer")
+                    .to_string()
+            ),
+        "the refusals are logged with the peer"
+    );
+}

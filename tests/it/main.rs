@@ -2,10 +2,11 @@
 //!
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
-//!   changes from a trusted node.
+//!   changes and gossip from a trusted node.
 //! - `partition`: five nodes in network namespaces under a randomised partition schedule.
 //! - `lang`: the CLI in Spanish and English (`--lang`, `TEJIDO_LANG`, the locale).
-//! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation.
+//! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation, the
+//!   gossip fast path.
 //! - `receipts`: delivery receipts signed by nodes; `tejido watch` across a node restart.
 //! - `retention`: old documents dropped whole, refused from clients and peers.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,

@@ -194,3 +194,39 @@ fn revoked_member_is_refused_everywhere() {
     let refused = b.tejido(&["revoke", &a.id()]);
     assert_ne!(refused.code, Some(0));
 }
+
+/// The gossip fast path: in the line A - B - C, panics written at A are validated and
+/// forwarded by B and accepted by C, which never connects to A. (Sync carries them too; the
+/// counters show the gossip copy arrived and was judged valid at each hop.)
+#[test]
+fn alerts_are_gossiped_across_the_line() {
+    let t = TestDir::new();
+    let (a, b, c) = tests::line_of_three(&t);
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    pin_member_to(&bea, &a);
+    wait_converged(&[&a, &b, &c]);
+    // The gossip mesh forms within a few heartbeats of the connections; until then sync alone
+    // carries alerts. Send panics until one has come the whole way by gossip.
+    let accepted = |n: &Node| n.status()["gossip_accepted"].as_u64().unwrap_or(0);
+    let mut sent = 0;
+    while accepted(&c) == 0 {
+        assert!(sent < 30, "no panic reached C by gossip after {sent} tries");
+        bea.json(&["panic", "--note", &format!("prueba {sent}")]);
+        sent += 1;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(accepted(&b) >= 1);
+    assert_eq!(
+        a.status()["gossip_accepted"],
+        0,
+        "A published; it judges nothing"
+    );
+    for n in [&a, &b, &c] {
+        assert_eq!(n.status()["gossip_rejected"], 0);
+    }
+    assert!(!c.connected().contains(&a.id()), "A and C never connected");
+    // Every panic is in every document once sync is done.
+    wait_converged(&[&a, &b, &c]);
+    let alerts = c.tejido(&["alerts", "--json"]).json();
+    assert_eq!(alerts.as_array().expect("alerts").len(), sent);
+}
