@@ -66,6 +66,10 @@ pub struct Node {
     pub added_at: Timestamp,
     /// When its key was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// The (time, event) that set `addrs`: the latest announcement wins, whatever order the
+    /// fold applied them in (an event whose author appears later is applied late).
+    #[serde(skip)]
+    addrs_from: Option<(Timestamp, crate::event::EventId)>,
 }
 
 /// The folded roster.
@@ -81,6 +85,9 @@ pub struct Roster {
     pub nodes: BTreeMap<PublicKey, Node>,
     /// Members' duress tags (the latest each set).
     pub duress: BTreeMap<PublicKey, [u8; 16]>,
+    /// The (time, event) that set each duress tag, so that the latest wins.
+    #[serde(skip)]
+    duress_from: BTreeMap<PublicKey, (Timestamp, crate::event::EventId)>,
 }
 
 enum Principal<'a> {
@@ -130,6 +137,7 @@ impl Roster {
                     addrs: Vec::new(),
                     added_at: event.at,
                     revoked_at: None,
+                    addrs_from: None,
                 });
             }
             Body::AddOrg {
@@ -151,10 +159,14 @@ impl Roster {
                     addrs: Vec::new(),
                     added_at: event.at,
                     revoked_at: None,
+                    addrs_from: None,
                 });
-                if entry.org == *org {
+                let from = (event.at, signed.id());
+                if entry.org == *org && entry.addrs_from.is_none_or(|f| f < from) {
                     entry.addrs = addrs.clone();
+                    entry.addrs_from = Some(from);
                 }
+                entry.added_at = entry.added_at.min(event.at);
             }
             Body::AddMember {
                 org,
@@ -179,7 +191,12 @@ impl Roster {
                 }
             }
             Body::DuressSet { tag } => {
-                self.duress.insert(event.author, *tag);
+                let from = (event.at, signed.id());
+                let slot = self.duress_from.entry(event.author).or_insert(from);
+                if *slot <= from {
+                    *slot = from;
+                    self.duress.insert(event.author, *tag);
+                }
             }
             _ => {}
         }

@@ -3362,3 +3362,38 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
         Some("declined")
     );
 }
+
+/// A new organisation's admin signs its node's first `AddNode` before the `AddOrg` that admits
+/// them (the join flow), so the fold applies it late, after the node's later announcement.
+/// The later announcement must still win.
+#[test]
+fn the_latest_address_announcement_wins_whatever_order_the_fold_applies() {
+    let net = Net::new();
+    let nb = key("node-b");
+    let announce = |t: i64, addr: &str| {
+        sign(
+            &net.b,
+            at(t),
+            DocId::roster(),
+            Body::AddNode {
+                org: "org-b".into(),
+                node: nb.public(),
+                addrs: vec![addr.into()],
+            },
+        )
+    };
+    // add_org_b is at 3 minutes: the first announcement precedes it.
+    let mut events = net.roster_events();
+    events.push(announce(2 * MIN + 30_000, "/ip4/10.0.0.2/tcp/4717"));
+    events.push(announce(10 * MIN, "/ip4/10.0.0.1/tcp/4717/p2p-circuit"));
+    let roster = Roster::from_events(&events);
+    let node = roster.nodes.get(&nb.public()).expect("node-b");
+    assert_eq!(
+        node.addrs,
+        vec!["/ip4/10.0.0.1/tcp/4717/p2p-circuit".to_string()]
+    );
+    assert_eq!(node.added_at, at(2 * MIN + 30_000));
+    // Same result in any arrival order.
+    events.reverse();
+    assert_eq!(Roster::from_events(&events), roster);
+}
