@@ -67,6 +67,18 @@ pub struct Args {
     /// Read the passphrase from this file descriptor instead of the terminal.
     #[arg(long)]
     pub passphrase_fd: Option<i32>,
+    /// Relay connections between trusted nodes that cannot reach each other directly (for a
+    /// node with a public address); sets `relay_server` in config.toml's stead.
+    #[arg(long)]
+    pub relay_server: bool,
+    /// Be reachable through this trusted relay node (repeatable), a multiaddr ending in
+    /// /p2p/PEER_ID; for a node behind NAT. Adds to `relay_via` in config.toml.
+    #[arg(long)]
+    pub relay_via: Vec<Multiaddr>,
+    /// Announce this node and find trusted nodes on the local network by mDNS (off by
+    /// default: it tells everyone on the network that a node runs here); sets `mdns`.
+    #[arg(long)]
+    pub mdns: bool,
 }
 
 /// How long documents are kept after their period ends. A seized node reveals no more than
@@ -122,6 +134,15 @@ struct ConfigFile {
     /// How long documents are kept after their month ends.
     #[serde(default)]
     retention: RetentionFile,
+    /// Relay for trusted nodes.
+    #[serde(default)]
+    relay_server: bool,
+    /// Relays to be reachable through.
+    #[serde(default)]
+    relay_via: Vec<String>,
+    /// mDNS on the local network.
+    #[serde(default)]
+    mdns: bool,
 }
 
 fn default_grace() -> String {
@@ -171,6 +192,9 @@ pub struct Config {
     pub metrics: Option<std::net::SocketAddr>,
     /// The at-rest cipher, when the data directory is encrypted.
     pub at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
+    pub relay_server: bool,
+    pub relay_via: Vec<Multiaddr>,
+    pub mdns: bool,
 }
 
 impl Config {
@@ -249,25 +273,21 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     } else {
         args.listen
     };
+    let in_file = |name: &str| format!("{}: {name}", config_path.display());
     let bootstrap = file
         .bootstrap
         .iter()
-        .map(|a| {
-            let addr: Multiaddr = a.parse().map_err(|e| {
-                anyhow::anyhow!("{}: bootstrap address {a:?}: {e}", config_path.display())
-            })?;
-            if !addr
-                .iter()
-                .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
-            {
-                anyhow::bail!(
-                    "{}: bootstrap address {a:?} must end in /p2p/PEER_ID",
-                    config_path.display()
-                );
-            }
-            Ok(addr)
-        })
+        .map(|a| peer_addr(a, &in_file("bootstrap address")))
         .collect::<anyhow::Result<Vec<Multiaddr>>>()?;
+    let mut relay_via = file
+        .relay_via
+        .iter()
+        .map(|a| peer_addr(a, &in_file("relay_via")))
+        .collect::<anyhow::Result<Vec<Multiaddr>>>()?;
+    for addr in &args.relay_via {
+        peer_addr(&addr.to_string(), "--relay-via")?;
+    }
+    relay_via.extend(args.relay_via);
     let checkin_grace = match args.checkin_grace {
         Some(g) => g,
         None => humantime::parse_duration(&file.checkin_grace).map_err(|e| {
@@ -321,7 +341,24 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         listen,
         fresh,
         network: args.network.unwrap_or_else(|| "tejido".into()),
+        relay_server: args.relay_server || file.relay_server,
+        relay_via,
+        mdns: args.mdns || file.mdns,
     })
+}
+
+/// A multiaddr that names its peer (ends in /p2p/PEER_ID); `what` says where it came from.
+fn peer_addr(text: &str, what: &str) -> anyhow::Result<Multiaddr> {
+    let addr: Multiaddr = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{what} {text:?}: {e}"))?;
+    if !addr
+        .iter()
+        .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+    {
+        anyhow::bail!("{what} {text:?} must end in /p2p/PEER_ID");
+    }
+    Ok(addr)
 }
 
 fn init_dir(dir: &Path, org: &str, at_rest: Option<&crate::at_rest::AtRest>) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{
     allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour, PeerId,
@@ -37,10 +38,61 @@ pub(crate) struct Behaviour {
     pub(crate) client: request_response::cbor::Behaviour<ClientRequest, ClientResponse>,
     pub(crate) sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
     pub(crate) gossip: libp2p::gossipsub::Behaviour,
+    /// Tells trusted peers the addresses we listen on and the address they are seen from (the
+    /// candidates hole punching tries). Only trusted peers ever get this far.
+    pub(crate) identify: libp2p::identify::Behaviour,
+    /// Reaching nodes behind NAT through a trusted relay (circuit v2), and being reached so.
+    pub(crate) relay_client: libp2p::relay::client::Behaviour,
+    /// Serving as that relay, for trusted nodes only (the gate admits no one else).
+    pub(crate) relay: Toggle<libp2p::relay::Behaviour>,
+    /// Upgrading a relayed connection to a direct one (hole punching).
+    pub(crate) dcutr: libp2p::dcutr::Behaviour,
+    /// Finding trusted nodes on the local network, where the operator turned it on.
+    pub(crate) mdns: Toggle<libp2p::mdns::tokio::Behaviour>,
 }
 
+/// Which optional parts of the behaviour a node runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Options {
+    /// Relay circuits between trusted nodes.
+    pub(crate) relay_server: bool,
+    /// Announce and discover on the local network by mDNS.
+    pub(crate) mdns: bool,
+}
+
+/// Identify's protocol name.
+const IDENTIFY_PROTOCOL: &str = "/tejido/id/1";
+/// How long a relayed connection may last and carry before the relay closes it; the nodes then
+/// reconnect (directly, if hole punching worked meanwhile).
+const MAX_CIRCUIT_DURATION: Duration = Duration::from_secs(30 * 60);
+const MAX_CIRCUIT_BYTES: u64 = 256 * 1024 * 1024;
+
 impl Behaviour {
-    pub(crate) fn new(key: &SecretKey) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        key: &SecretKey,
+        relay_client: libp2p::relay::client::Behaviour,
+        options: Options,
+    ) -> anyhow::Result<Self> {
+        let keypair = keypair(key);
+        let me = keypair.public().to_peer_id();
+        let relay = options.relay_server.then(|| {
+            libp2p::relay::Behaviour::new(
+                me,
+                libp2p::relay::Config {
+                    max_circuit_duration: MAX_CIRCUIT_DURATION,
+                    max_circuit_bytes: MAX_CIRCUIT_BYTES,
+                    ..Default::default()
+                },
+            )
+        });
+        let mdns = if options.mdns {
+            Some(
+                libp2p::mdns::tokio::Behaviour::new(libp2p::mdns::Config::default(), me)
+                    .map_err(|e| anyhow::anyhow!("starting mDNS: {e}"))?,
+            )
+        } else {
+            None
+        };
         let limits = connection_limits::ConnectionLimits::default()
             .with_max_established(Some(MAX_ESTABLISHED))
             .with_max_established_per_peer(Some(MAX_PER_PEER))
@@ -57,6 +109,15 @@ impl Behaviour {
                 request_response::ProtocolSupport::Full,
             ),
             gossip: crate::gossip::behaviour(key)?,
+            identify: libp2p::identify::Behaviour::new(
+                libp2p::identify::Config::new(IDENTIFY_PROTOCOL.into(), keypair.public())
+                    // No version: a peer learns that this is Tejido, which it knew, and nothing more.
+                    .with_agent_version("tejido".into()),
+            ),
+            relay_client,
+            relay: relay.into(),
+            dcutr: libp2p::dcutr::Behaviour::new(me),
+            mdns: mdns.into(),
         })
     }
 }
@@ -120,6 +181,32 @@ pub fn build_swarm<B: NetworkBehaviour>(
         )?
         .with_quic()
         .with_behaviour(|_| behaviour)
+        .map_err(|e| anyhow::anyhow!("building behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build();
+    Ok(swarm)
+}
+
+/// Builds a node's swarm: TCP and QUIC as [`build_swarm`], plus the relay client transport so
+/// that it can listen on and dial `/p2p-circuit` addresses.
+pub(crate) fn build_node_swarm(
+    key: &SecretKey,
+    options: Options,
+    idle: Duration,
+) -> anyhow::Result<libp2p::Swarm<Behaviour>> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair(key))
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )?
+        .with_quic()
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)?
+        .with_behaviour(|_, relay_client| {
+            Behaviour::new(key, relay_client, options)
+                .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
+        })
         .map_err(|e| anyhow::anyhow!("building behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();

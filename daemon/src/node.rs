@@ -97,6 +97,9 @@ struct Bucket {
 struct Dial {
     next: Instant,
     backoff: Duration,
+    /// The addresses last tried: new ones (the node moved, or is now behind a relay) are
+    /// tried at once.
+    addrs: Vec<Multiaddr>,
 }
 
 pub(crate) struct Node {
@@ -139,6 +142,15 @@ pub(crate) struct Node {
     internal_rx: Option<mpsc::Receiver<Internal>>,
     /// Alert documents that changed since receipts were last signed.
     receipts_due: std::collections::BTreeSet<DocId>,
+    /// Whether this node relays for others (its listen addresses are then its external ones).
+    relay_server: bool,
+    /// Relays to be reachable through, and the listener on each (none while it is down: the
+    /// relay may not admit this node yet, or be unreachable).
+    relay_listeners: Vec<(Multiaddr, Option<libp2p::core::transport::ListenerId>)>,
+    /// Peers mDNS found on the local network, and where (only trusted nodes are dialled).
+    lan_peers: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Open connections per peer and their remote addresses (for `peers`).
+    connections: HashMap<PeerId, HashMap<libp2p::swarm::ConnectionId, Multiaddr>>,
     shutdown: bool,
 }
 
@@ -163,11 +175,11 @@ enum Internal {
 
 impl Node {
     pub(crate) fn new(config: &Config, engine: Engine) -> anyhow::Result<Self> {
-        let mut swarm = net::build_swarm(
-            &config.node_key,
-            Behaviour::new(&config.node_key)?,
-            net::IDLE_TIMEOUT,
-        )?;
+        let options = net::Options {
+            relay_server: config.relay_server,
+            mdns: config.mdns,
+        };
+        let mut swarm = net::build_node_swarm(&config.node_key, options, net::IDLE_TIMEOUT)?;
         swarm
             .behaviour_mut()
             .gossip
@@ -178,6 +190,7 @@ impl Node {
                 .listen_on(addr.clone())
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         }
+
         let (internal_tx, internal_rx) = mpsc::channel(CONTROL_CHANNEL_CAP);
         let mut node = Self {
             swarm,
@@ -203,6 +216,19 @@ impl Node {
             internal_tx,
             internal_rx: Some(internal_rx),
             receipts_due: std::collections::BTreeSet::new(),
+            relay_server: config.relay_server,
+            connections: HashMap::new(),
+            lan_peers: HashMap::new(),
+            relay_listeners: config
+                .relay_via
+                .iter()
+                .map(|r| {
+                    (
+                        r.clone().with(libp2p::multiaddr::Protocol::P2pCircuit),
+                        None,
+                    )
+                })
+                .collect(),
             shutdown: false,
         };
         // Receipts missed by a crash between storing an alert and signing for it.
@@ -233,6 +259,7 @@ impl Node {
         let Some(mut internal) = self.internal_rx.take() else {
             return;
         };
+        self.keep_relay_listeners();
         self.dial_missing();
         let mut watch = tokio::time::interval(WATCH_INTERVAL);
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -488,8 +515,24 @@ impl Node {
         let _ = tx.send(out);
     }
 
+    /// Listens through every configured relay that has no listener: the relay keeps a
+    /// reservation for this node, and the circuit address is announced with the others.
+    fn keep_relay_listeners(&mut self) {
+        for (circuit, listener) in &mut self.relay_listeners {
+            if listener.is_none() {
+                match self.swarm.listen_on(circuit.clone()) {
+                    Ok(id) => *listener = Some(id),
+                    Err(e) => {
+                        warn!(relay = %circuit, error = %e, "cannot listen through the relay")
+                    }
+                }
+            }
+        }
+    }
+
     fn on_watch(&mut self) {
         self.render_metrics();
+        self.keep_relay_listeners();
         let now = Timestamp::now();
         let latest = self.engine.latest_checkins();
         let mut events = Vec::new();
@@ -594,7 +637,7 @@ impl Node {
     /// Keeps this node's addresses in the roster current, so other nodes (and members) can
     /// reach it after it moved.
     fn announce_addrs(&mut self) {
-        let mut addrs = self.listen_addrs();
+        let mut addrs = self.announced_addrs();
         addrs.sort();
         if addrs.is_empty() {
             return;
@@ -629,7 +672,7 @@ impl Node {
     fn dial_missing(&mut self) {
         let now = Instant::now();
         let roster = self.engine.roster();
-        let mut targets: Vec<(PeerId, Vec<Multiaddr>)> = roster
+        let mut targets: std::collections::BTreeMap<PeerId, Vec<Multiaddr>> = roster
             .nodes
             .iter()
             .filter(|_| self.connect == Connect::All)
@@ -641,12 +684,28 @@ impl Node {
                 ))
             })
             .collect();
+        // Trusted nodes found on the local network, whatever `connect` says.
+        for (peer, addrs) in &self.lan_peers {
+            if net::key_of(peer)
+                .is_some_and(|k| roster.nodes.contains_key(&k) && roster.is_active(&k))
+            {
+                let known = targets.entry(*peer).or_default();
+                for addr in addrs {
+                    if !known.contains(addr) {
+                        known.push(addr.clone());
+                    }
+                }
+            }
+        }
         for addr in &self.bootstrap {
             let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
                 continue;
             };
             if net::key_of(&peer).is_some_and(|k| roster.is_active(&k)) {
-                targets.push((peer, vec![addr.clone()]));
+                let addrs = targets.entry(peer).or_default();
+                if !addrs.contains(addr) {
+                    addrs.push(addr.clone());
+                }
             }
         }
         for (peer, addrs) in targets {
@@ -657,7 +716,13 @@ impl Node {
             let dial = self.dials.entry(peer).or_insert(Dial {
                 next: now,
                 backoff: Duration::from_secs(1),
+                addrs: Vec::new(),
             });
+            if dial.addrs != addrs {
+                dial.next = now;
+                dial.backoff = Duration::from_secs(1);
+                dial.addrs = addrs.clone();
+            }
             if dial.next > now {
                 continue;
             }
@@ -668,6 +733,9 @@ impl Node {
             let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
                 .addresses(addrs)
                 .build();
+            if self.lan_peers.contains_key(&peer) {
+                info!(%peer, "dialling a trusted node found on the local network");
+            }
             if let Err(e) = self.swarm.dial(opts) {
                 if !matches!(e, DialError::DialPeerConditionFalse(_)) {
                     debug!(%peer, error = %e, "dial failed");
@@ -692,15 +760,70 @@ impl Node {
             .collect()
     }
 
+    /// Dials trusted nodes that mDNS found on the local network; anyone else is ignored (the
+    /// gate would refuse them anyway).
+    /// Peers found are kept (a node found before it joined the network is dialled once it
+    /// has).
+    fn on_mdns(&mut self, found: Vec<(PeerId, Multiaddr)>) {
+        for (peer, addr) in found {
+            let addrs = self.lan_peers.entry(peer).or_default();
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        self.dial_missing();
+    }
+
+    /// The addresses other nodes should dial: the listen addresses, except for a node that
+    /// listens through relays (`relay_via`): it is behind NAT, its own addresses are private,
+    /// so only its relayed addresses are announced, and hole punching finds a direct path.
+    fn announced_addrs(&self) -> Vec<String> {
+        let all = self.listen_addrs();
+        if self.relay_listeners.is_empty() {
+            return all;
+        }
+        all.into_iter()
+            .filter(|a| a.contains("/p2p-circuit"))
+            .collect()
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                for (circuit, listener) in &mut self.relay_listeners {
+                    if *listener == Some(listener_id) {
+                        info!(relay = %circuit, ?reason, "relay listener closed; retrying");
+                        *listener = None;
+                    }
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                info!(%address, "listening");
+                // A relay tells the nodes it serves where to be reached: its own addresses.
+                let relayed = address
+                    .iter()
+                    .any(|p| matches!(p, libp2p::multiaddr::Protocol::P2pCircuit));
+                if self.relay_server && !relayed {
+                    self.swarm.add_external_address(address);
+                }
+                self.announce_addrs();
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 num_established,
+                endpoint,
                 ..
             } => {
                 debug!(peer = %peer_id, "connected");
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .insert(connection_id, endpoint.get_remote_address().clone());
                 if num_established.get() == 1 && self.is_node_peer(&peer_id) {
                     self.dials.remove(&peer_id);
                     self.peers.remove(&peer_id);
@@ -710,9 +833,20 @@ impl Node {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
+                num_established,
+                ..
+            } if num_established > 0 => {
+                if let Some(c) = self.connections.get_mut(&peer_id) {
+                    c.remove(&connection_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
                 num_established: 0,
                 ..
             } => {
+                self.connections.remove(&peer_id);
                 self.buckets.remove(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.peers.remove(&peer_id);
@@ -737,6 +871,32 @@ impl Node {
                 message_id,
                 message,
             })) => self.on_gossip(propagation_source, message_id, &message.data),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                self.on_mdns(found)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Expired(gone))) => {
+                for (peer, addr) in gone {
+                    if let Some(addrs) = self.lan_peers.get_mut(&peer) {
+                        addrs.retain(|a| *a != addr);
+                        if addrs.is_empty() {
+                            self.lan_peers.remove(&peer);
+                        }
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
+                libp2p::relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
+            )) => info!(relay = %relay_peer_id, "reachable through the relay"),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(
+                libp2p::relay::Event::ReservationReqAccepted { src_peer_id, .. },
+            )) => info!(peer = %src_peer_id, "relaying for a trusted node"),
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(libp2p::dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(_) => info!(peer = %remote_peer_id, "direct connection through hole punching"),
+                Err(e) => debug!(peer = %remote_peer_id, error = %e, "hole punching failed"),
+            },
             _ => {}
         }
     }
@@ -862,6 +1022,11 @@ impl Node {
             org: self.org.clone(),
             network: roster.network.clone(),
             listen_addrs: self.listen_addrs(),
+            announced_addrs: roster
+                .nodes
+                .get(&self.me)
+                .map(|n| n.addrs.clone())
+                .unwrap_or_default(),
             connected_peers: self
                 .node_peers()
                 .iter()
@@ -1363,7 +1528,7 @@ impl Node {
             ));
             return;
         }
-        let mut my_addrs = self.listen_addrs();
+        let mut my_addrs = self.announced_addrs();
         my_addrs.sort();
         let body = Body::AddNode {
             org: self.org.clone(),
@@ -1645,6 +1810,10 @@ impl Node {
                     org: n.org.clone(),
                     addrs: n.addrs.clone(),
                     connected: peer.is_some_and(|p| self.swarm.is_connected(&p)),
+                    connections: peer
+                        .and_then(|p| self.connections.get(&p))
+                        .map(|c| c.values().map(|a| a.to_string()).collect())
+                        .unwrap_or_default(),
                     last_sync: peer
                         .and_then(|p| self.last_sync.get(&p))
                         .map(|t| t.rfc3339()),
@@ -1660,6 +1829,8 @@ impl Node {
     fn on_local_change(&mut self, doc: &DocId, from: Option<PeerId>) {
         if *doc == DocId::roster() {
             self.refresh_gate();
+            // New nodes, or nodes that announced new addresses.
+            self.dial_missing();
         }
         if doc.collection() == protocol::ids::Collection::Alerts {
             self.receipts_due.insert(doc.clone());

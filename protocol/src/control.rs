@@ -104,6 +104,9 @@ pub struct Status {
     pub network: Option<String>,
     /// Where it listens.
     pub listen_addrs: Vec<String>,
+    /// The addresses the roster holds for this node (what other nodes dial).
+    #[serde(default)]
+    pub announced_addrs: Vec<String>,
     /// Trusted peers connected now.
     pub connected_peers: Vec<String>,
     /// Number of documents.
@@ -166,6 +169,10 @@ pub struct PeerInfo {
     pub addrs: Vec<String>,
     /// Connected now.
     pub connected: bool,
+    /// The remote addresses of the open connections (a `/p2p-circuit` one goes through a
+    /// relay).
+    #[serde(default)]
+    pub connections: Vec<String>,
     /// RFC 3339 time of the last sync message exchanged.
     pub last_sync: Option<String>,
     /// Whether revoked.

@@ -5,6 +5,7 @@
 //!   changes and gossip from a trusted node.
 //! - `partition`: five nodes in network namespaces under a randomised partition schedule.
 //! - `lang`: the CLI in Spanish and English (`--lang`, `TEJIDO_LANG`, the locale).
+//! - `nat`: a node behind NAT reached through a trusted relay; hole punching (namespaces).
 //! - `network`: organisations replicating: multi-hop, restarts, outsiders, revocation, the
 //!   gossip fast path.
 //! - `receipts`: delivery receipts signed by nodes; `tejido watch` across a node restart.
@@ -21,6 +22,7 @@
 mod crash;
 mod hostile;
 mod lang;
+mod nat;
 mod network;
 mod partition;
 mod receipts;

@@ -9,22 +9,9 @@
 use std::process::Command;
 use std::time::Instant;
 
-use tests::{wait_converged, wait_for, Lcg, Node, TestDir};
+use tests::{ip, wait_converged, wait_for, Lcg, Node, TestDir};
 
 const NODES: usize = 5;
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("running ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Namespaces, links and bridges of one test run, removed on drop.
 struct Lab {

@@ -572,6 +572,20 @@ pub fn tejidod(args: &[&str]) -> Output {
         .expect("running tejidod")
 }
 
+/// Runs `ip ARGS` (iproute2, as root), failing the test if it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("running ip (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A test knob from the environment (soak lengths, seeds), or its default.
 pub fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
