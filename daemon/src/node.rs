@@ -7,6 +7,14 @@
 //! neither side has anything to say. A local change, or a change learnt from one peer, starts
 //! an exchange with every other connected node, which is what carries changes over several
 //! hops. A `Summary` every [`ANTI_ENTROPY_INTERVAL`] repairs anything missed.
+//!
+//! Turns and flushes: store writes are not flushed one by one. At the end of each turn of the
+//! loop, [`Node::finish_turn`] flushes the store once for every change the turn made, and only
+//! then sends the answers to clients and operators it held back: this is the one place they
+//! leave the node, so `Stored` always follows the flush that covers it. Sync messages to
+//! peers, and the changes relayed to them, are not held: a peer verifies everything itself, a
+//! copy on a peer is nobody's acknowledgement, and a change this node loses in a crash comes
+//! back from the peers that have it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -24,7 +32,7 @@ use protocol::wire::{
     SyncResponseV0,
 };
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Connect};
 use crate::engine::{Engine, SubmitError};
@@ -88,6 +96,19 @@ struct Dial {
     backoff: Duration,
 }
 
+/// An answer to a client or an operator, held until the end of the turn's flush.
+enum Reply {
+    Client {
+        peer: PeerId,
+        channel: ResponseChannel<ClientResponse>,
+        response: ClientResponseV0,
+    },
+    Operator {
+        reply: oneshot::Sender<Response>,
+        response: Response,
+    },
+}
+
 pub(crate) struct Node {
     swarm: Swarm<Behaviour>,
     engine: Engine,
@@ -126,6 +147,8 @@ pub(crate) struct Node {
     /// Results of work done outside the loop (joining a network).
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: Option<mpsc::Receiver<Internal>>,
+    /// Answers held until the store is flushed at the end of this turn.
+    replies: Vec<Reply>,
     shutdown: bool,
 }
 
@@ -180,6 +203,7 @@ impl Node {
             last_sync: HashMap::new(),
             internal_tx,
             internal_rx: Some(internal_rx),
+            replies: Vec::new(),
             shutdown: false,
         };
         let learnt: Vec<Multiaddr> = node
@@ -224,11 +248,66 @@ impl Node {
                     self.on_watch();
                 }
             }
+            self.finish_turn();
         }
-        if let Err(e) = self.engine.store().flush() {
-            warn!(error = %format!("{e:#}"), "flush at shutdown failed");
-        }
+        // Nothing is pending after a finished turn; this covers writes made outside one.
+        self.finish_turn();
         info!("stopped");
+    }
+
+    /// Ends a turn: flushes the store (if the turn wrote anything), then sends the answers
+    /// held back. This is the one place answers to clients and operators leave the node, so
+    /// none of them can overtake the flush of the writes it reports. If the flush fails,
+    /// every held answer becomes an error: nothing may claim to be stored.
+    fn finish_turn(&mut self) {
+        let flushed = self.engine.flush();
+        if let Err(e) = &flushed {
+            error!(error = %format!("{e:#}"), "cannot flush the store");
+        }
+        let mut replies = std::mem::take(&mut self.replies);
+        for reply in replies.drain(..) {
+            match reply {
+                Reply::Client {
+                    peer,
+                    channel,
+                    response,
+                } => {
+                    let response = match response {
+                        ClientResponseV0::Error { .. } => response,
+                        _ if flushed.is_ok() => response,
+                        _ => ClientResponseV0::Error {
+                            kind: ErrorKind::Internal,
+                            message: "store failure: the node cannot write to disk".into(),
+                        },
+                    };
+                    if self
+                        .swarm
+                        .behaviour_mut()
+                        .client
+                        .send_response(channel, ClientResponse::V0(response))
+                        .is_err()
+                    {
+                        debug!(%peer, "client went away before the response");
+                    }
+                }
+                Reply::Operator { reply, response } => {
+                    let response = match (response, &flushed) {
+                        (response @ Response::Error { .. }, _) | (response, Ok(())) => response,
+                        (_, Err(e)) => Response::Error {
+                            message: format!("store failure: {e:#}"),
+                        },
+                    };
+                    let _ = reply.send(response);
+                }
+            }
+        }
+        // Keep the allocation for the next turn.
+        self.replies = replies;
+    }
+
+    /// Holds an answer to an operator until the end of the turn.
+    fn reply_operator(&mut self, reply: oneshot::Sender<Response>, response: Response) {
+        self.replies.push(Reply::Operator { reply, response });
     }
 
     fn node_peers(&self) -> Vec<PeerId> {
@@ -749,6 +828,11 @@ impl Node {
             },
             Request::Wipe => {
                 self.shutdown = true;
+                // Nothing may be left to write into the files being destroyed: flush first
+                // (the turn ends right after this command, with nothing more to flush).
+                if let Err(e) = self.engine.flush() {
+                    warn!(error = %format!("{e:#}"), "flush before wiping failed");
+                }
                 match crate::wipe::wipe_dir(&self.data_dir) {
                     Ok(removed) => {
                         warn!(files = removed.len(), "wiped this node's keys and data");
@@ -771,7 +855,8 @@ impl Node {
                 }
             }
         };
-        let _ = cmd.reply.send(response);
+        // Sent after the turn's flush, like every answer (`finish_turn`).
+        self.reply_operator(cmd.reply, response);
     }
 
     fn status(&self) -> control::Status {
@@ -865,15 +950,12 @@ impl Node {
                         message: "too many requests: slow down".into(),
                     }
                 };
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .client
-                    .send_response(channel, ClientResponse::V0(response))
-                    .is_err()
-                {
-                    debug!(%peer, "client went away before the response");
-                }
+                // Sent after the turn's flush (`finish_turn`): `Stored` must not overtake it.
+                self.replies.push(Reply::Client {
+                    peer,
+                    channel,
+                    response,
+                });
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "client request failed");
@@ -954,7 +1036,8 @@ impl Node {
                             self.raise_duress(key, at);
                         }
                         // The answer is the same as for any check-in: nothing on the member's
-                        // device may show that the duress code was used.
+                        // device may show that the duress code was used. It leaves after the
+                        // turn's flush; the change itself may already be on its way to peers.
                         ClientResponseV0::Stored { node: self.me, ids }
                     }
                     Err(e) => {
@@ -1224,25 +1307,24 @@ impl Node {
         let fail = |message: String| Response::Error { message };
         let invite = match InviteCode::decode(code) {
             Ok(invite) => invite,
-            Err(e) => {
-                let _ = reply.send(fail(e));
-                return;
-            }
+            Err(e) => return self.reply_operator(reply, fail(e)),
         };
         let InviteCode::V0 {
             kind, node, addrs, ..
         } = invite.clone();
         if kind != InviteKind::Node {
-            let _ = reply.send(fail(
-                "this is a member invite: members run tejido join CODE without --data-dir".into(),
-            ));
-            return;
+            return self.reply_operator(
+                reply,
+                fail(
+                    "this is a member invite: members run tejido join CODE without --data-dir"
+                        .into(),
+                ),
+            );
         }
         if !self.engine.is_pristine() {
-            let _ = reply.send(fail(
+            return self.reply_operator(reply, fail(
                 "this node already has members or records of its own; only a new node can join a network".into(),
             ));
-            return;
         }
         let mut my_addrs = self.listen_addrs();
         my_addrs.sort();
@@ -1253,14 +1335,10 @@ impl Node {
         };
         let add_node = match self.sign_own(Signer::Admin, DocId::roster(), body) {
             Ok(e) => e,
-            Err(e) => {
-                let _ = reply.send(fail(e));
-                return;
-            }
+            Err(e) => return self.reply_operator(reply, fail(e)),
         };
         let Some(inviter_peer) = net::peer_id_of(&node) else {
-            let _ = reply.send(fail("the invite names an invalid node key".into()));
-            return;
+            return self.reply_operator(reply, fail("the invite names an invalid node key".into()));
         };
         let inviter: Vec<Multiaddr> = addrs
             .iter()
@@ -1332,7 +1410,9 @@ impl Node {
                     }
                     Err(message) => Response::Error { message },
                 };
-                let _ = reply.send(response);
+                // After the turn's flush: the adopted roster is on disk when the operator
+                // hears the node joined.
+                self.reply_operator(reply, response);
             }
         }
     }
@@ -1652,6 +1732,7 @@ impl Node {
                 },
             }
         };
+        // Not held for the flush: a peer's copy is not an acknowledgement (see the module doc).
         let _ = self
             .swarm
             .behaviour_mut()
