@@ -8,18 +8,19 @@
 //! an exchange with every other connected node, which is what carries changes over several
 //! hops. A `Summary` every [`ANTI_ENTROPY_INTERVAL`] repairs anything missed.
 //!
-//! Turns and flushes: store writes are not flushed one by one. At the end of each turn of the
-//! loop, [`Node::finish_turn`] flushes the store once for every change the turn made, and only
-//! then sends the answers to clients and operators it held back: this is the one place they
-//! leave the node, so `Stored` always follows the flush that covers it. Sync messages to
-//! peers, and the changes relayed to them, are not held: a peer verifies everything itself, a
-//! copy on a peer is nobody's acknowledgement, and a change this node loses in a crash comes
-//! back from the peers that have it.
+//! Turns and flushes: each turn of the loop handles one event from the `select!`, then
+//! whatever else is ready at once (up to [`TURN_MAX_EVENTS`] and [`TURN_MAX_TIME`]), then
+//! flushes the store once for every change the turn made, and only then sends the answers to
+//! clients and operators it held back ([`Node::finish_turn`]). So `Stored` always follows the
+//! flush that covers it, while many writes share one flush. Sync messages to peers, and the
+//! changes relayed to them, go out before the flush: a peer verifies everything itself, a copy
+//! on a peer is nobody's acknowledgement, and a change this node loses in a crash comes back
+//! from the peers that have it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
@@ -54,6 +55,11 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 pub(crate) const CONTROL_CHANNEL_CAP: usize = 64;
 /// Longest back-off between dials of an unreachable node.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(300);
+/// Events a turn of the loop handles, after the first, before it flushes and answers.
+const TURN_MAX_EVENTS: usize = 64;
+/// How long a turn keeps taking events that are ready before it flushes and answers: bounds
+/// what a held-back answer waits for besides its flush.
+const TURN_MAX_TIME: Duration = Duration::from_millis(5);
 
 /// An operator command and where to send its answer.
 pub(crate) struct Command {
@@ -248,11 +254,38 @@ impl Node {
                     self.on_watch();
                 }
             }
+            self.handle_ready(&mut commands, &mut internal);
             self.finish_turn();
         }
         // Nothing is pending after a finished turn; this covers writes made outside one.
         self.finish_turn();
         info!("stopped");
+    }
+
+    /// Handles what is ready right now, without waiting: operator commands, results of
+    /// spawned work and swarm events, up to [`TURN_MAX_EVENTS`] and [`TURN_MAX_TIME`]. Their
+    /// changes share the turn's flush. Polling the swarm here also sends the sync messages
+    /// the turn queued, before the flush.
+    fn handle_ready(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        internal: &mut mpsc::Receiver<Internal>,
+    ) {
+        let started = Instant::now();
+        for _ in 0..TURN_MAX_EVENTS {
+            if self.shutdown || started.elapsed() >= TURN_MAX_TIME {
+                return;
+            }
+            if let Ok(cmd) = commands.try_recv() {
+                self.handle_command(cmd);
+            } else if let Ok(done) = internal.try_recv() {
+                self.on_internal(done);
+            } else if let Some(event) = self.swarm.select_next_some().now_or_never() {
+                self.on_swarm_event(event);
+            } else {
+                return;
+            }
+        }
     }
 
     /// Ends a turn: flushes the store (if the turn wrote anything), then sends the answers
