@@ -122,6 +122,11 @@ impl Engine {
         self.store.flush()
     }
 
+    /// [`Engine::flush`], awaiting the disk instead of blocking the thread.
+    pub(crate) async fn flush_async(&mut self) -> anyhow::Result<()> {
+        self.store.flush_async().await
+    }
+
     pub(crate) fn roster(&self) -> &Roster {
         &self.roster
     }

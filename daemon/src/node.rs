@@ -255,10 +255,10 @@ impl Node {
                 }
             }
             self.handle_ready(&mut commands, &mut internal);
-            self.finish_turn();
+            self.finish_turn().await;
         }
         // Nothing is pending after a finished turn; this covers writes made outside one.
-        self.finish_turn();
+        self.finish_turn().await;
         info!("stopped");
     }
 
@@ -291,9 +291,10 @@ impl Node {
     /// Ends a turn: flushes the store (if the turn wrote anything), then sends the answers
     /// held back. This is the one place answers to clients and operators leave the node, so
     /// none of them can overtake the flush of the writes it reports. If the flush fails,
-    /// every held answer becomes an error: nothing may claim to be stored.
-    fn finish_turn(&mut self) {
-        let flushed = self.engine.flush();
+    /// every held answer becomes an error: nothing may claim to be stored. The loop waits for
+    /// the flush, but the thread does not: connections go on sending what the turn queued.
+    async fn finish_turn(&mut self) {
+        let flushed = self.engine.flush_async().await;
         if let Err(e) = &flushed {
             error!(error = %format!("{e:#}"), "cannot flush the store");
         }

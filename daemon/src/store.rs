@@ -288,4 +288,18 @@ impl Store {
         self.dirty = false;
         Ok(())
     }
+
+    /// [`Store::flush`] without blocking the caller's thread: sled's I/O threads write and
+    /// sync while the runtime runs other tasks (the connections sending what the node loop
+    /// queued, for one). Tokio keeps a task woken by the current one in a slot no other
+    /// worker takes from, so a blocking flush on the node task's thread would hold back the
+    /// very messages the node sent before it.
+    pub(crate) async fn flush_async(&mut self) -> anyhow::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.db.flush_async().await.context("flushing the store")?;
+        self.dirty = false;
+        Ok(())
+    }
 }
