@@ -2,7 +2,9 @@
 //! document, and the store they persist to.
 //!
 //! Invariant: a document in memory holds only events that were verified and authorised, and
-//! every change to it is flushed to the store before anyone is told about it.
+//! every change to it is written to the store as it is made. Writes are not flushed here: the
+//! caller flushes ([`Engine::flush`]) before it tells any client or operator that a change is
+//! stored. Peers may be sent a change before that flush; it is not an acknowledgement.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -128,6 +130,16 @@ impl Engine {
         &mut self.store
     }
 
+    /// Puts every change written so far on disk (nothing to do when there is none).
+    pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
+        self.store.flush()
+    }
+
+    /// [`Engine::flush`], awaiting the disk instead of blocking the thread.
+    pub(crate) async fn flush_async(&mut self) -> anyhow::Result<()> {
+        self.store.flush_async().await
+    }
+
     pub(crate) fn roster(&self) -> &Roster {
         &self.roster
     }
@@ -204,7 +216,8 @@ impl Engine {
     }
 
     /// Verifies, authorises and stores events written by `requester` (or by this node's own
-    /// keys when `None`), then flushes. Returns the ids and the documents that changed.
+    /// keys when `None`). Returns the ids and the documents that changed. The store is not
+    /// flushed: call [`Engine::flush`] before answering `Stored`.
     pub(crate) fn submit(
         &mut self,
         requester: Option<PublicKey>,
@@ -290,6 +303,8 @@ impl Engine {
         Ok((ids, changed))
     }
 
+    /// Writes a document's changes since `before` to the store (not flushed), compacting its
+    /// chunks when there are enough of them.
     fn persist(&mut self, id: &DocId, before: &[automerge::ChangeHash]) -> anyhow::Result<()> {
         let Some(doc) = self.docs.get(id) else {
             return Ok(());
@@ -303,7 +318,7 @@ impl Engine {
     }
 
     /// Applies a peer's sync message for `doc_id`. Returns whether the document changed (and
-    /// was flushed). On error nothing was kept.
+    /// was written to the store, not yet flushed). On error nothing was kept.
     pub(crate) fn receive_sync(
         &mut self,
         doc_id: &DocId,
@@ -380,7 +395,8 @@ impl Engine {
 
     /// Applies a bundle's events with the same checks as sync, all or nothing: every event is
     /// verified and authorised (roster events first, against the roster they extend) before
-    /// any is stored. Returns the number of new events and the documents that changed.
+    /// any is stored (not flushed). Returns the number of new events and the documents that
+    /// changed.
     pub(crate) fn import(
         &mut self,
         contents: protocol::bundle::Contents,

@@ -4,7 +4,8 @@
 //! # Layout
 //! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
-//! - `store`: sled: document chunks and invites; flushed before anything is acknowledged.
+//! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
+//!   loop, before any client or operator is told they are stored.
 //! - `engine`: documents in memory, the folded roster, submit and sync-apply with all checks.
 //! - `net`: the libp2p behaviour (trust gate first), swarm construction, key <-> peer id.
 //! - `node`: the one task that owns the swarm and the engine; sync between nodes.
@@ -49,6 +50,7 @@ pub async fn run(
                 .genesis(&config.admin_key, me, &config.network, &config.org)
                 .context("creating the network's first roster")?;
         }
+        engine.flush()?;
         let listener = control::bind(&config.socket_path())?;
         let mut node = node::Node::new(&config, engine)?;
         if let Some(addr) = config.metrics {

@@ -7,11 +7,20 @@
 //! neither side has anything to say. A local change, or a change learnt from one peer, starts
 //! an exchange with every other connected node, which is what carries changes over several
 //! hops. A `Summary` every [`ANTI_ENTROPY_INTERVAL`] repairs anything missed.
+//!
+//! Turns and flushes: each turn of the loop handles one event from the `select!`, then
+//! whatever else is ready at once (up to [`TURN_MAX_EVENTS`] and [`TURN_MAX_TIME`]), then
+//! flushes the store once for every change the turn made, and only then sends the answers to
+//! clients and operators it held back ([`Node::finish_turn`]). So `Stored` always follows the
+//! flush that covers it, while many writes share one flush. Sync messages to peers, and the
+//! changes relayed to them, go out before the flush: a peer verifies everything itself, a copy
+//! on a peer is nobody's acknowledgement, and a change this node loses in a crash comes back
+//! from the peers that have it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
@@ -24,7 +33,7 @@ use protocol::wire::{
     SyncResponseV0,
 };
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Connect};
 use crate::engine::{Engine, SubmitError};
@@ -48,6 +57,11 @@ const RECEIPT_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) const CONTROL_CHANNEL_CAP: usize = 64;
 /// Longest back-off between dials of an unreachable node.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(300);
+/// Events a turn of the loop handles, after the first, before it flushes and answers.
+const TURN_MAX_EVENTS: usize = 64;
+/// How long a turn keeps taking events that are ready before it flushes and answers: bounds
+/// what a held-back answer waits for besides its flush.
+const TURN_MAX_TIME: Duration = Duration::from_millis(5);
 
 /// An operator command and where to send its answer.
 pub(crate) struct Command {
@@ -102,6 +116,19 @@ struct Dial {
     addrs: Vec<Multiaddr>,
 }
 
+/// An answer to a client or an operator, held until the end of the turn's flush.
+enum Reply {
+    Client {
+        peer: PeerId,
+        channel: ResponseChannel<ClientResponse>,
+        response: ClientResponseV0,
+    },
+    Operator {
+        reply: oneshot::Sender<Response>,
+        response: Response,
+    },
+}
+
 pub(crate) struct Node {
     swarm: Swarm<Behaviour>,
     engine: Engine,
@@ -151,6 +178,8 @@ pub(crate) struct Node {
     lan_peers: HashMap<PeerId, Vec<Multiaddr>>,
     /// Open connections per peer and their remote addresses (for `peers`).
     connections: HashMap<PeerId, HashMap<libp2p::swarm::ConnectionId, Multiaddr>>,
+    /// Answers held until the store is flushed at the end of this turn.
+    replies: Vec<Reply>,
     shutdown: bool,
 }
 
@@ -229,6 +258,7 @@ impl Node {
                     )
                 })
                 .collect(),
+            replies: Vec::new(),
             shutdown: false,
         };
         // Receipts missed by a crash between storing an alert and signing for it.
@@ -284,11 +314,94 @@ impl Node {
                     self.on_watch();
                 }
             }
+            self.handle_ready(&mut commands, &mut internal);
+            self.finish_turn().await;
         }
-        if let Err(e) = self.engine.store().flush() {
-            warn!(error = %format!("{e:#}"), "flush at shutdown failed");
-        }
+        // Nothing is pending after a finished turn; this covers writes made outside one.
+        self.finish_turn().await;
         info!("stopped");
+    }
+
+    /// Handles what is ready right now, without waiting: operator commands, results of
+    /// spawned work and swarm events, up to [`TURN_MAX_EVENTS`] and [`TURN_MAX_TIME`]. Their
+    /// changes share the turn's flush. Polling the swarm here also sends the sync messages
+    /// the turn queued, before the flush.
+    fn handle_ready(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        internal: &mut mpsc::Receiver<Internal>,
+    ) {
+        let started = Instant::now();
+        for _ in 0..TURN_MAX_EVENTS {
+            if self.shutdown || started.elapsed() >= TURN_MAX_TIME {
+                return;
+            }
+            if let Ok(cmd) = commands.try_recv() {
+                self.handle_command(cmd);
+            } else if let Ok(done) = internal.try_recv() {
+                self.on_internal(done);
+            } else if let Some(event) = self.swarm.select_next_some().now_or_never() {
+                self.on_swarm_event(event);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Ends a turn: flushes the store (if the turn wrote anything), then sends the answers
+    /// held back. This is the one place answers to clients and operators leave the node, so
+    /// none of them can overtake the flush of the writes it reports. If the flush fails,
+    /// every held answer becomes an error: nothing may claim to be stored. The loop waits for
+    /// the flush, but the thread does not: connections go on sending what the turn queued.
+    async fn finish_turn(&mut self) {
+        let flushed = self.engine.flush_async().await;
+        if let Err(e) = &flushed {
+            error!(error = %format!("{e:#}"), "cannot flush the store");
+        }
+        let mut replies = std::mem::take(&mut self.replies);
+        for reply in replies.drain(..) {
+            match reply {
+                Reply::Client {
+                    peer,
+                    channel,
+                    response,
+                } => {
+                    let response = match response {
+                        ClientResponseV0::Error { .. } => response,
+                        _ if flushed.is_ok() => response,
+                        _ => ClientResponseV0::Error {
+                            kind: ErrorKind::Internal,
+                            message: "store failure: the node cannot write to disk".into(),
+                        },
+                    };
+                    if self
+                        .swarm
+                        .behaviour_mut()
+                        .client
+                        .send_response(channel, ClientResponse::V0(response))
+                        .is_err()
+                    {
+                        debug!(%peer, "client went away before the response");
+                    }
+                }
+                Reply::Operator { reply, response } => {
+                    let response = match (response, &flushed) {
+                        (response @ Response::Error { .. }, _) | (response, Ok(())) => response,
+                        (_, Err(e)) => Response::Error {
+                            message: format!("store failure: {e:#}"),
+                        },
+                    };
+                    let _ = reply.send(response);
+                }
+            }
+        }
+        // Keep the allocation for the next turn.
+        self.replies = replies;
+    }
+
+    /// Holds an answer to an operator until the end of the turn.
+    fn reply_operator(&mut self, reply: oneshot::Sender<Response>, response: Response) {
+        self.replies.push(Reply::Operator { reply, response });
     }
 
     fn node_peers(&self) -> Vec<PeerId> {
@@ -988,6 +1101,11 @@ impl Node {
             },
             Request::Wipe => {
                 self.shutdown = true;
+                // Nothing may be left to write into the files being destroyed: flush first
+                // (the turn ends right after this command, with nothing more to flush).
+                if let Err(e) = self.engine.flush() {
+                    warn!(error = %format!("{e:#}"), "flush before wiping failed");
+                }
                 match crate::wipe::wipe_dir(&self.data_dir) {
                     Ok(removed) => {
                         warn!(files = removed.len(), "wiped this node's keys and data");
@@ -1010,7 +1128,8 @@ impl Node {
                 }
             }
         };
-        let _ = cmd.reply.send(response);
+        // Sent after the turn's flush, like every answer (`finish_turn`).
+        self.reply_operator(cmd.reply, response);
     }
 
     fn status(&self) -> control::Status {
@@ -1111,15 +1230,12 @@ impl Node {
                         message: "too many requests: slow down".into(),
                     }
                 };
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .client
-                    .send_response(channel, ClientResponse::V0(response))
-                    .is_err()
-                {
-                    debug!(%peer, "client went away before the response");
-                }
+                // Sent after the turn's flush (`finish_turn`): `Stored` must not overtake it.
+                self.replies.push(Reply::Client {
+                    peer,
+                    channel,
+                    response,
+                });
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "client request failed");
@@ -1202,7 +1318,8 @@ impl Node {
                             self.raise_duress(key, at);
                         }
                         // The answer is the same as for any check-in: nothing on the member's
-                        // device may show that the duress code was used.
+                        // device may show that the duress code was used. It leaves after the
+                        // turn's flush; the change itself may already be on its way to peers.
                         ClientResponseV0::Stored { node: self.me, ids }
                     }
                     Err(e) => {
@@ -1508,25 +1625,24 @@ impl Node {
         let fail = |message: String| Response::Error { message };
         let invite = match InviteCode::decode(code) {
             Ok(invite) => invite,
-            Err(e) => {
-                let _ = reply.send(fail(e));
-                return;
-            }
+            Err(e) => return self.reply_operator(reply, fail(e)),
         };
         let InviteCode::V0 {
             kind, node, addrs, ..
         } = invite.clone();
         if kind != InviteKind::Node {
-            let _ = reply.send(fail(
-                "this is a member invite: members run tejido join CODE without --data-dir".into(),
-            ));
-            return;
+            return self.reply_operator(
+                reply,
+                fail(
+                    "this is a member invite: members run tejido join CODE without --data-dir"
+                        .into(),
+                ),
+            );
         }
         if !self.engine.is_pristine() {
-            let _ = reply.send(fail(
+            return self.reply_operator(reply, fail(
                 "this node already has members or records of its own; only a new node can join a network".into(),
             ));
-            return;
         }
         let mut my_addrs = self.announced_addrs();
         my_addrs.sort();
@@ -1537,14 +1653,10 @@ impl Node {
         };
         let add_node = match self.sign_own(Signer::Admin, DocId::roster(), body) {
             Ok(e) => e,
-            Err(e) => {
-                let _ = reply.send(fail(e));
-                return;
-            }
+            Err(e) => return self.reply_operator(reply, fail(e)),
         };
         let Some(inviter_peer) = net::peer_id_of(&node) else {
-            let _ = reply.send(fail("the invite names an invalid node key".into()));
-            return;
+            return self.reply_operator(reply, fail("the invite names an invalid node key".into()));
         };
         let inviter: Vec<Multiaddr> = addrs
             .iter()
@@ -1616,7 +1728,9 @@ impl Node {
                     }
                     Err(message) => Response::Error { message },
                 };
-                let _ = reply.send(response);
+                // After the turn's flush: the adopted roster is on disk when the operator
+                // hears the node joined.
+                self.reply_operator(reply, response);
             }
         }
     }
@@ -1990,6 +2104,7 @@ impl Node {
                 },
             }
         };
+        // Not held for the flush: a peer's copy is not an acknowledgement (see the module doc).
         let _ = self
             .swarm
             .behaviour_mut()

@@ -2,8 +2,14 @@
 //!
 //! A document is stored as a sequence of automerge chunks under `doc_id 0x00 seq` in the
 //! `chunks` tree: each accepted change appends the incremental save since the previous heads,
-//! and compaction replaces them with one full save in a single atomic batch. Every write that
-//! a peer or client is told about has been flushed (fsync) first.
+//! and compaction replaces them with one full save in a single atomic batch.
+//!
+//! Writes are not flushed one by one: a flush (fsync) is the dearest thing a node does, and
+//! most turns of the node loop make several writes. Every write marks the store dirty, and
+//! [`Store::flush`] puts everything written so far on disk. The node loop flushes once per
+//! turn, before it tells any client or operator that something is stored (`node.rs`), so a
+//! crash can only lose writes made since the last flush, which nobody was told about (peers
+//! may hold them, and give them back by sync).
 
 use std::path::Path;
 
@@ -37,6 +43,8 @@ pub(crate) struct Store {
     at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
     /// Next chunk sequence number and chunk count per document, to decide on compaction.
     next_seq: std::collections::HashMap<DocId, (u64, u64)>,
+    /// Something was written since the last flush.
+    dirty: bool,
 }
 
 fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
@@ -74,6 +82,7 @@ impl Store {
             meta,
             at_rest,
             next_seq: Default::default(),
+            dirty: false,
         })
     }
 
@@ -101,8 +110,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Appends a chunk to a document and flushes. Returns whether the document now has enough
-    /// chunks to be worth compacting.
+    /// Appends a chunk to a document (not flushed). Returns whether the document now has
+    /// enough chunks to be worth compacting.
     pub(crate) fn append_chunk(&mut self, doc: &DocId, chunk: &[u8]) -> anyhow::Result<bool> {
         let value = self.seal(chunk)?;
         let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
@@ -112,7 +121,7 @@ impl Store {
             .context("writing chunk")?;
         *entry = (seq + 1, entry.1 + 1);
         let compact = entry.1 >= COMPACT_AFTER_CHUNKS;
-        self.flush()?;
+        self.dirty = true;
         Ok(compact)
     }
 
@@ -128,7 +137,7 @@ impl Store {
         Ok(batch)
     }
 
-    /// Replaces a document's chunks by one full save, atomically.
+    /// Replaces a document's chunks by one full save, atomically (not flushed).
     pub(crate) fn compact(&mut self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
         let mut batch = self.removal(doc)?;
         let sealed = self.seal(full)?;
@@ -136,20 +145,22 @@ impl Store {
         batch.insert(chunk_key(doc, entry.0), sealed);
         *entry = (entry.0 + 1, 1);
         self.chunks.apply_batch(batch).context("compacting")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Removes a document's chunks (retention), atomically.
+    /// Removes a document's chunks (retention), atomically (not flushed).
     pub(crate) fn remove_doc(&mut self, doc: &DocId) -> anyhow::Result<()> {
         let batch = self.removal(doc)?;
         self.chunks
             .apply_batch(batch)
             .context("removing a document")?;
         self.next_seq.remove(doc);
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Stores an invite under its one-time identity.
+    /// Stores an invite under its one-time identity (not flushed).
     pub(crate) fn put_invite(
         &mut self,
         identity: &protocol::ids::PublicKey,
@@ -159,10 +170,11 @@ impl Store {
         self.invites
             .insert(identity.as_bytes(), bytes)
             .context("writing invite")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
-    /// Removes an invite; it cannot be used again.
+    /// Removes an invite; it cannot be used again (once flushed).
     pub(crate) fn remove_invite(
         &mut self,
         identity: &protocol::ids::PublicKey,
@@ -170,7 +182,8 @@ impl Store {
         self.invites
             .remove(identity.as_bytes())
             .context("removing invite")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
     /// Every pending invite.
@@ -203,14 +216,15 @@ impl Store {
         }
     }
 
-    /// Remembers a peer to dial at every start (the node that admitted this one).
+    /// Remembers a peer to dial at every start (the node that admitted this one; not flushed).
     pub(crate) fn add_bootstrap(&mut self, addr: &str) -> anyhow::Result<()> {
         let mut key = b"bootstrap/".to_vec();
         key.extend_from_slice(addr.as_bytes());
         self.meta
             .insert(key, &[])
             .context("writing bootstrap peer")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
     /// Peers remembered by [`Store::add_bootstrap`].
@@ -222,13 +236,15 @@ impl Store {
             .collect()
     }
 
-    /// Records the heads a bundle carried everything up to, for `export --since BUNDLE`.
+    /// Records the heads a bundle carried everything up to, for `export --since BUNDLE` (not
+    /// flushed).
     pub(crate) fn put_exported(&mut self, id: &[u8; 16], heads: &DocHeads) -> anyhow::Result<()> {
         let mut key = b"exported/".to_vec();
         key.extend_from_slice(id);
         let value = self.seal(&postcard::to_stdvec(heads)?)?;
         self.meta.insert(key, value).context("recording export")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
     /// The heads an earlier export carried, if this node made it.
@@ -241,12 +257,13 @@ impl Store {
         Ok(Some(postcard::from_bytes(&self.open_value(&value)?)?))
     }
 
-    /// Records that a bundle was imported, so that it cannot be replayed.
+    /// Records that a bundle was imported, so that it cannot be replayed (once flushed).
     pub(crate) fn mark_imported(&mut self, id: &[u8; 16]) -> anyhow::Result<()> {
         let mut key = b"bundle/".to_vec();
         key.extend_from_slice(id);
         self.meta.insert(key, &[]).context("recording import")?;
-        self.flush()
+        self.dirty = true;
+        Ok(())
     }
 
     /// Whether a bundle was imported before.
@@ -261,9 +278,28 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// Waits until everything written is on disk.
-    pub(crate) fn flush(&self) -> anyhow::Result<()> {
+    /// Waits until everything written so far is on disk; does nothing when nothing was
+    /// written since the last flush. After an error the store stays dirty.
+    pub(crate) fn flush(&mut self) -> anyhow::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
         self.db.flush().context("flushing the store")?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// [`Store::flush`] without blocking the caller's thread: sled's I/O threads write and
+    /// sync while the runtime runs other tasks (the connections sending what the node loop
+    /// queued, for one). Tokio keeps a task woken by the current one in a slot no other
+    /// worker takes from, so a blocking flush on the node task's thread would hold back the
+    /// very messages the node sent before it.
+    pub(crate) async fn flush_async(&mut self) -> anyhow::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.db.flush_async().await.context("flushing the store")?;
+        self.dirty = false;
         Ok(())
     }
 }
