@@ -395,6 +395,15 @@ fn init_dir(dir: &Path, org: &str, at_rest: Option<&crate::at_rest::AtRest>) -> 
          # How long after a member's check-in is due before a missed check-in alert is raised.\n\
          checkin_grace = \"15m\"\n\
          \n\
+         # Relay for trusted nodes that cannot reach each other (a node with a public address).\n\
+         relay_server = false\n\
+         \n\
+         # Behind NAT: be reachable through these trusted relays (multiaddrs ending in /p2p/ID).\n\
+         relay_via = []\n\
+         \n\
+         # Find trusted nodes on the local network by mDNS (announces this node there).\n\
+         mdns = false\n\
+         \n\
          # How long documents are kept after their month ends; older ones are dropped whole.\n\
          [retention]\n\
          alerts = \"90d\"\n\

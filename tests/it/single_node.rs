@@ -306,6 +306,20 @@ fn bad_input_gets_clear_errors() {
     assert_eq!(node.status()["members"], 1);
     drop(node);
 
+    // A relay address that names no peer is refused before anything starts.
+    let no_peer = tests::tejidod(&[
+        "--data-dir",
+        t.path("a").to_str().expect("path"),
+        "--relay-via",
+        "/ip4/192.0.2.1/tcp/4717",
+    ]);
+    assert!(!no_peer.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_peer.stderr).contains("--relay-via")
+            && String::from_utf8_lossy(&no_peer.stderr).contains("/p2p/PEER_ID"),
+        "{no_peer:?}"
+    );
+
     // A broken config.toml is named in the error.
     let dir = t.path("a");
     std::fs::write(dir.join("config.toml"), "org = [unclosed").expect("write");
