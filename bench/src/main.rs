@@ -2,12 +2,14 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,startup]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,month,idle,startup]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
 //! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
-//! events, catch-up of a restarted node, memory), then start-up of one node on 10000 events.
+//! events, catch-up of a restarted node, memory), a month of check-ins of 500 members in one
+//! node (start-up and memory), the idle cost of a node with 5 peers (bytes and CPU), then
+//! start-up of one node on 10000 events.
 //! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
 //! ratio is against a baseline measured in the same run.
 
@@ -45,12 +47,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,startup")?;
+                    .ok_or("--only needs a list: micro,chain,month,idle,startup")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,startup]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,month,idle,startup]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -104,7 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if wants("chain") || wants("startup") {
+    if wants("chain") || wants("startup") || wants("month") || wants("idle") {
         let bins = match cluster::Bins::locate(args.build) {
             Ok(b) => b,
             Err(e) => {
@@ -115,6 +117,26 @@ fn main() -> ExitCode {
         runtime.block_on(async {
             if wants("chain") {
                 chain(&bins, &mut report, &opts).await;
+            }
+            for (part, what) in [("month", "a month of check-ins"), ("idle", "idle cost")] {
+                if !wants(part) {
+                    continue;
+                }
+                eprintln!("{what}");
+                let dir = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+                    Ok(d) => d,
+                    Err(e) => {
+                        report.fail(what, &e.into());
+                        continue;
+                    }
+                };
+                let done = match part {
+                    "month" => scenarios::month(&bins, dir.path(), &mut report, &opts).await,
+                    _ => scenarios::idle(&bins, dir.path(), &mut report, &opts).await,
+                };
+                if let Err(e) = done {
+                    report.fail(what, &e);
+                }
             }
             if wants("startup") {
                 eprintln!("start-up");
