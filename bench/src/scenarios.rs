@@ -846,7 +846,10 @@ pub(crate) async fn month(
         node.spawn(bins)?;
         let (took, status) = node.wait_status().await?;
         if status.checkins < total {
-            bail!("after a restart the node holds {} check-ins", status.checkins);
+            bail!(
+                "after a restart the node holds {} check-ins",
+                status.checkins
+            );
         }
         times.push(ms(took));
         tokio::time::sleep(Duration::from_millis(500)).await;
