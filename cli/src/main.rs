@@ -1136,6 +1136,7 @@ async fn shelter_action(
     let at = Timestamp::now();
     let org = saved.profile.org.clone();
     let mut events = Vec::new();
+    let mut what = "shelter update";
     match action {
         ShelterAction::Request { id, people, note } => {
             if note.len() > protocol::event::MAX_TEXT_BYTES {
@@ -1227,23 +1228,7 @@ async fn shelter_action(
                 accepted,
             };
             events.push(sign(&key, DocId::shelters(&r.region), at, body)?);
-            let delivery = member::deliver(home, &key, &saved.nodes, events.clone()).await?;
-            output::delivery(
-                "shelter decision",
-                &events[0],
-                &delivery,
-                saved.nodes.len(),
-                json,
-            )?;
-            if delivery.stored_by.is_empty() {
-                let why = delivery
-                    .refused
-                    .first()
-                    .map(|(_, w)| w.clone())
-                    .unwrap_or_else(|| tr!("no-node-reachable"));
-                anyhow::bail!(tr!("not-stored", why = why));
-            }
-            return Ok(ExitCode::SUCCESS);
+            what = "shelter decision";
         }
         ShelterAction::Add {
             name,
@@ -1308,13 +1293,7 @@ async fn shelter_action(
         }
     }
     let delivery = member::deliver(home, &key, &saved.nodes, events.clone()).await?;
-    output::delivery(
-        "shelter update",
-        &events[0],
-        &delivery,
-        saved.nodes.len(),
-        json,
-    )?;
+    output::delivery(what, &events[0], &delivery, saved.nodes.len(), json)?;
     if delivery.stored_by.is_empty() {
         let why = delivery
             .refused

@@ -300,38 +300,7 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
     let rejected_before = a.status()["rejected_changes"].as_u64().expect("counter");
 
     // 1. A forged change: Bea's panic with its text altered (the signature no longer holds).
-    let alert = |author: &SecretKey, text: &str| {
-        let at = Timestamp::now();
-        SignedEvent::sign(
-            Event {
-                author: author.public(),
-                at,
-                doc: DocId::alerts("oaxaca", at),
-                body: Body::Alert(AlertBody {
-                    id: AlertBody::id_for(&author.public(), at),
-                    kind: AlertKind::Panic,
-                    severity: Severity::Extreme,
-                    urgency: Urgency::Immediate,
-                    certainty: Certainty::Observed,
-                    region: "oaxaca".into(),
-                    org: "evil".into(),
-                    text: text.into(),
-                    expires_at: None,
-                    subject: None,
-                    due: None,
-                }),
-            },
-            author,
-        )
-        .expect("sign")
-    };
-    let genuine = alert(&evil_admin, "falsa alarma AAAA");
-    let mut forged = genuine.as_bytes().to_vec();
-    let pos = forged
-        .windows(4)
-        .position(|w| w == b"AAAA")
-        .expect("text in bytes");
-    forged[pos] = b'B';
+    let forged = forged_panic(&evil_admin);
     put_raw(&mut doc, &forged);
     let refused = rt.block_on(sync_raw(
         &mut peer, a_peer, &a_addr, &doc_id, &mut doc, &mut state,
@@ -350,7 +319,7 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
         &mut state2,
     ))
     .expect("honest sync");
-    let out_of_role = alert(&evil_node, "pánico de un nodo");
+    let out_of_role = alert_by(&evil_node, AlertKind::Panic, "pánico de un nodo");
     put_raw(&mut doc2, out_of_role.as_bytes());
     let refused = rt.block_on(sync_raw(
         &mut peer,
@@ -492,8 +461,21 @@ fn flooding_member_is_throttled_and_memory_stays_bounded() {
     assert_eq!(bea.json(&["whoami"])["name"], "Bea");
 }
 
-/// A panic event by `author` of `org` now (signed, so valid unless the roster says otherwise).
-fn panic_by(author: &SecretKey, org: &str, text: &str) -> SignedEvent {
+/// A panic by `author` whose text was altered after signing: the signature no longer holds.
+fn forged_panic(author: &SecretKey) -> Vec<u8> {
+    let genuine = alert_by(author, AlertKind::Panic, "falsa alarma AAAA");
+    let mut forged = genuine.as_bytes().to_vec();
+    let pos = forged
+        .windows(4)
+        .position(|w| w == b"AAAA")
+        .expect("text in bytes");
+    forged[pos] = b'B';
+    forged
+}
+
+/// An alert of `kind` by `author` of the organisation "evil", now (signed, so valid unless
+/// the roster says otherwise).
+fn alert_by(author: &SecretKey, kind: AlertKind, text: &str) -> SignedEvent {
     let at = Timestamp::now();
     SignedEvent::sign(
         Event {
@@ -502,37 +484,10 @@ fn panic_by(author: &SecretKey, org: &str, text: &str) -> SignedEvent {
             doc: DocId::alerts("oaxaca", at),
             body: Body::Alert(AlertBody {
                 id: AlertBody::id_for(&author.public(), at),
-                kind: AlertKind::Panic,
+                kind,
                 severity: Severity::Extreme,
                 urgency: Urgency::Immediate,
                 certainty: Certainty::Observed,
-                region: "oaxaca".into(),
-                org: org.into(),
-                text: text.into(),
-                expires_at: None,
-                subject: None,
-                due: None,
-            }),
-        },
-        author,
-    )
-    .expect("sign")
-}
-
-/// A region-wide alert broadcast by `author` (an admin) of the organisation "evil".
-fn broadcast_by(author: &SecretKey, text: &str) -> SignedEvent {
-    let at = Timestamp::now();
-    SignedEvent::sign(
-        Event {
-            author: author.public(),
-            at,
-            doc: DocId::alerts("oaxaca", at),
-            body: Body::Alert(AlertBody {
-                id: AlertBody::id_for(&author.public(), at),
-                kind: AlertKind::Alert,
-                severity: Severity::Minor,
-                urgency: Urgency::Future,
-                certainty: Certainty::Possible,
                 region: "oaxaca".into(),
                 org: "evil".into(),
                 text: text.into(),
@@ -577,15 +532,9 @@ fn hostile_gossip_is_rejected_and_never_forwarded() {
     wait_converged(&[&a, &c]);
     let (a_peer, a_addr) = node_addr(&a);
 
-    let genuine = panic_by(&evil_admin, "evil", "falsa alarma AAAA");
-    let mut forged = genuine.as_bytes().to_vec();
-    let pos = forged
-        .windows(4)
-        .position(|w| w == b"AAAA")
-        .expect("text in bytes");
-    forged[pos] = b'B';
+    let forged = forged_panic(&evil_admin);
     // Only members raise panics: a node's panic is out of its role.
-    let out_of_role = panic_by(&evil_node, "evil", "pánico de un nodo");
+    let out_of_role = alert_by(&evil_node, AlertKind::Panic, "pánico de un nodo");
     let messages = [
         forged,
         out_of_role.as_bytes().to_vec(),
@@ -641,7 +590,7 @@ fn hostile_gossip_is_rejected_and_never_forwarded() {
                                     .expect("publish");
                             }
                         } else {
-                            let alert = broadcast_by(&evil_admin, &format!("aviso válido {valid}"));
+                            let alert = alert_by(&evil_admin, AlertKind::Alert, &format!("aviso válido {valid}"));
                             valid += 1;
                             let _ = swarm
                                 .behaviour_mut()
