@@ -252,14 +252,11 @@ fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
     key
 }
 
-/// A trusted node that turns hostile sends a forged change and an out-of-role change: the
-/// node refuses both, stores neither, and a third node never receives them.
-#[test]
-fn hostile_trusted_node_is_refused_and_not_relayed() {
-    let t = TestDir::new();
-    let a = Node::start(&t, "a", "red-oax");
+/// Node A, node C that dials only A, and Bea, a member who uses A.
+fn a_and_c(t: &TestDir) -> (Node, Node, Member) {
+    let a = Node::start(t, "a", "red-oax");
     let c = Node::start_with(
-        &t,
+        t,
         "c",
         &[
             "--org",
@@ -271,8 +268,17 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
         ],
     );
     c.join_network(&a.invite_node());
-    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let bea = Member::join(t, "bea", &a.invite("Bea", "member", "oaxaca"));
     pin_member_to(&bea, &a);
+    (a, c, bea)
+}
+
+/// A trusted node that turns hostile sends a forged change and an out-of-role change: the
+/// node refuses both, stores neither, and a third node never receives them.
+#[test]
+fn hostile_trusted_node_is_refused_and_not_relayed() {
+    let t = TestDir::new();
+    let (a, c, bea) = a_and_c(&t);
     let panic = bea.json(&["panic", "--note", "auxilio"]);
     let panic_id = panic["id"].as_str().expect("id").to_string();
 
@@ -508,22 +514,7 @@ fn alert_by(author: &SecretKey, kind: AlertKind, text: &str) -> SignedEvent {
 #[test]
 fn hostile_gossip_is_rejected_and_never_forwarded() {
     let t = TestDir::new();
-    let a = Node::start(&t, "a", "red-oax");
-    let c = Node::start_with(
-        &t,
-        "c",
-        &[
-            "--org",
-            "casa-chis",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--connect",
-            "bootstrap",
-        ],
-    );
-    c.join_network(&a.invite_node());
-    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
-    pin_member_to(&bea, &a);
+    let (a, c, bea) = a_and_c(&t);
 
     let rt = runtime();
     let evil_node = SecretKey::generate();
