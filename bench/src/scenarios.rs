@@ -703,6 +703,30 @@ pub(crate) async fn catch_up(
     Ok(())
 }
 
+/// Starts a stopped node `trials` times: the time from exec until `Status` answers (which must
+/// satisfy `holds`, or the data was not loaded) and the RSS half a second later.
+async fn restarts(
+    node: &mut NodeProc,
+    bins: &Bins,
+    trials: usize,
+    holds: impl Fn(&protocol::control::Status) -> bool,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..trials {
+        node.spawn(bins)?;
+        let (took, status) = node.wait_status().await?;
+        if !holds(&status) {
+            bail!("after a restart, {} does not hold its data", node.name);
+        }
+        times.push(ms(took));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rss.push(node.mem().map_or(f64::NAN, |m| mib(m.rss_kb)));
+        node.shutdown().await?;
+    }
+    Ok((times, rss))
+}
+
 /// Figure 6: exec of `tejidod` on a data directory holding `k` events until `Status`
 /// answers, against the same on an empty (initialised) data directory.
 pub(crate) async fn startup(
@@ -749,19 +773,7 @@ pub(crate) async fn startup(
     drop(client);
     let store_bytes = solo.status().await?.store_bytes;
     solo.shutdown().await?;
-    let mut times = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..trials {
-        solo.spawn(bins)?;
-        let (took, status) = solo.wait_status().await?;
-        if status.checkins + status.alerts < K {
-            bail!("the loaded node holds fewer than {K} events");
-        }
-        times.push(ms(took));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        rss.push(solo.mem().map_or(f64::NAN, |m| mib(m.rss_kb)));
-        solo.shutdown().await?;
-    }
+    let (times, rss) = restarts(&mut solo, bins, trials, |s| s.checkins + s.alerts >= K).await?;
     report.add(
         Figure::from_samples(
             "startup_10k_ms",
@@ -840,22 +852,7 @@ pub(crate) async fn month(
     let loaded_rss = node.mem().map_or(f64::NAN, |m| mib(m.rss_kb));
     let store_bytes = status.store_bytes;
     node.shutdown().await?;
-    let mut times = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..trials {
-        node.spawn(bins)?;
-        let (took, status) = node.wait_status().await?;
-        if status.checkins < total {
-            bail!(
-                "after a restart the node holds {} check-ins",
-                status.checkins
-            );
-        }
-        times.push(ms(took));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        rss.push(node.mem().map_or(f64::NAN, |m| mib(m.rss_kb)));
-        node.shutdown().await?;
-    }
+    let (times, rss) = restarts(&mut node, bins, trials, |s| s.checkins >= total).await?;
     let label = format!("{members} members x 4 check-ins a day x 30 days ({total} check-ins)");
     report.add(
         Figure::from_samples(
