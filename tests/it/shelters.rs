@@ -16,6 +16,23 @@ fn shelter_on(node: &Node, id: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Casa Refugio in Oaxaca, added by `by` with `capacity` places; its id.
+fn add_shelter(by: &Member, capacity: &str) -> String {
+    by.json(&[
+        "shelter",
+        "add",
+        "--name",
+        "Casa Refugio",
+        "--region",
+        "oaxaca",
+        "--capacity",
+        capacity,
+    ])["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
 /// Two security contacts of the shelter's organisation, each using a different node, record
 /// arrivals and departures at the same time; both nodes end with the sum of all of them.
 #[test]
@@ -27,19 +44,7 @@ fn concurrent_occupancy_at_two_nodes_adds_up() {
     let sol = Member::join(&t, "sol", &a.invite("Sol", "security-contact", "oaxaca"));
     let rita = Member::join(&t, "rita", &a.invite("Rita", "security-contact", "oaxaca"));
     pin_member_to(&sol, &a);
-    let id = sol.json(&[
-        "shelter",
-        "add",
-        "--name",
-        "Casa Refugio",
-        "--region",
-        "oaxaca",
-        "--capacity",
-        "20",
-    ])["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = add_shelter(&sol, "20");
     wait_converged(&[&a, &b]);
     pin_member_to(&rita, &b);
 
@@ -102,19 +107,7 @@ fn a_shelter_request_is_carried_by_a_third_node_that_cannot_read_it() {
     pin_member_to(&bea, &b);
     let cleo = Member::join(&t, "cleo", &c.invite("Cleo", "security-contact", "oaxaca"));
     pin_member_to(&cleo, &c);
-    let shelter = ana.json(&[
-        "shelter",
-        "add",
-        "--name",
-        "Casa Refugio",
-        "--region",
-        "oaxaca",
-        "--capacity",
-        "8",
-    ])["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let shelter = add_shelter(&ana, "8");
     wait_converged(&[&a, &b, &c]);
 
     let note = "dos niñas, una necesita insulina";
