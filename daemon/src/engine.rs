@@ -104,7 +104,7 @@ impl Engine {
             return false;
         };
         let keep = match doc.collection() {
-            Collection::Alerts => retention.alerts,
+            Collection::Alerts | Collection::Receipts => retention.alerts,
             Collection::Checkins => retention.checkins,
             _ => return false,
         };
@@ -350,17 +350,22 @@ impl Engine {
         Ok(true)
     }
 
-    /// The next sync message for a peer.
+    /// The next sync message for a peer. With `restart`, the exchange starts over from a fresh
+    /// state asking for these changes (see [`Document::restart_sync_message`]).
     pub(crate) fn generate_sync(
         &mut self,
         doc_id: &DocId,
         state: &mut automerge::sync::State,
+        restart: Option<&[automerge::ChangeHash]>,
     ) -> Option<Vec<u8>> {
         let doc = self
             .docs
             .entry(doc_id.clone())
             .or_insert_with(|| Document::new(doc_id.clone()));
-        doc.generate_sync_message(state)
+        match restart {
+            Some(need) => doc.restart_sync_message(state, need),
+            None => doc.generate_sync_message(state),
+        }
     }
 
     /// The roster document in automerge's format.
@@ -569,6 +574,7 @@ impl Engine {
         let all = protocol::view::alerts(
             &self.roster,
             self.events_of(Collection::Alerts)
+                .chain(self.events_of(Collection::Receipts))
                 .chain(self.pending_hints()),
             Timestamp::now(),
         );
@@ -613,7 +619,8 @@ impl Engine {
             .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == id))
     }
 
-    /// Alerts of `doc` that `node` holds but has not yet signed a receipt for.
+    /// Alerts of the alerts document `doc` that `node` holds but has not yet signed a receipt
+    /// for in the paired receipts document.
     pub(crate) fn unreceipted_alerts(
         &self,
         doc: &DocId,
@@ -623,17 +630,22 @@ impl Engine {
             return Vec::new();
         };
         let mut alerts = std::collections::BTreeSet::new();
-        let mut held = std::collections::BTreeSet::new();
         for e in d.events() {
-            match &e.event().body {
-                Body::Alert(a) => {
-                    alerts.insert(a.id);
-                }
-                Body::Held { alerts } if e.event().author == *node => held.extend(alerts),
-                _ => {}
+            if let Body::Alert(a) = &e.event().body {
+                alerts.insert(a.id);
             }
         }
-        alerts.difference(&held).copied().collect()
+        let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));
+        for e in receipts.map(|r| r.events()).unwrap_or_default() {
+            if let Body::Held { alerts: held } = &e.event().body {
+                if e.event().author == *node {
+                    for id in held {
+                        alerts.remove(id);
+                    }
+                }
+            }
+        }
+        alerts.into_iter().collect()
     }
 
     /// Shelter requests, sealed, with their decisions.

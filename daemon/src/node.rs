@@ -25,6 +25,7 @@ use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use protocol::control::{self, Request, Response};
+use protocol::doc::SyncError;
 use protocol::event::{Body, Event, SignedEvent};
 use protocol::ids::{DocId, PublicKey, SecretKey, Timestamp};
 use protocol::wire::{
@@ -99,7 +100,36 @@ struct PeerDoc {
     in_flight: bool,
     /// Something changed while a request was in flight: go again when it completes.
     dirty: bool,
+    /// Changes this node found missing since its last accepted message from the peer.
+    need: Vec<automerge::ChangeHash>,
+    /// The next message starts the exchange over, asking for `need`.
+    restart: bool,
+    /// Messages refused in a row for missing dependencies.
+    missing_refusals: u32,
 }
+
+impl PeerDoc {
+    /// The next message to the peer, if there is anything to say.
+    fn next_message(&mut self, engine: &mut Engine, doc: &DocId) -> Option<Vec<u8>> {
+        let restart = std::mem::take(&mut self.restart);
+        engine.generate_sync(doc, &mut self.state, restart.then_some(&self.need[..]))
+    }
+}
+
+/// Why a peer's sync message was not applied.
+enum Refusal {
+    /// Changes were missing: the exchange starts over asking for them.
+    Restart,
+    /// Refused; the reason goes back to the peer.
+    Refused(String),
+}
+
+/// Messages refused in a row for missing dependencies before the exchange waits for the next
+/// summary instead of restarting at once: an honest peer sends what was asked for within a few
+/// rounds (chains of bloom filter false positives are short).
+const MAX_MISSING_REFUSALS: u32 = 8;
+/// The most change hashes a node asks a peer for when restarting an exchange.
+const MAX_NEED: usize = 4096;
 
 /// A token bucket per client peer.
 struct Bucket {
@@ -727,6 +757,9 @@ impl Node {
         }
         let now = Timestamp::now();
         for doc in std::mem::take(&mut self.receipts_due) {
+            let Some(receipts) = DocId::receipts_for(&doc) else {
+                continue;
+            };
             if self.engine.is_expired(&doc, now) {
                 continue;
             }
@@ -736,15 +769,13 @@ impl Node {
                     alerts: chunk.to_vec(),
                 };
                 let stored = self
-                    .sign_own(Signer::Node, doc.clone(), body)
+                    .sign_own(Signer::Node, receipts.clone(), body)
                     .and_then(|e| self.store_own(vec![e]));
                 if let Err(e) = stored {
                     warn!(%doc, error = %e, "cannot sign a delivery receipt");
                 }
             }
         }
-        // Our own receipts marked their documents again; there is nothing left to sign there.
-        self.receipts_due.clear();
     }
 
     /// Keeps this node's addresses in the roster current, so other nodes (and members) can
@@ -2035,7 +2066,7 @@ impl Node {
             entry.dirty = true;
             return;
         }
-        if let Some(msg) = self.engine.generate_sync(&doc, &mut entry.state) {
+        if let Some(msg) = entry.next_message(&mut self.engine, &doc) {
             entry.in_flight = true;
             self.send_sync(peer, SyncRequestV0::Sync { doc, msg });
         }
@@ -2095,12 +2126,13 @@ impl Node {
                     SyncResponseV0::Summary { docs: ours }
                 }
                 SyncRequestV0::Sync { doc, msg } => match self.apply_sync(peer, &doc, &msg) {
-                    Ok(()) => {
+                    // Missing dependencies: the reply starts the exchange over, asking for them.
+                    Ok(()) | Err(Refusal::Restart) => {
                         let entry = peer_doc(&mut self.peers, peer, &doc);
-                        let reply = self.engine.generate_sync(&doc, &mut entry.state);
+                        let reply = entry.next_message(&mut self.engine, &doc);
                         SyncResponseV0::Sync { doc, msg: reply }
                     }
-                    Err(reason) => SyncResponseV0::Refused { reason },
+                    Err(Refusal::Refused(reason)) => SyncResponseV0::Refused { reason },
                 },
             }
         };
@@ -2120,9 +2152,13 @@ impl Node {
             }
             SyncResponseV0::Sync { doc, msg } => {
                 if let Some(msg) = msg {
-                    if self.apply_sync(peer, &doc, &msg).is_err() {
+                    if let Err(refusal) = self.apply_sync(peer, &doc, &msg) {
                         if let Some(e) = self.peers.get_mut(&peer).and_then(|p| p.get_mut(&doc)) {
                             e.in_flight = false;
+                        }
+                        if matches!(refusal, Refusal::Restart) {
+                            // Start over at once, asking for what was missing.
+                            self.start_sync(peer, doc);
                         }
                         return;
                     }
@@ -2185,33 +2221,48 @@ impl Node {
         }
     }
 
-    fn apply_sync(&mut self, peer: PeerId, doc: &DocId, msg: &[u8]) -> Result<(), String> {
+    fn apply_sync(&mut self, peer: PeerId, doc: &DocId, msg: &[u8]) -> Result<(), Refusal> {
         if self.engine.is_expired(doc, Timestamp::now()) {
-            return Err(format!("{doc} is older than this node keeps"));
+            return Err(Refusal::Refused(format!(
+                "{doc} is older than this node keeps"
+            )));
         }
         let entry = peer_doc(&mut self.peers, peer, doc);
         let result = self.engine.receive_sync(doc, &mut entry.state, msg);
         match result {
             Ok(changed) => {
+                entry.need.clear();
+                entry.missing_refusals = 0;
                 if changed {
                     self.on_local_change(doc, Some(peer));
                 }
                 Ok(())
             }
+            Err(SyncError::MissingDeps(missing))
+                if entry.missing_refusals < MAX_MISSING_REFUSALS
+                    && entry.need.len() + missing.len() <= MAX_NEED =>
+            {
+                // Changes left out by a bloom filter false positive: the next message starts
+                // over asking for them (and for those still missing from earlier rounds, which
+                // the same filter would leave out again).
+                debug!(%peer, %doc, missing = missing.len(), "restarting sync for missing changes");
+                entry.state = automerge::sync::State::new();
+                entry.need.extend(missing);
+                entry.restart = true;
+                entry.missing_refusals += 1;
+                Err(Refusal::Restart)
+            }
             Err(e) => {
                 // A fresh state makes the next exchange start over, e.g. once the roster has
                 // caught up with an author this node did not know yet.
-                self.peers
-                    .entry(peer)
-                    .or_default()
-                    .insert(doc.clone(), PeerDoc::default());
-                if e.is_peer_fault() {
+                *entry = PeerDoc::default();
+                if e.is_peer_fault() || matches!(e, SyncError::MissingDeps(_)) {
                     self.engine.stats.rejected_changes += 1;
                     warn!(%peer, %doc, error = %e, "refused sync message");
                 } else {
                     debug!(%peer, %doc, error = %e, "deferred sync message");
                 }
-                Err(e.to_string())
+                Err(Refusal::Refused(e.to_string()))
             }
         }
     }

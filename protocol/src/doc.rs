@@ -43,15 +43,21 @@ pub enum SyncError {
     /// An event is not allowed for its author.
     #[error("{0}")]
     Auth(AuthError),
-    /// The changes depend on changes we do not have.
-    #[error("changes with missing dependencies")]
-    MissingDeps,
+    /// The changes depend on changes we do not have: these. An honest peer leaves a change
+    /// out when automerge's bloom filter gives a false positive; ask for them with
+    /// [`Document::restart_sync_message`].
+    #[error("changes with {} missing dependencies", .0.len())]
+    MissingDeps(Vec<ChangeHash>),
 }
 
 impl SyncError {
-    /// Whether the peer is at fault (as opposed to this node not knowing an author yet).
+    /// Whether the peer is at fault (as opposed to this node not knowing an author yet, or a
+    /// change left out by the sync protocol's bloom filter).
     pub fn is_peer_fault(&self) -> bool {
-        !matches!(self, SyncError::Auth(AuthError::UnknownAuthor(_)))
+        !matches!(
+            self,
+            SyncError::Auth(AuthError::UnknownAuthor(_)) | SyncError::MissingDeps(_)
+        )
     }
 }
 
@@ -227,6 +233,31 @@ impl Document {
         self.doc.generate_sync_message(state).map(|m| m.encode())
     }
 
+    /// The first message of an exchange that starts over after a message was refused for
+    /// missing dependencies: from a fresh `state`, asking for `need` by hash and telling the
+    /// peer to forget what it sent (automerge's reset flag), so that it sends the refused
+    /// changes again along with the ones they depend on. Without `need` the peer would test
+    /// its changes against the same bloom filter and leave the same change out again.
+    pub fn restart_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+        need: &[ChangeHash],
+    ) -> Option<Vec<u8>> {
+        *state = automerge::sync::State::new();
+        // A fresh state always has something to say (its heads and bloom filter).
+        let mut message = self.doc.generate_sync_message(state)?;
+        for hash in need {
+            if !message.need.contains(hash) {
+                message.need.push(*hash);
+            }
+        }
+        message
+            .flags
+            .get_or_insert_with(automerge::sync::MessageFlags::new)
+            .set(automerge::sync::MessageFlags::SYNC_RESET);
+        Some(message.encode())
+    }
+
     /// Applies a peer's sync message, keeping it only if every new event is valid and allowed
     /// by `roster` (for the roster document, events may authorise each other). Returns the new
     /// events. On error the document and `state` are as they were.
@@ -254,10 +285,13 @@ impl Document {
         }));
         let result = match applied {
             // Changes whose dependencies did not come (a bloom filter false positive in the
-            // sync protocol can leave one out) are refused with the whole message; the sync
-            // state is reset and the next exchange starts over. Holding them for a later round
-            // instead costs automerge 0.12 far more memory and time on a large catch-up.
-            Ok(Ok(())) if !self.doc.get_missing_deps(&[]).is_empty() => Err(SyncError::MissingDeps),
+            // sync protocol can leave one out) are refused with the whole message, naming what
+            // is missing; the exchange starts over asking for it (`restart_sync_message`).
+            // Holding the changes for a later round instead costs automerge 0.12 far more
+            // memory and time on a large catch-up.
+            Ok(Ok(())) if !self.doc.get_missing_deps(&[]).is_empty() => {
+                Err(SyncError::MissingDeps(self.doc.get_missing_deps(&[])))
+            }
             Ok(Ok(())) => self.validate_since(&before, roster),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SyncError::Panicked),

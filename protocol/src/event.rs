@@ -464,7 +464,8 @@ pub enum Body {
         /// The tag.
         tag: [u8; 16],
     },
-    /// A delivery receipt: the author node holds these alerts of the document on its disk.
+    /// A delivery receipt: the author node holds these alerts on its disk. It lives in the
+    /// receipts document of the alerts' region and month ([`crate::ids::DocId::receipts_for`]).
     Held {
         /// The alerts, in increasing order, at most [`MAX_HELD`].
         alerts: Vec<RecordId>,
@@ -867,7 +868,7 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                     "a receipt names 1 to {MAX_HELD} alerts in increasing order"
                 )));
             }
-            if doc.collection() != crate::ids::Collection::Alerts {
+            if doc.collection() != crate::ids::Collection::Receipts {
                 return Err(wrong_doc());
             }
         }

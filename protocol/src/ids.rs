@@ -245,7 +245,8 @@ pub fn check_slug(what: &'static str, s: &str) -> Result<(), ParseIdError> {
 /// The id of a document: one collection, scoped by region or organisation and by period, so
 /// that no document grows without bound and retention can drop whole documents.
 ///
-/// Text forms: `roster`, `alerts/REGION/YYYY-MM`, `checkins/ORG/YYYY-MM`, `shelters/REGION`.
+/// Text forms: `roster`, `alerts/REGION/YYYY-MM`, `receipts/REGION/YYYY-MM`,
+/// `checkins/ORG/YYYY-MM`, `shelters/REGION`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DocId(String);
@@ -257,6 +258,10 @@ pub enum Collection {
     Roster,
     /// Alerts and panics of one region and month.
     Alerts,
+    /// Nodes' delivery receipts for the alerts of one region and month. They live apart from
+    /// the alerts so that an alert document keeps few writers: every node writes receipts, and
+    /// an alert's path through the network does not wait on them.
+    Receipts,
     /// Check-ins of one organisation's members and month.
     Checkins,
     /// Shelters of one region.
@@ -271,6 +276,18 @@ impl DocId {
     /// The alerts document of `region` for the month of `at`.
     pub fn alerts(region: &str, at: Timestamp) -> Self {
         Self(format!("alerts/{region}/{}", at.month()))
+    }
+    /// The delivery receipts document for the alerts document `alerts` (same region and
+    /// month); `None` for a document that is not an alerts document.
+    pub fn receipts_for(alerts: &DocId) -> Option<Self> {
+        if alerts.collection() != Collection::Alerts {
+            return None;
+        }
+        Some(Self(format!(
+            "receipts/{}/{}",
+            alerts.scope()?,
+            alerts.period()?
+        )))
     }
     /// The check-ins document of `org` for the month of `at`.
     pub fn checkins(org: &str, at: Timestamp) -> Self {
@@ -288,6 +305,7 @@ impl DocId {
     pub fn collection(&self) -> Collection {
         match self.0.split('/').next() {
             Some("alerts") => Collection::Alerts,
+            Some("receipts") => Collection::Receipts,
             Some("checkins") => Collection::Checkins,
             Some("shelters") => Collection::Shelters,
             _ => Collection::Roster,
@@ -344,7 +362,9 @@ impl FromStr for DocId {
         };
         let ok = match parts.as_slice() {
             ["roster"] => true,
-            ["alerts", region, period] => check_slug("region", region).is_ok() && period_ok(period),
+            ["alerts" | "receipts", region, period] => {
+                check_slug("region", region).is_ok() && period_ok(period)
+            }
             ["checkins", org, period] => check_slug("org", org).is_ok() && period_ok(period),
             ["shelters", region] => check_slug("region", region).is_ok(),
             _ => false,

@@ -280,17 +280,32 @@ fn forge(event: &Event, key: &SecretKey) -> Vec<u8> {
 
 /// Syncs two documents until neither has anything to say.
 fn sync_docs(a: &mut Document, b: &mut Document, roster: &Roster) -> Result<(), SyncError> {
-    let (mut sa, mut sb) = (State::new(), State::new());
+    // Each side's sync state, the changes it found missing, and whether to restart.
+    type Side = (State, Vec<automerge::ChangeHash>, bool);
+    let (mut sa, mut sb): (Side, Side) = Default::default();
+    // A message refused for missing dependencies (a bloom filter false positive) restarts the
+    // exchange asking for them, as on a node.
+    let step = |from: &mut Document, f: &mut Side, to: &mut Document, t: &mut Side| {
+        let msg = if std::mem::take(&mut f.2) {
+            from.restart_sync_message(&mut f.0, &f.1)
+        } else {
+            from.generate_sync_message(&mut f.0)
+        };
+        let Some(msg) = msg else { return Ok(false) };
+        match to.receive_sync_message(&mut t.0, &msg, roster) {
+            Ok(_) => t.1.clear(),
+            Err(SyncError::MissingDeps(missing)) if t.1.len() < 1024 => {
+                t.1.extend(missing);
+                t.2 = true;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(true)
+    };
     for _ in 0..64 {
-        let to_b = a.generate_sync_message(&mut sa);
-        if let Some(msg) = &to_b {
-            b.receive_sync_message(&mut sb, msg, roster)?;
-        }
-        let to_a = b.generate_sync_message(&mut sb);
-        if let Some(msg) = &to_a {
-            a.receive_sync_message(&mut sa, msg, roster)?;
-        }
-        if to_a.is_none() && to_b.is_none() {
+        let to_b = step(a, &mut sa, b, &mut sb)?;
+        let to_a = step(b, &mut sb, a, &mut sa)?;
+        if !to_a && !to_b {
             return Ok(());
         }
     }
@@ -305,10 +320,27 @@ fn sync_raw_into(
 ) -> Result<Vec<SignedEvent>, SyncError> {
     let (mut hs, mut st) = (State::new(), State::new());
     let mut received = Vec::new();
+    // As a node does: a message refused for missing dependencies (a bloom filter false
+    // positive) restarts the exchange, asking for them.
+    let mut need = Vec::new();
     for _ in 0..64 {
         let to_honest = SyncDoc::generate_sync_message(hostile, &mut hs).map(|m| m.encode());
         if let Some(msg) = &to_honest {
-            received.extend(honest.receive_sync_message(&mut st, msg, roster)?);
+            match honest.receive_sync_message(&mut st, msg, roster) {
+                Ok(events) => {
+                    received.extend(events);
+                    need.clear();
+                }
+                Err(SyncError::MissingDeps(missing)) if need.len() < 1024 => {
+                    need.extend(missing);
+                    let restart = honest.restart_sync_message(&mut st, &need);
+                    let msg = restart.expect("a restart always has something to say");
+                    let msg = automerge::sync::Message::decode(&msg).expect("restart decodes");
+                    SyncDoc::receive_sync_message(hostile, &mut hs, msg).expect("hostile receives");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         }
         let to_hostile = honest.generate_sync_message(&mut st);
         if let Some(msg) = &to_hostile {
@@ -1847,6 +1879,92 @@ fn the_id_index_follows_the_events() {
     assert!(!honest.doc.contains(refused.id()));
 }
 
+/// A message that leaves out a change the others depend on, as automerge's bloom filter does
+/// on a false positive, is refused whole and names the change; the restarted exchange asks for
+/// it and the peer sends it again with the one it had already sent, so sync completes.
+#[test]
+fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    // A sender with a fixed actor and commit times, so that change hashes (and the bloom
+    // filter's answers) are the same on every run.
+    let mut sender = Automerge::new().with_actor(ActorId::from(b"sender".as_slice()));
+    let fixed = || CommitOptions::default().with_time(0);
+    for i in 0..12 {
+        let e = alert_event(&net.s, t.plus_ms(i), AlertKind::Alert, "org-a");
+        put_event_with(&mut sender, &e, fixed());
+    }
+    let mut receiver = Document::new(DocId::alerts("oaxaca", t));
+    sync_raw_into(&mut sender, &mut receiver, &roster).expect("first sync");
+    let first = alert_event(&net.s, t.plus_ms(100), AlertKind::Alert, "org-a");
+    let second = alert_event(&net.s, t.plus_ms(101), AlertKind::Alert, "org-a");
+    put_event_with(&mut sender, &first, fixed());
+    let first_hash = sender.get_heads()[0];
+    put_event_with(&mut sender, &second, fixed());
+
+    // One round: the receiver says what it has, the sender answers with both changes.
+    let (mut ss, mut rs) = (State::new(), State::new());
+    let answer = |sender: &mut Automerge, ss: &mut State, msg: Vec<u8>| {
+        let msg = automerge::sync::Message::decode(&msg).expect("decodes");
+        SyncDoc::receive_sync_message(sender, ss, msg).expect("sender receives");
+        SyncDoc::generate_sync_message(sender, ss).expect("sender answers")
+    };
+    let hello = receiver
+        .generate_sync_message(&mut rs)
+        .expect("receiver starts");
+    let mut reply = answer(&mut sender, &mut ss, hello);
+    let change = |hash: &automerge::ChangeHash| {
+        let c = sender.get_change_by_hash(hash).expect("the sender has it");
+        c.raw_bytes().to_vec()
+    };
+    let second_hash = sender.get_heads()[0];
+    let (first_bytes, second_bytes) = (change(&first_hash), change(&second_hash));
+    let sent = |m: &automerge::sync::Message| m.changes.iter().map(<[u8]>::len).sum::<usize>();
+    assert_eq!(
+        sent(&reply),
+        first_bytes.len() + second_bytes.len(),
+        "both new changes are sent"
+    );
+    // The first change goes missing.
+    reply.changes = second_bytes.clone().into();
+    let heads = receiver.heads();
+    let err = receiver
+        .receive_sync_message(&mut rs, &reply.encode(), &roster)
+        .expect_err("a change without its dependency is refused");
+    let SyncError::MissingDeps(missing) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(missing, &vec![first_hash]);
+    assert!(!err.is_peer_fault());
+    assert_eq!(receiver.heads(), heads, "nothing of the message was kept");
+    assert!(!receiver.contains(second.id()));
+
+    // Starting over from a fresh state alone is not enough: the sender remembers that it sent
+    // both changes and sends neither again.
+    let plain = receiver
+        .generate_sync_message(&mut State::new())
+        .expect("a fresh state speaks");
+    let again = answer(&mut sender.clone(), &mut ss.clone(), plain);
+    assert!(again.changes.is_empty());
+
+    // The restart asks for the missing change and resets what the sender remembers.
+    let restart = receiver
+        .restart_sync_message(&mut rs, missing)
+        .expect("a restart speaks");
+    let reply = answer(&mut sender, &mut ss, restart);
+    assert_eq!(
+        sent(&reply),
+        first_bytes.len() + second_bytes.len(),
+        "the missing change and its dependent"
+    );
+    let fresh = receiver
+        .receive_sync_message(&mut rs, &reply.encode(), &roster)
+        .expect("the restarted exchange is accepted");
+    assert_eq!(ids(&fresh), ids(&[first, second]));
+    assert_eq!(receiver.heads(), sender.get_heads());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Hostile sync
 // ---------------------------------------------------------------------------------------------
@@ -2316,12 +2434,7 @@ fn put_event_with(doc: &mut Automerge, event: &SignedEvent, options: CommitOptio
 #[test]
 fn hostile_history_is_checked_change_by_change() {
     let only_events = || SyncError::InvalidChange("only new events may be added".into());
-    // A bloom filter false positive can make the hostile side leave a change out of its
-    // message; the message is then refused for missing dependencies before its content is
-    // read. That is a refusal too (the checks below it are the same as `refuses` makes).
-    let same = |a: &SyncError, b: &SyncError| {
-        format!("{a:?}") == format!("{b:?}") || matches!(a, SyncError::MissingDeps)
-    };
+    let same = |a: &SyncError, b: &SyncError| format!("{a:?}") == format!("{b:?}");
 
     // Junk put in one change and deleted in the next: the net effect is nothing, but the junk
     // would stay in the history every node keeps and passes on.
@@ -2346,10 +2459,7 @@ fn hostile_history_is_checked_change_by_change() {
     tx.commit();
     let err = honest.refuses(hostile);
     assert!(
-        matches!(
-            err,
-            SyncError::Event(VerifyError::Malformed(_)) | SyncError::MissingDeps
-        ),
+        matches!(err, SyncError::Event(VerifyError::Malformed(_))),
         "{err:?}"
     );
 
@@ -2382,10 +2492,7 @@ fn hostile_history_is_checked_change_by_change() {
     put_bytes(&mut hostile, &event.id().to_string(), b"junk");
     put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
     let err = honest.refuses(hostile);
-    assert!(
-        matches!(err, SyncError::Event(_) | SyncError::MissingDeps),
-        "{err:?}"
-    );
+    assert!(matches!(err, SyncError::Event(_)), "{err:?}");
 
     // A valid event put and deleted again.
     let honest = Honest::new();
@@ -3055,11 +3162,17 @@ fn documents_loaded_from_peers_are_checked_op_by_op() {
 // ---------------------------------------------------------------------------------------------
 
 fn held_event(key: &SecretKey, t: Timestamp, alerts: Vec<RecordId>) -> SignedEvent {
-    sign(key, t, DocId::alerts("oaxaca", t), Body::Held { alerts })
+    let receipts = DocId::receipts_for(&DocId::alerts("oaxaca", t));
+    sign(
+        key,
+        t,
+        receipts.expect("an alerts document"),
+        Body::Held { alerts },
+    )
 }
 
 #[test]
-fn receipts_are_written_by_nodes_in_alert_documents_only() {
+fn receipts_are_written_by_nodes_in_receipt_documents_only() {
     let net = Net::new();
     let roster = net.roster();
     let p = panic_event(&net.m, at(HOUR));
@@ -3079,7 +3192,7 @@ fn receipts_are_written_by_nodes_in_alert_documents_only() {
         roster.authorize(held_event(&net.x, at(HOUR + 1), vec![id]).event()),
         Err(AuthError::UnknownAuthor(_))
     ));
-    // Field rules: non-empty, increasing, bounded, and only in an alerts document.
+    // Field rules: non-empty, increasing, bounded, and only in a receipts document.
     let bad = |alerts: Vec<RecordId>, doc: DocId| {
         SignedEvent::sign(
             Event {
@@ -3092,23 +3205,41 @@ fn receipts_are_written_by_nodes_in_alert_documents_only() {
         )
     };
     let alerts_doc = DocId::alerts("oaxaca", at(HOUR));
-    assert!(bad(vec![], alerts_doc.clone()).is_err());
+    let receipts_doc = DocId::receipts_for(&alerts_doc).expect("an alerts document");
+    assert_eq!(
+        receipts_doc.as_str(),
+        format!("receipts/oaxaca/{}", at(HOUR).month())
+    );
+    assert_eq!(receipts_doc.collection(), crate::ids::Collection::Receipts);
+    assert_eq!(
+        receipts_doc.as_str().parse::<DocId>(),
+        Ok(receipts_doc.clone())
+    );
+    assert_eq!(DocId::receipts_for(&receipts_doc), None);
+    assert!(bad(vec![], receipts_doc.clone()).is_err());
     let mut two = vec![rid("a"), rid("b")];
     two.sort();
     let mut reversed = two.clone();
     reversed.reverse();
-    assert!(bad(reversed, alerts_doc.clone()).is_err());
-    assert!(bad(vec![rid("a"), rid("a")], alerts_doc.clone()).is_err());
-    assert!(bad(two.clone(), alerts_doc.clone()).is_ok());
+    assert!(bad(reversed, receipts_doc.clone()).is_err());
+    assert!(bad(vec![rid("a"), rid("a")], receipts_doc.clone()).is_err());
+    assert!(bad(two.clone(), receipts_doc.clone()).is_ok());
     let too_many: BTreeSet<RecordId> = (0..=crate::event::MAX_HELD)
         .map(|i| rid(&i.to_string()))
         .collect();
-    assert!(bad(too_many.into_iter().collect(), alerts_doc).is_err());
+    assert!(bad(too_many.into_iter().collect(), receipts_doc).is_err());
+    // Not in the alerts document itself: an alert's document keeps its few writers.
+    assert!(bad(two.clone(), alerts_doc).is_err());
     assert!(bad(two, DocId::shelters("oaxaca")).is_err());
-    // A receipt in the alerts document of the alert's month.
+    // The receipt goes in the receipts document paired with the alert's.
     assert_eq!(
-        p.event().doc,
-        held_event(&net.n, at(HOUR + 1), vec![id]).event().doc
+        DocId::receipts_for(&p.event().doc),
+        Some(
+            held_event(&net.n, at(HOUR + 1), vec![id])
+                .event()
+                .doc
+                .clone()
+        )
     );
 }
 
@@ -3140,6 +3271,14 @@ fn alert_view_counts_each_nodes_receipt_once() {
         held_event(&net.n, at(HOUR + 40), vec![id]),
         // A second receipt by the same node does not count twice.
         held_event(&net.n, at(HOUR + 90), ids.clone()),
+        // A receipt in another month's receipts document is not for this alert.
+        sign(
+            &nb,
+            at(HOUR + 1_000),
+            DocId::receipts_for(&DocId::alerts("oaxaca", at(HOUR).plus_ms(40 * 24 * HOUR)))
+                .expect("an alerts document"),
+            Body::Held { alerts: vec![id] },
+        ),
         held_event(&nb, at(HOUR + 2_000), ids),
         alert_action(&net.s, at(HOUR + 40_000), Body::Ack { alert: id }),
     ];

@@ -183,7 +183,11 @@ pub fn alerts<'a>(
                 continue;
             };
             let author = ev.author.to_string();
-            if view.doc != ev.doc.as_str() || view.held_by.iter().any(|r| r.node == author) {
+            // A receipt counts in the receipts document paired with the alert's document
+            // (`receipts/R/M` for `alerts/R/M`).
+            let paired =
+                view.doc.strip_prefix("alerts/") == ev.doc.as_str().strip_prefix("receipts/");
+            if !paired || view.held_by.iter().any(|r| r.node == author) {
                 continue;
             }
             let security_contact_node = roster.members.values().any(|m| {

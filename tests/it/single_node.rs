@@ -432,15 +432,19 @@ fn metrics_on_loopback() {
         "no me toca",
     ]);
     assert_ne!(refused.code, Some(0));
-    // The panic and this node's delivery receipt for it.
-    let body = wait_for("metrics to show the panic", || {
+    // The panic, and this node's delivery receipt for it in the receipts document.
+    let body = wait_for("metrics to show the panic and its receipt", || {
         let body = http_get(&addr);
-        body.contains("tejido_events{collection=\"alerts\"} 2")
+        body.contains("tejido_events{collection=\"receipts\"} 1")
             .then_some(body)
     });
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(
+        body.contains("tejido_events{collection=\"alerts\"} 1"),
+        "{body}"
+    );
     assert!(body.contains("# TYPE tejido_changes_applied_total counter"));
-    assert!(body.contains("tejido_documents 2"), "{body}");
+    assert!(body.contains("tejido_documents 3"), "{body}");
     assert!(body.contains("tejido_control_queue_depth 0"), "{body}");
     assert!(body.contains("tejido_changes_rejected_total 1"), "{body}");
     assert!(
