@@ -291,16 +291,24 @@ impl Store {
         Ok(())
     }
 
-    /// [`Store::flush`] without blocking the caller's thread: sled's I/O threads write and
-    /// sync while the runtime runs other tasks (the connections sending what the node loop
-    /// queued, for one). Tokio keeps a task woken by the current one in a slot no other
-    /// worker takes from, so a blocking flush on the node task's thread would hold back the
-    /// very messages the node sent before it.
+    /// [`Store::flush`] without blocking the caller's thread: the flush waits on one of
+    /// tokio's blocking threads while the runtime runs other tasks (the connections sending
+    /// what the node loop queued, for one). Tokio keeps a task woken by the current one in a
+    /// slot no other worker takes from, so a blocking flush on the node task's thread would
+    /// hold back the very messages the node sent before it.
+    ///
+    /// Not sled's `flush_async`: that waits on a thread of sled's own small pool, the pool
+    /// that also writes the log, and several stores flushing at once (nodes in one process)
+    /// filled it with waiters and stopped every store.
     pub(crate) async fn flush_async(&mut self) -> anyhow::Result<()> {
         if !self.dirty {
             return Ok(());
         }
-        self.db.flush_async().await.context("flushing the store")?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .context("the flush task")?
+            .context("flushing the store")?;
         self.dirty = false;
         Ok(())
     }
