@@ -106,6 +106,8 @@ pub(crate) struct NodeProc {
     pub(crate) port: u16,
     /// When the current process was exec'd.
     pub(crate) started: Instant,
+    /// A command that runs `tejidod` (a profiler such as `heaptrack`), if any.
+    pub(crate) wrap: Vec<String>,
 }
 
 impl NodeProc {
@@ -125,8 +127,27 @@ impl NodeProc {
             key: PublicKey::from_bytes([0; 32]),
             port: 0,
             started: Instant::now(),
+            wrap: Vec::new(),
         };
         node.spawn(bins)?;
+        node.wait_listening().await?;
+        Ok(node)
+    }
+
+    /// A node running inside this process, with its data directory at `dir/name`: waits until
+    /// it answers `Status` with a listen address.
+    pub(crate) async fn attach(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        let mut node = Self {
+            name: name.to_string(),
+            dir: dir.join(name),
+            args: Vec::new(),
+            child: None,
+            log: dir.join(format!("{name}.log")),
+            key: PublicKey::from_bytes([0; 32]),
+            port: 0,
+            started: Instant::now(),
+            wrap: Vec::new(),
+        };
         node.wait_listening().await?;
         Ok(node)
     }
@@ -139,7 +160,15 @@ impl NodeProc {
             .open(&self.log)
             .context("log file")?;
         self.started = Instant::now();
-        let child = Command::new(&bins.tejidod)
+        let mut cmd = match self.wrap.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(&bins.tejidod);
+                cmd
+            }
+            None => Command::new(&bins.tejidod),
+        };
+        let child = cmd
             .arg("--data-dir")
             .arg(&self.dir)
             .args(&self.args)

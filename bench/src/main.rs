@@ -2,12 +2,13 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,month,idle,startup]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
 //! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
-//! events, catch-up of a restarted node, memory), a month of check-ins of 500 members in one
+//! events, catch-up of a restarted node, memory), alert latency on random sparse meshes of 10,
+//! 50 and 100 nodes running inside this process, a month of check-ins of 500 members in one
 //! node (start-up and memory), the idle cost of a node with 5 peers (bytes and CPU), then
 //! start-up of one node on 10000 events.
 //! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
@@ -15,6 +16,7 @@
 
 mod client;
 mod cluster;
+mod mesh;
 mod micro;
 mod report;
 mod scenarios;
@@ -47,12 +49,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,month,idle,startup")?;
+                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,month,idle,startup]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -106,6 +108,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if wants("mesh") {
+        // In-process nodes log here, at TEJIDO_BENCH_LOG's level (nothing by default).
+        mesh::install_tracing(std::env::var("TEJIDO_BENCH_LOG").ok());
+        let sizes: Vec<usize> = match std::env::var("TEJIDO_BENCH_MESH") {
+            Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+            Err(_) if opts.quick => vec![10, 50],
+            Err(_) => vec![10, 50, 100],
+        };
+        for n in sizes {
+            eprintln!("alert latency on a sparse mesh of {n} nodes (in-process)");
+            let done = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+                Ok(dir) => runtime.block_on(mesh::mesh(dir.path(), n, &mut report, &opts)),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = done {
+                report.fail(&format!("mesh of {n}"), &e);
+            }
+        }
+    }
     if wants("chain") || wants("startup") || wants("month") || wants("idle") {
         let bins = match cluster::Bins::locate(args.build) {
             Ok(b) => b,

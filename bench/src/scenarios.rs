@@ -22,7 +22,7 @@ use crate::workload::{per_doc, submits, Writer};
 /// Nodes in the chain.
 pub(crate) const CHAIN: usize = 10;
 /// The member's home region; alerts of the latency trials go to its document.
-const REGION: &str = "bench";
+pub(crate) const REGION: &str = "bench";
 /// How often the last node's socket is polled during a latency trial.
 const LATENCY_POLL: Duration = Duration::from_millis(1);
 /// How often sockets are polled while waiting for convergence.
@@ -61,7 +61,7 @@ pub(crate) struct Chain {
 
 /// Registers a new member of `org` on `node` the way `tejido join` does (operator invite, then
 /// `Redeem` from the invite's one-time identity), keeping the member's key in-process.
-async fn register_member(node: &NodeProc, org: &str) -> anyhow::Result<Writer> {
+pub(crate) async fn register_member(node: &NodeProc, org: &str) -> anyhow::Result<Writer> {
     let code = match node
         .call(&Request::InviteMember {
             name: "bench member".into(),
@@ -650,6 +650,11 @@ pub(crate) async fn catch_up(
     args.push("--listen".into());
     args.push(format!("/ip4/127.0.0.1/tcp/{port}"));
     node.args = args;
+    // TEJIDO_BENCH_RESTART_WRAP="heaptrack -o FILE" profiles the catching-up node (its
+    // memory figures are then the wrapper's).
+    if let Ok(wrap) = std::env::var("TEJIDO_BENCH_RESTART_WRAP") {
+        node.wrap = wrap.split_whitespace().map(str::to_string).collect();
+    }
     node.spawn(&chain.bins)?;
     let (ready, _) = node.wait_status().await?;
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -317,14 +317,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies a peer's sync message for `doc_id`. Returns whether the document changed (and
-    /// was written to the store, not yet flushed). On error nothing was kept.
+    /// Applies a peer's sync message for `doc_id`. Returns the new events when the document
+    /// changed (they were written to the store, not yet flushed). On error nothing was kept.
     pub(crate) fn receive_sync(
         &mut self,
         doc_id: &DocId,
         state: &mut automerge::sync::State,
         msg: &[u8],
-    ) -> Result<bool, SyncError> {
+    ) -> Result<Option<Vec<SignedEvent>>, SyncError> {
         if !self.roster.accepts_doc(doc_id) {
             return Err(SyncError::InvalidChange(format!(
                 "unknown document {doc_id}"
@@ -337,7 +337,7 @@ impl Engine {
         let before = doc.heads();
         let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
         if doc.heads() == before {
-            return Ok(false);
+            return Ok(None);
         }
         if let Err(e) = self.persist(doc_id, &before) {
             tracing::error!(doc = %doc_id, error = %format!("{e:#}"), "cannot persist synced changes");
@@ -347,7 +347,7 @@ impl Engine {
             self.refold_roster();
         }
         self.stats.applied_changes += 1;
-        Ok(true)
+        Ok(Some(fresh))
     }
 
     /// The next sync message for a peer. With `restart`, the exchange starts over from a fresh

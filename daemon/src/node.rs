@@ -116,6 +116,14 @@ impl PeerDoc {
     }
 }
 
+/// The ids of the alerts among `events`.
+fn alert_ids(events: &[SignedEvent]) -> impl Iterator<Item = protocol::ids::RecordId> + '_ {
+    events.iter().filter_map(|e| match &e.event().body {
+        Body::Alert(a) => Some(a.id),
+        _ => None,
+    })
+}
+
 /// Why a peer's sync message was not applied.
 enum Refusal {
     /// Changes were missing: the exchange starts over asking for them.
@@ -1987,6 +1995,15 @@ impl Node {
         }
     }
 
+    /// Marks alerts this node now shows, as debug events of target `tejido::visible` (the
+    /// benchmark's in-process mode times an alert's arrival at every node with them, without
+    /// polling). An alert may be marked twice (gossip, then sync); the first counts.
+    fn note_visible(&self, alerts: impl Iterator<Item = protocol::ids::RecordId>) {
+        for alert in alerts {
+            debug!(target: "tejido::visible", node = %self.me, %alert, "alert visible");
+        }
+    }
+
     /// Signs an event of this node's own, as the node or as its operator's admin key.
     fn sign_own(&self, signer: Signer, doc: DocId, body: Body) -> Result<SignedEvent, String> {
         let key = match signer {
@@ -2050,6 +2067,7 @@ impl Node {
         match (verdict, decoded) {
             (Verdict::Accept, Ok(event)) => {
                 self.engine.stats.gossip_accepted += 1;
+                self.note_visible(alert_ids(std::slice::from_ref(&event)));
                 self.engine.add_hint(event);
             }
             (Verdict::Reject(why), _) => {
@@ -2230,10 +2248,11 @@ impl Node {
         let entry = peer_doc(&mut self.peers, peer, doc);
         let result = self.engine.receive_sync(doc, &mut entry.state, msg);
         match result {
-            Ok(changed) => {
+            Ok(fresh) => {
                 entry.need.clear();
                 entry.missing_refusals = 0;
-                if changed {
+                if let Some(fresh) = fresh {
+                    self.note_visible(alert_ids(&fresh));
                     self.on_local_change(doc, Some(peer));
                 }
                 Ok(())
