@@ -277,8 +277,21 @@ impl Document {
         let saved_state = state.clone();
 
         let applied = catch_unwind(AssertUnwindSafe(|| {
-            let message = automerge::sync::Message::decode(msg)
+            let mut message = automerge::sync::Message::decode(msg)
                 .map_err(|e| SyncError::Malformed(e.to_string()))?;
+            // Many changes are applied in batches before the rest of the message: automerge
+            // 0.12 builds each batch's columns in one piece, and a catch-up of 10,000 changes
+            // in one batch peaked at over 1 GiB.
+            if let Some(changes) = split_changes(message.changes.iter()) {
+                if changes.len() > APPLY_BATCH {
+                    for batch in changes.chunks(APPLY_BATCH) {
+                        self.doc
+                            .load_incremental(&batch.concat())
+                            .map_err(|e| SyncError::Malformed(e.to_string()))?;
+                    }
+                    message.changes = automerge::sync::ChunkList::empty();
+                }
+            }
             self.doc
                 .receive_sync_message(state, message)
                 .map_err(|e| SyncError::Malformed(e.to_string()))
@@ -438,6 +451,47 @@ pub fn is_roster_body(body: &Body) -> bool {
             | Body::Revoke { .. }
             | Body::DuressSet { .. }
     )
+}
+
+/// Changes applied at once when a sync message brings many.
+pub(crate) const APPLY_BATCH: usize = 256;
+
+/// The individual change chunks of a sync message's chunk lists (a version 2 message joins
+/// them in one), or `None` when one is not a change or cannot be read (the message is then
+/// handed to automerge whole, which refuses what is malformed).
+pub(crate) fn split_changes<'a>(lists: impl Iterator<Item = &'a [u8]>) -> Option<Vec<&'a [u8]>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const CHANGE: u8 = 1;
+    const COMPRESSED_CHANGE: u8 = 2;
+    let mut out = Vec::new();
+    for list in lists {
+        let mut rest = list;
+        while !rest.is_empty() {
+            if rest.get(..4)? != MAGIC || !matches!(rest.get(8)?, &CHANGE | &COMPRESSED_CHANGE) {
+                return None;
+            }
+            // Magic, checksum and type, then the length of the data as unsigned LEB128.
+            let mut at = 9;
+            let mut len: usize = 0;
+            let mut shift = 0;
+            loop {
+                let byte = *rest.get(at)?;
+                at += 1;
+                len |= usize::from(byte & 0x7f).checked_shl(shift)?;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift > 28 {
+                    return None;
+                }
+            }
+            let end = at.checked_add(len)?;
+            out.push(rest.get(..end)?);
+            rest = &rest[end..];
+        }
+    }
+    Some(out)
 }
 
 fn read_root(doc: &Automerge) -> Vec<(String, Vec<u8>)> {

@@ -1965,6 +1965,46 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
     assert_eq!(receiver.heads(), sender.get_heads());
 }
 
+/// A sync message with more changes than one batch is applied in batches, and reads the
+/// changes out of a version 2 message's joined chunk.
+#[test]
+fn many_changes_in_one_message_are_applied_in_batches() {
+    use crate::doc::{split_changes, APPLY_BATCH};
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let mut sender = Document::new(id.clone());
+    let mut receiver = Document::new(id.clone());
+    // One change per event, as a busy node writes them.
+    let event = |i: i64| alert_event(&net.s, t.plus_ms(i), AlertKind::Alert, "org-a");
+    for i in 0..900 {
+        sender.insert(&[event(i)]);
+    }
+    sync_docs(&mut sender, &mut receiver, &roster).expect("first sync");
+    let before = sender.heads();
+    // Fewer than a third of the document, so they travel as changes, more than a batch.
+    let new = 2 * APPLY_BATCH as i64 - 100;
+    for i in 900..900 + new {
+        sender.insert(&[event(i)]);
+    }
+    let joined = sender.save_after(&before);
+    let changes = split_changes(std::iter::once(joined.as_slice())).expect("changes");
+    assert_eq!(changes.len(), new as usize);
+    assert_eq!(changes.concat(), joined);
+    for change in &changes {
+        automerge::Change::from_bytes(change.to_vec()).expect("one whole change");
+    }
+    // A whole document, or a cut chunk, is left to automerge.
+    assert!(split_changes(std::iter::once(sender.save().as_slice())).is_none());
+    assert!(split_changes(std::iter::once(&joined[..joined.len() - 1])).is_none());
+
+    sync_docs(&mut sender, &mut receiver, &roster).expect("second sync");
+    assert_eq!(receiver.heads(), sender.heads());
+    assert_eq!(ids(receiver.events()), ids(sender.events()));
+    assert_eq!(receiver.len(), 900 + new as usize);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Hostile sync
 // ---------------------------------------------------------------------------------------------
