@@ -313,3 +313,45 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many stores in one process flushing at once all finish (with sled's own `flush_async`
+    /// the waits filled sled's I/O pool and every store stopped). The stores run on a thread
+    /// of their own, so that a hang fails the test instead of stopping it.
+    #[test]
+    fn many_stores_flushing_at_once_all_finish() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let result = runtime.block_on(async {
+                let dir = tempfile::tempdir()?;
+                let mut stores = (0..48)
+                    .map(|i| Store::open(&dir.path().join(format!("s{i}")), None))
+                    .collect::<anyhow::Result<Vec<Store>>>()?;
+                for round in 0..8u8 {
+                    for store in &mut stores {
+                        store.append_chunk(&DocId::roster(), &[round; 4096])?;
+                    }
+                    let flushes = stores.iter_mut().map(|s| s.flush_async());
+                    for flushed in futures::future::join_all(flushes).await {
+                        flushed?;
+                    }
+                    anyhow::ensure!(stores.iter().all(|s| !s.dirty), "a store is still dirty");
+                }
+                Ok(())
+            });
+            let _ = done.send(result.map_err(|e| format!("{e:#}")));
+        });
+        let result = finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("every flush finishes within 120 s");
+        result.expect("every store flushed");
+    }
+}
