@@ -118,7 +118,23 @@ impl NodeProc {
         name: &str,
         args: &[&str],
     ) -> anyhow::Result<Self> {
-        let mut node = Self {
+        let mut node = Self::unstarted(dir, name, args);
+        node.spawn(bins)?;
+        node.wait_listening().await?;
+        Ok(node)
+    }
+
+    /// A node running inside this process, with its data directory at `dir/name`: waits until
+    /// it answers `Status` with a listen address.
+    pub(crate) async fn attach(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        let mut node = Self::unstarted(dir, name, &[]);
+        node.wait_listening().await?;
+        Ok(node)
+    }
+
+    /// A node at `dir/name` whose key and port are not known yet.
+    fn unstarted(dir: &Path, name: &str, args: &[&str]) -> Self {
+        Self {
             name: name.to_string(),
             dir: dir.join(name),
             args: args.iter().map(|s| s.to_string()).collect(),
@@ -128,28 +144,7 @@ impl NodeProc {
             port: 0,
             started: Instant::now(),
             wrap: Vec::new(),
-        };
-        node.spawn(bins)?;
-        node.wait_listening().await?;
-        Ok(node)
-    }
-
-    /// A node running inside this process, with its data directory at `dir/name`: waits until
-    /// it answers `Status` with a listen address.
-    pub(crate) async fn attach(dir: &Path, name: &str) -> anyhow::Result<Self> {
-        let mut node = Self {
-            name: name.to_string(),
-            dir: dir.join(name),
-            args: Vec::new(),
-            child: None,
-            log: dir.join(format!("{name}.log")),
-            key: PublicKey::from_bytes([0; 32]),
-            port: 0,
-            started: Instant::now(),
-            wrap: Vec::new(),
-        };
-        node.wait_listening().await?;
-        Ok(node)
+        }
     }
 
     /// Execs the process (without waiting for it).

@@ -19,7 +19,6 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use libp2p::Multiaddr;
 use protocol::control::{Request, Response};
-use protocol::event::AlertBody;
 use protocol::ids::Timestamp;
 use protocol::wire::{ClientRequestV0, ClientResponseV0};
 use tokio::sync::oneshot;
@@ -337,13 +336,7 @@ pub(crate) async fn mesh(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut prev = Timestamp(0);
     for t in 0..warmup + trials {
-        let mut at = Timestamp::now();
-        if at <= prev {
-            at = prev.plus_ms(1);
-        }
-        prev = at;
-        let event = writer.panic(REGION, at, format!("mesh trial {t}"));
-        let id = AlertBody::id_for(&writer.key.public(), at).to_string();
+        let (event, id) = writer.next_panic(REGION, &mut prev, format!("mesh trial {t}"));
         let start = Instant::now();
         let answer = client
             .request(ClientRequestV0::Submit {

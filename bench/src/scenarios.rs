@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use protocol::control::{Request, Response};
-use protocol::event::{AlertBody, Role};
+use protocol::event::Role;
 use protocol::ids::{SecretKey, Timestamp};
 use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode, NodeContact};
 use serde_json::json;
@@ -248,13 +248,9 @@ pub(crate) async fn latency(
     let mut store = Vec::new();
     let mut prev = Timestamp(0);
     for t in 0..warmup + trials {
-        let mut at = Timestamp::now();
-        if at <= prev {
-            at = prev.plus_ms(1);
-        }
-        prev = at;
-        let event = chain.writer.panic(REGION, at, format!("latency trial {t}"));
-        let id = AlertBody::id_for(&chain.writer.key.public(), at).to_string();
+        let (event, id) = chain
+            .writer
+            .next_panic(REGION, &mut prev, format!("latency trial {t}"));
         let poller = spawn_alert_poller(last.clone(), id);
         let start = Instant::now();
         let answer = chain

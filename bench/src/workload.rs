@@ -80,6 +80,23 @@ impl Writer {
             .collect()
     }
 
+    /// A panic now, or 1 ms after `prev` if now is not later (its id derives from key and
+    /// time, so two in one millisecond would be one alert), with its alert id; `prev` moves on.
+    pub(crate) fn next_panic(
+        &self,
+        region: &str,
+        prev: &mut Timestamp,
+        text: String,
+    ) -> (SignedEvent, String) {
+        let mut at = Timestamp::now();
+        if at <= *prev {
+            at = prev.plus_ms(1);
+        }
+        *prev = at;
+        let id = AlertBody::id_for(&self.key.public(), at).to_string();
+        (self.panic(region, at, text), id)
+    }
+
     /// `k` panics only, in one alerts document.
     pub(crate) fn panics(&self, region: &str, k: usize, tag: &str) -> Vec<SignedEvent> {
         let base = Timestamp::now().plus_ms(-(k as i64) - 1000);
