@@ -8,7 +8,7 @@
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
 //! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
 //! events, catch-up of a restarted node, memory), alert latency on random sparse meshes of 10,
-//! 50 and 100 nodes running inside this process, a month of check-ins of 500 members in one
+//! 50 and 100 nodes and a line of 50 running inside this process, a month of check-ins of 500 members in one
 //! node (start-up and memory), the idle cost of a node with 5 peers (bytes and CPU), then
 //! start-up of one node on 10000 events.
 //! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
@@ -111,19 +111,22 @@ fn main() -> ExitCode {
     if wants("mesh") {
         // In-process nodes log here, at TEJIDO_BENCH_LOG's level (nothing by default).
         mesh::install_tracing(std::env::var("TEJIDO_BENCH_LOG").ok());
-        let sizes: Vec<usize> = match std::env::var("TEJIDO_BENCH_MESH") {
-            Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
-            Err(_) if opts.quick => vec![10, 50],
-            Err(_) => vec![10, 50, 100],
-        };
-        for n in sizes {
-            eprintln!("alert latency on a sparse mesh of {n} nodes (in-process)");
+        let runs = std::env::var("TEJIDO_BENCH_MESH").unwrap_or_else(|_| {
+            if opts.quick {
+                "10,50"
+            } else {
+                "10,50,100,line50"
+            }
+            .into()
+        });
+        for (shape, n) in runs.split(',').filter_map(mesh::Shape::parse) {
+            eprintln!("alert latency on {n} in-process nodes ({shape:?})");
             let done = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
-                Ok(dir) => runtime.block_on(mesh::mesh(dir.path(), n, &mut report, &opts)),
+                Ok(dir) => runtime.block_on(mesh::mesh(dir.path(), n, shape, &mut report, &opts)),
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = done {
-                report.fail(&format!("mesh of {n}"), &e);
+                report.fail(&format!("{shape:?} of {n}"), &e);
             }
         }
     }

@@ -1,10 +1,10 @@
-//! Figure 1 on a random sparse mesh of many nodes running inside this process: one tokio
+//! Figure 1 on a random sparse mesh (or a line) of many nodes running inside this process: one tokio
 //! runtime, each node with its own sled store, operator socket and libp2p swarm on 127.0.0.1
 //! (real TCP, Noise, Yamux, gossipsub and sync), driven exactly like the process chain.
 //!
 //! Node `i` joins through an invite of a random earlier node and also dials two other random
 //! earlier nodes (bootstrap peers), so every node has about six links and the graph is
-//! connected. A member of node 0 raises a panic; every node marks the moment it shows the alert
+//! connected; in a line, node `i` joins through node `i - 1` only. A member of node 0 raises a panic; every node marks the moment it shows the alert
 //! (a gossip hint or a synced change) with a `tejido::visible` trace event, which a tracing
 //! layer here records, so nothing polls the nodes while they work. The figure is the time
 //! until the last node shows it. Between trials the network settles: every node shows every
@@ -33,7 +33,33 @@ use crate::cluster::{mem_of, NodeProc};
 use crate::report::{Figure, Report};
 use crate::scenarios::{register_member, Opts, REGION};
 
-const G_MESH: &str = "1b. alert latency, sparse mesh, in-process";
+const G_MESH: &str = "1b. alert latency, in-process nodes";
+
+/// How the nodes are linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Node i joins through a random earlier node and dials two more.
+    Mesh,
+    /// Node i joins through node i - 1 and dials nobody else.
+    Line,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Mesh => "mesh",
+            Shape::Line => "line",
+        }
+    }
+
+    /// `10`, `line50`: a size, after `line` for a line.
+    pub(crate) fn parse(text: &str) -> Option<(Shape, usize)> {
+        match text.trim().strip_prefix("line") {
+            Some(n) => Some((Shape::Line, n.parse().ok()?)),
+            None => Some((Shape::Mesh, text.trim().parse().ok()?)),
+        }
+    }
+}
 /// Bootstrap links each node adds besides the node that invited it.
 const EXTRA_LINKS: usize = 2;
 
@@ -106,14 +132,22 @@ async fn start_node(dir: &Path, i: usize, bootstrap: Vec<Multiaddr>) -> anyhow::
 }
 
 /// Starts `n` nodes and links them; returns them with each node's links (indices).
-async fn build(dir: &Path, n: usize) -> anyhow::Result<(Vec<MeshNode>, Vec<Vec<usize>>)> {
+async fn build(
+    dir: &Path,
+    n: usize,
+    shape: Shape,
+) -> anyhow::Result<(Vec<MeshNode>, Vec<Vec<usize>>)> {
     let mut rng = Rng(0x7e71_d05e_ed00 ^ n as u64);
     let mut nodes: Vec<MeshNode> = Vec::new();
     let mut links: Vec<Vec<usize>> = Vec::new();
     for i in 0..n {
-        let parent = if i > 0 { rng.below(i) } else { 0 };
+        let parent = match shape {
+            _ if i == 0 => 0,
+            Shape::Mesh => rng.below(i),
+            Shape::Line => i - 1,
+        };
         let mut extra = Vec::new();
-        while i > EXTRA_LINKS && extra.len() < EXTRA_LINKS {
+        while shape == Shape::Mesh && i > EXTRA_LINKS && extra.len() < EXTRA_LINKS {
             let j = rng.below(i);
             if j != parent && !extra.contains(&j) {
                 extra.push(j);
@@ -278,16 +312,18 @@ async fn settle(nodes: &[MeshNode], id: &str) -> anyhow::Result<Instant> {
     }
 }
 
-/// Alert latency to every node of an `n`-node mesh in this process.
+/// Alert latency to every node of `n` nodes linked as `shape`, in this process.
 pub(crate) async fn mesh(
     dir: &Path,
     n: usize,
+    shape: Shape,
     report: &mut Report,
     opts: &Opts,
 ) -> anyhow::Result<()> {
+    let kind = shape.name();
     let setup = Instant::now();
     let rss_before = mem_of(std::process::id()).map(|m| m.rss_kb).unwrap_or(0);
-    let (nodes, links) = build(dir, n).await?;
+    let (nodes, links) = build(dir, n, shape).await?;
     let writer = register_member(&nodes[0].node, "org0").await?;
     // Every node has node 0's roster and is connected to each node it linked to.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -314,14 +350,14 @@ pub(crate) async fn mesh(
         }
         if Instant::now() > deadline {
             bail!(
-                "the mesh of {n} did not form within 300 s (roster {same_roster}, links {linked})"
+                "the {kind} of {n} did not form within 300 s (roster {same_roster}, links {linked})"
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let edges: usize = links.iter().map(Vec::len).sum();
     eprintln!(
-        "  mesh of {n} formed in {:.1} s ({edges} links)",
+        "  {kind} of {n} formed in {:.1} s ({edges} links)",
         setup.elapsed().as_secs_f64()
     );
     // Let gossipsub build its mesh (heartbeats) before measuring.
@@ -363,7 +399,7 @@ pub(crate) async fn mesh(
         }
     }
     let store = report.add(Figure::from_samples(
-        format!("mesh{n}_store_latency_ms"),
+        format!("{kind}{n}_store_latency_ms"),
         G_MESH,
         format!("baseline: Submit of 1 panic until Stored, node 0 of {n}"),
         "ms",
@@ -371,7 +407,7 @@ pub(crate) async fn mesh(
     ));
     report.add(
         Figure::from_samples(
-            format!("mesh{n}_alert_half_nodes_ms"),
+            format!("{kind}{n}_alert_half_nodes_ms"),
             G_MESH,
             format!("panic on node 0 until shown on half of the other {}", n - 1),
             "ms",
@@ -380,7 +416,7 @@ pub(crate) async fn mesh(
         .against(&store),
     );
     let mut last = Figure::from_samples(
-        format!("mesh{n}_alert_all_nodes_ms"),
+        format!("{kind}{n}_alert_all_nodes_ms"),
         G_MESH,
         format!("panic on node 0 until shown on all other {} nodes", n - 1),
         "ms",
@@ -398,7 +434,7 @@ pub(crate) async fn mesh(
     report.add(last);
     report.add(
         Figure::from_samples(
-            format!("mesh{n}_quiet_ms"),
+            format!("{kind}{n}_quiet_ms"),
             G_MESH,
             format!("panic until all {n} nodes hold it and every receipt"),
             "ms",
@@ -411,7 +447,7 @@ pub(crate) async fn mesh(
     );
     report.add(
         Figure::single(
-            format!("mesh{n}_rss_per_node_mib"),
+            format!("{kind}{n}_rss_per_node_mib"),
             G_MESH,
             format!("RSS of the process / {n} nodes, after forming"),
             "MiB",
