@@ -90,6 +90,19 @@ pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
+/// `tejidod` arguments of a fresh benchmark node of `org` (besides `--data-dir`): TCP on
+/// 127.0.0.1 at a port the OS picks, dialling only its bootstrap peers.
+pub(crate) fn node_args(org: &str) -> [&str; 6] {
+    [
+        "--org",
+        org,
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--connect",
+        "bootstrap",
+    ]
+}
+
 /// One `tejidod`.
 pub(crate) struct NodeProc {
     /// Short name (`n0`...).

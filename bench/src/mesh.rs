@@ -29,7 +29,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::client::Client;
-use crate::cluster::{mem_of, NodeProc};
+use crate::cluster::{mem_of, node_args, NodeProc};
 use crate::report::{Figure, Report};
 use crate::scenarios::{register_member, Opts, REGION};
 
@@ -93,21 +93,15 @@ impl Rng {
 async fn start_node(dir: &Path, i: usize, bootstrap: Vec<Multiaddr>) -> anyhow::Result<MeshNode> {
     let name = format!("n{i}");
     let data = dir.join(&name);
-    let args = daemon::config::Args::try_parse_from([
-        "tejidod",
-        "--data-dir",
-        data.to_str().context("data dir")?,
-        "--org",
-        &format!("org{i}"),
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--connect",
-        "bootstrap",
-        "--network",
-        "bench",
-        "--client-rate",
-        "1000000",
-    ])?;
+    let org = format!("org{i}");
+    let args = daemon::config::Args::try_parse_from(
+        [
+            &["tejidod", "--data-dir", data.to_str().context("data dir")?][..],
+            &node_args(&org),
+            &["--network", "bench", "--client-rate", "1000000"],
+        ]
+        .concat(),
+    )?;
     let mut config = daemon::config::load(args)?;
     // No welcome text on the benchmark's standard output.
     config.fresh = false;

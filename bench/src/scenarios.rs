@@ -15,7 +15,7 @@ use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode, NodeContact}
 use serde_json::json;
 
 use crate::client::Client;
-use crate::cluster::{Bins, NodeProc, WireMeter};
+use crate::cluster::{node_args, Bins, NodeProc, WireMeter};
 use crate::report::{Figure, Goal, Report};
 use crate::workload::{per_doc, submits, Writer};
 
@@ -131,16 +131,7 @@ impl Chain {
                     bins,
                     dir,
                     &format!("n{i}"),
-                    &[
-                        "--org",
-                        &org,
-                        "--listen",
-                        "/ip4/127.0.0.1/tcp/0",
-                        "--connect",
-                        "bootstrap",
-                        "--network",
-                        "bench",
-                    ],
+                    &[&node_args(&org)[..], &["--network", "bench"]].concat(),
                 )
                 .await?,
             );
@@ -814,17 +805,8 @@ pub(crate) async fn month(
     const SIX_HOURS: i64 = 6 * 3600 * 1000;
     let members = if opts.quick { 100 } else { 500 };
     let trials = if opts.quick { 3 } else { 7 };
-    let args = [
-        "--org",
-        "month",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--connect",
-        "bootstrap",
-        // The oldest check-ins are from last month: keep them whatever today's date.
-        "--retain-checkins",
-        "90d",
-    ];
+    // The oldest check-ins are from last month: keep them whatever today's date.
+    let args = [&node_args("month")[..], &["--retain-checkins", "90d"]].concat();
     let mut node = NodeProc::start(bins, dir, "month", &args).await?;
     let loading = Instant::now();
     // The newest check-in is 5 hours old and the next is due in an hour: nobody is overdue.
@@ -895,22 +877,7 @@ pub(crate) async fn idle(
     let window = Duration::from_secs(if opts.quick { 31 } else { 61 });
     let start = |i: usize| {
         let org = format!("idle{i}");
-        async move {
-            NodeProc::start(
-                bins,
-                dir,
-                &format!("idle{i}"),
-                &[
-                    "--org",
-                    &org,
-                    "--listen",
-                    "/ip4/127.0.0.1/tcp/0",
-                    "--connect",
-                    "bootstrap",
-                ],
-            )
-            .await
-        }
+        async move { NodeProc::start(bins, dir, &format!("idle{i}"), &node_args(&org)).await }
     };
     let hub = start(0).await?;
     let mut nodes = Vec::new();
