@@ -81,15 +81,7 @@ pub struct Args {
     pub mdns: bool,
 }
 
-/// How long documents are kept after their period ends. A seized node reveals no more than
-/// this; every node drops old documents whole and refuses them from peers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Alert documents.
-    pub alerts: std::time::Duration,
-    /// Check-in documents.
-    pub checkins: std::time::Duration,
-}
+pub use crate::engine::Retention;
 
 /// Default retention of alert documents after their month ends.
 pub const DEFAULT_RETAIN_ALERTS: &str = "90d";

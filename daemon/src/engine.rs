@@ -17,6 +17,7 @@ use protocol::roster::Roster;
 use protocol::wire::DocSummary;
 
 use crate::store::Store;
+use crate::sync::ApplyError;
 
 /// How far in the future an event's clock may be before it is refused.
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -51,6 +52,37 @@ pub(crate) struct Stats {
     pub(crate) gossip_rejected: u64,
 }
 
+/// How long documents are kept after their period ends. A seized node reveals no more than
+/// this; every node drops old documents whole and refuses them from peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Alert documents.
+    pub alerts: std::time::Duration,
+    /// Check-in documents.
+    pub checkins: std::time::Duration,
+}
+
+/// A missed check-in alert still open: where it is, and whom and which due time it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenMissedCheckin {
+    pub(crate) doc: DocId,
+    pub(crate) id: protocol::ids::RecordId,
+    pub(crate) subject: PublicKey,
+    pub(crate) due: Timestamp,
+}
+
+/// What a node decides about a gossiped alert.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Valid: show it and forward it.
+    Accept,
+    /// Not yet judgeable (the roster does not know the author yet): neither forward nor
+    /// penalise; sync will bring it if it is valid.
+    Ignore,
+    /// Invalid: drop, count against the peer, never forward.
+    Reject(String),
+}
+
 /// Gossiped alerts kept at most while sync catches up with them.
 const MAX_HINTS: usize = 1024;
 /// How long a gossiped alert is shown without its document holding it.
@@ -58,7 +90,7 @@ const HINT_TTL_MS: i64 = 10 * 60 * 1000;
 
 pub(crate) struct Engine {
     /// How long documents are kept after their period; none when unset (tests of the engine).
-    retention: Option<crate::config::Retention>,
+    retention: Option<Retention>,
     store: Store,
     docs: BTreeMap<DocId, Document>,
     /// Valid alerts learnt by gossip that their document does not hold yet, oldest first: shown
@@ -94,7 +126,7 @@ impl Engine {
     }
 
     /// Sets the retention policy; call [`Engine::apply_retention`] to enforce it.
-    pub(crate) fn set_retention(&mut self, retention: crate::config::Retention) {
+    pub(crate) fn set_retention(&mut self, retention: Retention) {
         self.retention = Some(retention);
     }
 
@@ -166,8 +198,8 @@ impl Engine {
         node: PublicKey,
         network: &str,
         org: &str,
+        now: Timestamp,
     ) -> anyhow::Result<()> {
-        let now = Timestamp::now();
         let genesis = SignedEvent::sign(
             Event {
                 author: admin.public(),
@@ -182,7 +214,7 @@ impl Engine {
             },
             admin,
         )?;
-        self.submit(None, vec![genesis])
+        self.submit(None, vec![genesis], now)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
@@ -222,13 +254,13 @@ impl Engine {
         &mut self,
         requester: Option<PublicKey>,
         events: Vec<SignedEvent>,
+        now: Timestamp,
     ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
         if events.is_empty() || events.len() > MAX_EVENTS_PER_SUBMIT {
             return Err(SubmitError::BadRequest(format!(
                 "send 1 to {MAX_EVENTS_PER_SUBMIT} events"
             )));
         }
-        let now = Timestamp::now();
         let mut by_doc: BTreeMap<DocId, Vec<SignedEvent>> = BTreeMap::new();
         for event in events {
             let ev = event.event();
@@ -317,57 +349,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies a peer's sync message for `doc_id`. Returns the new events when the document
-    /// changed (they were written to the store, not yet flushed). On error nothing was kept.
-    pub(crate) fn receive_sync(
-        &mut self,
-        doc_id: &DocId,
-        state: &mut automerge::sync::State,
-        msg: &[u8],
-    ) -> Result<Option<Vec<SignedEvent>>, SyncError> {
-        if !self.roster.accepts_doc(doc_id) {
-            return Err(SyncError::InvalidChange(format!(
-                "unknown document {doc_id}"
-            )));
-        }
-        let doc = self
-            .docs
-            .entry(doc_id.clone())
-            .or_insert_with(|| Document::new(doc_id.clone()));
-        let before = doc.heads();
-        let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
-        if doc.heads() == before {
-            return Ok(None);
-        }
-        if let Err(e) = self.persist(doc_id, &before) {
-            tracing::error!(doc = %doc_id, error = %format!("{e:#}"), "cannot persist synced changes");
-            return Err(SyncError::Malformed("store failure".into()));
-        }
-        if *doc_id == DocId::roster() && !fresh.is_empty() {
-            self.refold_roster();
-        }
-        self.stats.applied_changes += 1;
-        Ok(Some(fresh))
-    }
-
-    /// The next sync message for a peer. With `restart`, the exchange starts over from a fresh
-    /// state asking for these changes (see [`Document::restart_sync_message`]).
-    pub(crate) fn generate_sync(
-        &mut self,
-        doc_id: &DocId,
-        state: &mut automerge::sync::State,
-        restart: Option<&[automerge::ChangeHash]>,
-    ) -> Option<Vec<u8>> {
-        let doc = self
-            .docs
-            .entry(doc_id.clone())
-            .or_insert_with(|| Document::new(doc_id.clone()));
-        match restart {
-            Some(need) => doc.restart_sync_message(state, need),
-            None => doc.generate_sync_message(state),
-        }
-    }
-
     /// The roster document in automerge's format.
     pub(crate) fn roster_bytes(&self) -> Option<Vec<u8>> {
         self.docs.get(&DocId::roster()).map(|d| d.save())
@@ -405,9 +386,9 @@ impl Engine {
     pub(crate) fn import(
         &mut self,
         contents: protocol::bundle::Contents,
+        now: Timestamp,
     ) -> Result<(usize, Vec<DocId>), String> {
         let mut batches: Vec<(DocId, Vec<SignedEvent>)> = Vec::new();
-        let now = Timestamp::now();
         for (doc, events) in contents.docs {
             if self.is_expired(&doc, now) {
                 continue;
@@ -521,10 +502,8 @@ impl Engine {
 
     /// Checks a gossiped event as sync would check it: an alert, allowed for its author, in a
     /// document this node accepts and keeps, not from the future.
-    pub(crate) fn check_hint(&self, event: &SignedEvent) -> crate::gossip::Verdict {
-        use crate::gossip::Verdict;
+    pub(crate) fn check_hint(&self, event: &SignedEvent, now: Timestamp) -> Verdict {
         let ev = event.event();
-        let now = Timestamp::now();
         if !matches!(ev.body, Body::Alert(_)) {
             return Verdict::Reject("only alerts are gossiped".into());
         }
@@ -570,13 +549,14 @@ impl Engine {
         &self,
         region: Option<&str>,
         open_only: bool,
+        now: Timestamp,
     ) -> Vec<protocol::view::AlertView> {
         let all = protocol::view::alerts(
             &self.roster,
             self.events_of(Collection::Alerts)
                 .chain(self.events_of(Collection::Receipts))
                 .chain(self.pending_hints()),
-            Timestamp::now(),
+            now,
         );
         all.into_iter()
             .filter(|a| region.is_none_or(|r| a.region == r))
@@ -584,15 +564,15 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) fn checkins(&self, overdue_only: bool) -> Vec<protocol::view::CheckinView> {
-        protocol::view::checkins(
-            &self.roster,
-            self.events_of(Collection::Checkins),
-            Timestamp::now(),
-        )
-        .into_iter()
-        .filter(|c| !overdue_only || c.overdue)
-        .collect()
+    pub(crate) fn checkins(
+        &self,
+        overdue_only: bool,
+        now: Timestamp,
+    ) -> Vec<protocol::view::CheckinView> {
+        protocol::view::checkins(&self.roster, self.events_of(Collection::Checkins), now)
+            .into_iter()
+            .filter(|c| !overdue_only || c.overdue)
+            .collect()
     }
 
     /// Each member's latest allowed check-in: (member, time, next due).
@@ -610,6 +590,41 @@ impl Engine {
             }
         }
         latest
+    }
+
+    /// Missed check-in alerts that no event resolved yet, as the dead man's switch needs them.
+    pub(crate) fn open_missed_checkins(&self) -> Vec<OpenMissedCheckin> {
+        let mut out = Vec::new();
+        for d in self.docs.values() {
+            if d.id().collection() != Collection::Alerts {
+                continue;
+            }
+            let resolved: std::collections::HashSet<protocol::ids::RecordId> = d
+                .events()
+                .iter()
+                .filter_map(|e| match &e.event().body {
+                    Body::Resolve { alert, .. } => Some(*alert),
+                    _ => None,
+                })
+                .collect();
+            for e in d.events() {
+                let Body::Alert(a) = &e.event().body else {
+                    continue;
+                };
+                if a.kind != protocol::event::AlertKind::MissedCheckin || resolved.contains(&a.id) {
+                    continue;
+                }
+                if let (Some(subject), Some(due)) = (a.subject, a.due) {
+                    out.push(OpenMissedCheckin {
+                        doc: d.id().clone(),
+                        id: a.id,
+                        subject,
+                        due,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Whether any alerts document holds a creation event for `id`.
@@ -676,5 +691,70 @@ impl Engine {
                     || (s.available > 0 && s.status == protocol::event::ShelterStatus::Open)
             })
             .collect()
+    }
+}
+
+impl crate::sync::Docs for Engine {
+    /// Applies a peer's message. A document is created only when the message brought valid
+    /// changes to it: a peer that merely names an id leaves nothing behind.
+    fn receive(
+        &mut self,
+        doc_id: &DocId,
+        state: &mut automerge::sync::State,
+        msg: &[u8],
+        _now: Timestamp,
+    ) -> Result<Option<Vec<SignedEvent>>, ApplyError> {
+        if !self.roster.accepts_doc(doc_id) {
+            return Err(SyncError::InvalidChange(format!("unknown document {doc_id}")).into());
+        }
+        let mut fresh_doc = None;
+        let doc = match self.docs.get_mut(doc_id) {
+            Some(doc) => doc,
+            None => fresh_doc.insert(Document::new(doc_id.clone())),
+        };
+        let before = doc.heads();
+        let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
+        if doc.heads() == before {
+            return Ok(None);
+        }
+        if let Some(doc) = fresh_doc {
+            self.docs.insert(doc_id.clone(), doc);
+        }
+        if let Err(e) = self.persist(doc_id, &before) {
+            return Err(ApplyError::Store(format!("{e:#}")));
+        }
+        if *doc_id == DocId::roster() && !fresh.is_empty() {
+            self.refold_roster();
+        }
+        self.stats.applied_changes += 1;
+        Ok(Some(fresh))
+    }
+
+    fn generate(
+        &mut self,
+        doc_id: &DocId,
+        state: &mut automerge::sync::State,
+        need: Option<&[automerge::ChangeHash]>,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let mut empty = None;
+        let doc = match self.docs.get_mut(doc_id) {
+            Some(doc) => doc,
+            None => empty.insert(Document::new(doc_id.clone())),
+        };
+        // automerge works on the peer's state here (its bloom filters): contained like
+        // receiving, so a hostile state cannot take the node down.
+        let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match need {
+            Some(need) => doc.restart_sync_message(state, need),
+            None => doc.generate_sync_message(state),
+        }));
+        generated.map_err(|_| SyncError::Panicked)
+    }
+
+    fn summary(&self) -> Vec<DocSummary> {
+        Engine::summary(self)
+    }
+
+    fn wants(&self, doc: &DocId, now: Timestamp) -> bool {
+        self.roster.accepts_doc(doc) && !self.is_expired(doc, now)
     }
 }

@@ -11,6 +11,8 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, MessageId, Valida
 use protocol::event::{EventId, MAX_EVENT_BYTES};
 use protocol::ids::SecretKey;
 
+use crate::engine::Verdict;
+
 /// The one topic: signed alert events.
 pub const ALERTS_TOPIC: &str = "tejido/alerts/1";
 
@@ -39,24 +41,12 @@ pub fn behaviour(key: &SecretKey) -> anyhow::Result<gossipsub::Behaviour> {
     .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))
 }
 
-/// What a node decides about a gossiped message.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Valid: show it and forward it.
-    Accept,
-    /// Not yet judgeable (the roster does not know the author yet): neither forward nor
-    /// penalise; sync will bring it if it is valid.
-    Ignore,
-    /// Invalid: drop, count against the peer, never forward.
-    Reject(String),
-}
-
-impl Verdict {
-    pub(crate) fn acceptance(&self) -> gossipsub::MessageAcceptance {
-        match self {
-            Verdict::Accept => gossipsub::MessageAcceptance::Accept,
-            Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
-            Verdict::Reject(_) => gossipsub::MessageAcceptance::Reject,
-        }
+/// What gossipsub is told of a message the engine judged: only accepted messages are
+/// forwarded, and only rejected ones count against the peer.
+pub(crate) fn acceptance(verdict: &Verdict) -> gossipsub::MessageAcceptance {
+    match verdict {
+        Verdict::Accept => gossipsub::MessageAcceptance::Accept,
+        Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+        Verdict::Reject(_) => gossipsub::MessageAcceptance::Reject,
     }
 }

@@ -16,12 +16,15 @@
 pub mod at_rest;
 pub mod config;
 pub mod control;
+mod dialer;
 mod engine;
 pub mod gossip;
+mod limiter;
 mod metrics;
 pub mod net;
 mod node;
 mod store;
+mod sync;
 pub mod wipe;
 
 use anyhow::Context;
@@ -47,7 +50,13 @@ pub async fn run(
         }
         if engine.roster().network.is_none() {
             engine
-                .genesis(&config.admin_key, me, &config.network, &config.org)
+                .genesis(
+                    &config.admin_key,
+                    me,
+                    &config.network,
+                    &config.org,
+                    protocol::ids::Timestamp::now(),
+                )
                 .context("creating the network's first roster")?;
         }
         engine.flush()?;

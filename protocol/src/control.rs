@@ -135,6 +135,12 @@ pub struct Status {
     pub gossip_rejected: u64,
     /// Client requests refused by the per-peer rate limit.
     pub throttled_requests: u64,
+    /// Faults counted against peer nodes since start.
+    #[serde(default)]
+    pub peer_faults: u64,
+    /// Peer nodes suspended now after repeated faults.
+    #[serde(default)]
+    pub suspended_peers: usize,
     /// Where Prometheus metrics are served, if they are.
     pub metrics_addr: Option<String>,
     /// Size of the store on disk.
@@ -177,6 +183,13 @@ pub struct PeerInfo {
     pub last_sync: Option<String>,
     /// Whether revoked.
     pub revoked: bool,
+    /// Faults counted against the node since this node started (invalid sync messages,
+    /// contained crashes).
+    #[serde(default)]
+    pub faults: u64,
+    /// RFC 3339 time until which the node is suspended after repeated faults.
+    #[serde(default)]
+    pub suspended_until: Option<String>,
 }
 
 /// A document as the operator sees it.

@@ -1,0 +1,194 @@
+//! Timed work: anti-entropy and retention, the dead man's switch, duress alerts, delivery
+//! receipts and address announcements.
+
+use std::collections::HashSet;
+
+use libp2p::PeerId;
+use protocol::event::{AlertBody, AlertKind, Body};
+use protocol::ids::{DocId, PublicKey, Timestamp};
+use tracing::{info, warn};
+
+use super::{Core, Signer};
+
+impl Core {
+    pub(super) fn on_tick(&mut self) {
+        self.engine.prune_hints(Timestamp::now());
+        match self.engine.apply_retention(Timestamp::now()) {
+            Ok(dropped) if !dropped.is_empty() => {
+                info!(
+                    documents = dropped.len(),
+                    "dropped documents past retention"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %format!("{e:#}"), "retention failed"),
+        }
+        let connected: HashSet<PeerId> = self.connections.keys().copied().collect();
+        self.close_after_response.retain(|p| connected.contains(p));
+        self.refresh_gate();
+        let peers = self.node_peers();
+        let out = self.sessions.tick(&peers, &self.engine, Timestamp::now());
+        self.on_sync_outputs(out);
+        self.announce_addrs();
+        self.dial_missing();
+    }
+
+    /// The dead man's switch: raises a missed check-in alert for every member whose next
+    /// check-in is overdue by more than the grace period, and resolves such alerts once the
+    /// member checks in again. Any node may do this; the alert's id derives from (member, due
+    /// time), so nodes raising it concurrently create one alert.
+    pub(super) fn on_watch(&mut self) {
+        self.render_metrics();
+        let now = Timestamp::now();
+        let latest = self.engine.latest_checkins();
+        let mut events = Vec::new();
+        for (member, (_, next_due)) in &latest {
+            let Some(due) = next_due else { continue };
+            if due.plus_ms(self.checkin_grace_ms) > now {
+                continue;
+            }
+            let id = AlertBody::missed_checkin_id(member, *due);
+            if self.engine.has_alert(id) {
+                continue;
+            }
+            let roster = self.engine.roster();
+            let Some(m) = roster.members.get(member) else {
+                continue;
+            };
+            if m.revoked_at.is_some() {
+                continue;
+            }
+            let region = m.region.clone().unwrap_or_else(|| m.org.clone());
+            let body = Body::Alert(AlertBody {
+                id,
+                kind: AlertKind::MissedCheckin,
+                severity: protocol::event::Severity::Severe,
+                urgency: protocol::event::Urgency::Immediate,
+                certainty: protocol::event::Certainty::Possible,
+                region: region.clone(),
+                org: m.org.clone(),
+                text: format!("{} missed the check-in due at {}", m.name, due.rfc3339()),
+                expires_at: None,
+                subject: Some(*member),
+                due: Some(*due),
+            });
+            events.push((DocId::alerts(&region, now), body));
+        }
+        for open in self.engine.open_missed_checkins() {
+            let Some((last, _)) = latest.get(&open.subject) else {
+                continue;
+            };
+            if *last <= open.due {
+                continue;
+            }
+            let note = format!("checked in again at {}", last.rfc3339());
+            events.push((
+                open.doc,
+                Body::Resolve {
+                    alert: open.id,
+                    note,
+                },
+            ));
+        }
+        for (doc, body) in events {
+            let stored = self.sign_and_store(Signer::Node, doc, body);
+            match stored {
+                Ok(_) => info!("missed check-in alert raised or resolved"),
+                Err(e) => warn!(error = %e, "cannot raise or resolve a missed check-in"),
+            }
+        }
+    }
+
+    /// Raises the silent alert for a check-in given under duress: to the member's region and
+    /// organisation, where their security contacts see it. Its id derives from the member and
+    /// the check-in's time, so every node that received the check-in raises the same alert.
+    pub(super) fn raise_duress(&mut self, member: PublicKey, at: Timestamp) {
+        let Some(m) = self.engine.roster().members.get(&member).cloned() else {
+            return;
+        };
+        let region = m.region.clone().unwrap_or_else(|| m.org.clone());
+        let id = AlertBody::duress_id(&member, at);
+        if self.engine.has_alert(id) {
+            return;
+        }
+        let body = Body::Alert(AlertBody {
+            id,
+            kind: AlertKind::Duress,
+            severity: protocol::event::Severity::Extreme,
+            urgency: protocol::event::Urgency::Immediate,
+            certainty: protocol::event::Certainty::Likely,
+            region: region.clone(),
+            org: m.org.clone(),
+            text: format!("{} checked in with the duress code", m.name),
+            expires_at: None,
+            subject: Some(member),
+            due: Some(at),
+        });
+        let stored =
+            self.sign_and_store(Signer::Node, DocId::alerts(&region, Timestamp::now()), body);
+        if let Err(e) = stored {
+            warn!(error = %e, "cannot raise a duress alert");
+        }
+    }
+
+    /// Signs delivery receipts for the alerts this node holds and has not signed for yet: one
+    /// `Held` event per document and turn (naming up to `MAX_HELD` alerts), so that a burst of
+    /// alerts costs a few receipts, not one each. A receipt is only written for what is in the
+    /// store, so it never claims more than is true.
+    pub(super) fn write_receipts(&mut self) {
+        if self.receipts_due.is_empty() || !self.engine.roster().is_active(&self.me) {
+            return;
+        }
+        let now = Timestamp::now();
+        for doc in std::mem::take(&mut self.receipts_due) {
+            let Some(receipts) = DocId::receipts_for(&doc) else {
+                continue;
+            };
+            if self.engine.is_expired(&doc, now) {
+                continue;
+            }
+            let missing = self.engine.unreceipted_alerts(&doc, &self.me);
+            for chunk in missing.chunks(protocol::event::MAX_HELD) {
+                let body = Body::Held {
+                    alerts: chunk.to_vec(),
+                };
+                let stored = self.sign_and_store(Signer::Node, receipts.clone(), body);
+                if let Err(e) = stored {
+                    warn!(%doc, error = %e, "cannot sign a delivery receipt");
+                }
+            }
+        }
+    }
+
+    /// Keeps this node's addresses in the roster current, so other nodes (and members) can
+    /// reach it after it moved.
+    pub(super) fn announce_addrs(&mut self) {
+        let mut addrs = self.announced_addrs();
+        addrs.sort();
+        if addrs.is_empty() {
+            return;
+        }
+        let roster = self.engine.roster();
+        let current = roster.nodes.get(&self.me).map(|n| {
+            let mut a = n.addrs.clone();
+            a.sort();
+            a
+        });
+        let is_admin = roster
+            .members
+            .get(&self.admin_key.public())
+            .is_some_and(|m| m.role == protocol::event::Role::Admin && m.org == self.org);
+        if current.as_ref() == Some(&addrs) || !is_admin {
+            return;
+        }
+        let body = Body::AddNode {
+            org: self.org.clone(),
+            node: self.me,
+            addrs,
+        };
+        let stored = self.sign_and_store(Signer::Admin, DocId::roster(), body);
+        if let Err(e) = stored {
+            warn!(error = %e, "cannot announce this node's addresses");
+        }
+    }
+}
