@@ -56,6 +56,14 @@ pub struct Args {
     /// disconnected. Benchmarks raise it.
     #[arg(long, default_value_t = 20.0)]
     pub client_rate: f64,
+    /// Sync requests each trusted node may make per second (bursts of ten seconds' worth);
+    /// beyond it they are refused and the peer retries with its next summary.
+    #[arg(long, default_value_t = DEFAULT_SYNC_RATE)]
+    pub sync_rate: f64,
+    /// Events each member may write per minute (check-ins, panics, acknowledgements...),
+    /// across all their devices' requests.
+    #[arg(long, default_value_t = DEFAULT_MEMBER_EVENTS_PER_MINUTE)]
+    pub member_events_per_minute: f64,
     /// Serve Prometheus metrics over HTTP on this loopback address (off by default), e.g.
     /// 127.0.0.1:9464.
     #[arg(long)]
@@ -82,6 +90,13 @@ pub struct Args {
 }
 
 pub use crate::engine::Retention;
+
+/// Default sync requests per second per peer node: a catch-up of 10,000 events takes a few
+/// hundred requests, an alert's path a handful per document and hop.
+pub const DEFAULT_SYNC_RATE: f64 = 500.0;
+/// Default events per member per minute: a person checks in, raises a panic or acknowledges
+/// a few times an hour; a device that was offline sends its queue at once (64 per request).
+pub const DEFAULT_MEMBER_EVENTS_PER_MINUTE: f64 = 600.0;
 
 /// Default retention of alert documents after their month ends.
 pub const DEFAULT_RETAIN_ALERTS: &str = "90d";
@@ -180,6 +195,10 @@ pub struct Config {
     pub retention: Retention,
     /// Client requests per second per peer.
     pub client_rate: f64,
+    /// Sync requests per second per peer node.
+    pub sync_rate: f64,
+    /// Events per minute per member.
+    pub member_events_per_minute: f64,
     /// Where to serve metrics (loopback only).
     pub metrics: Option<std::net::SocketAddr>,
     /// The at-rest cipher, when the data directory is encrypted.
@@ -323,6 +342,18 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             args.client_rate
         } else {
             anyhow::bail!("--client-rate must be a positive number")
+        },
+        sync_rate: if args.sync_rate.is_finite() && args.sync_rate > 0.0 {
+            args.sync_rate
+        } else {
+            anyhow::bail!("--sync-rate must be a positive number")
+        },
+        member_events_per_minute: if args.member_events_per_minute.is_finite()
+            && args.member_events_per_minute > 0.0
+        {
+            args.member_events_per_minute
+        } else {
+            anyhow::bail!("--member-events-per-minute must be a positive number")
         },
         retention,
         checkin_grace,

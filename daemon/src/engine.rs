@@ -176,6 +176,11 @@ impl Engine {
         &self.roster
     }
 
+    /// Whether this node holds `doc`.
+    pub(crate) fn has_doc(&self, doc: &DocId) -> bool {
+        self.docs.contains_key(doc)
+    }
+
     pub(crate) fn docs(&self) -> impl Iterator<Item = &Document> {
         self.docs.values()
     }
@@ -275,10 +280,13 @@ impl Engine {
                 ));
             }
             if !self.roster.accepts_doc(&ev.doc) {
-                return Err(SubmitError::Forbidden(format!(
-                    "unknown document {}",
-                    ev.doc
-                )));
+                return Err(SubmitError::Forbidden(match ev.doc.scope() {
+                    Some(scope) if ev.doc.collection() != Collection::Checkins => format!(
+                        "no organisation of this network declared the region {scope:?}; an \
+                         organisation declares a region when it invites someone for it"
+                    ),
+                    _ => format!("unknown document {}", ev.doc),
+                }));
             }
             if self.is_expired(&ev.doc, now) {
                 return Err(SubmitError::BadRequest(format!(

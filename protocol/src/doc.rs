@@ -450,6 +450,7 @@ pub fn is_roster_body(body: &Body) -> bool {
             | Body::AddMember { .. }
             | Body::Revoke { .. }
             | Body::DuressSet { .. }
+            | Body::DeclareRegion { .. }
     )
 }
 

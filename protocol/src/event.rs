@@ -485,6 +485,15 @@ pub enum Body {
         /// Accepted (true) or declined.
         accepted: bool,
     },
+    /// An organisation declares a region it works in: alerts, receipts and shelters exist only
+    /// for declared regions (and for each organisation's own name, the region of its members
+    /// who have none), and a member's region is one their organisation declared.
+    DeclareRegion {
+        /// The declaring organisation.
+        org: String,
+        /// The region slug.
+        region: String,
+    },
 }
 
 /// An unsigned event.
@@ -780,6 +789,13 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
         }
         Body::Revoke { reason, .. } => {
             check_text("reason", reason)?;
+            if *doc != DocId::roster() {
+                return Err(wrong_doc());
+            }
+        }
+        Body::DeclareRegion { org, region } => {
+            check_slug("org", org)?;
+            check_slug("region", region)?;
             if *doc != DocId::roster() {
                 return Err(wrong_doc());
             }

@@ -12,17 +12,26 @@
 //!   and nodes. Shelter requests are written by nodes (on behalf of a member, sealed); only the
 //!   shelter's organisation's admins, who can read them, accept or decline them.
 //! - Delivery receipts (`Held`) are written by nodes only.
+//! - An organisation's admins declare the regions it works in (at most
+//!   [`MAX_REGIONS_PER_ORG`]); alerts, receipts and shelters exist only for declared regions
+//!   and for organisations' own names, and a member's region is one their organisation
+//!   declared (or its name). So no one can make every node hold documents for invented
+//!   regions, or name security contacts for a region their organisation does not work in.
 //! - Revocation: an event by a revoked key is valid only if its `at` is before the revocation's
 //!   `at`. Changes in flight when a key is revoked therefore count if they were made before it;
 //!   anything later is refused by every node that knows of the revocation, and hidden from every
 //!   view of a node that stored it before it learnt of the revocation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AlertKind, Body, Event, Role, SignedEvent};
 use crate::ids::{DocId, PublicKey, Timestamp};
+
+/// The most regions one organisation may declare: far above what one organisation covers,
+/// and it bounds the documents anyone can make every node hold.
+pub const MAX_REGIONS_PER_ORG: usize = 64;
 
 /// Why an event is not allowed for its author.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -85,6 +94,8 @@ pub struct Roster {
     pub nodes: BTreeMap<PublicKey, Node>,
     /// Members' duress tags (the latest each set).
     pub duress: BTreeMap<PublicKey, [u8; 16]>,
+    /// Declared regions and the organisations working in each.
+    pub regions: BTreeMap<String, BTreeSet<String>>,
     /// The (time, event) that set each duress tag, so that the latest wins.
     #[serde(skip)]
     duress_from: BTreeMap<PublicKey, (Timestamp, crate::event::EventId)>,
@@ -189,6 +200,12 @@ impl Roster {
                 if let Some(n) = self.nodes.get_mut(key) {
                     n.revoked_at = earliest(n.revoked_at);
                 }
+            }
+            Body::DeclareRegion { org, region } => {
+                self.regions
+                    .entry(region.clone())
+                    .or_default()
+                    .insert(org.clone());
             }
             Body::DuressSet { tag } => {
                 let from = (event.at, signed.id());
@@ -296,6 +313,7 @@ impl Roster {
             Body::AddMember {
                 org: target,
                 member,
+                region,
                 ..
             } => {
                 if !is_admin || target != org {
@@ -303,6 +321,28 @@ impl Roster {
                 }
                 if self.principal(member).is_some() {
                     return forbidden("key already in the roster");
+                }
+                if let Some(region) = region {
+                    if !self.declares(target, region) {
+                        return forbidden("a member's region is one their organisation declared");
+                    }
+                }
+                Ok(())
+            }
+            Body::DeclareRegion {
+                org: target,
+                region,
+            } => {
+                if !is_admin || target != org {
+                    return forbidden("only an organisation's admins declare its regions");
+                }
+                let declared = self
+                    .regions
+                    .values()
+                    .filter(|orgs| orgs.contains(target))
+                    .count();
+                if !self.declares(target, region) && declared >= MAX_REGIONS_PER_ORG {
+                    return forbidden("the organisation declared as many regions as it may");
                 }
                 Ok(())
             }
@@ -428,14 +468,32 @@ impl Roster {
         }
     }
 
-    /// Whether a document id is acceptable in this network (known organisation for check-ins).
+    /// Whether a document id is acceptable in this network: check-ins of a known organisation;
+    /// alerts, receipts and shelters of a region ([`Roster::is_region`]).
     pub fn accepts_doc(&self, doc: &DocId) -> bool {
+        use crate::ids::Collection;
         match doc.collection() {
-            crate::ids::Collection::Checkins => {
-                doc.scope().is_some_and(|o| self.orgs.contains_key(o))
+            Collection::Checkins => doc.scope().is_some_and(|o| self.orgs.contains_key(o)),
+            Collection::Alerts | Collection::Receipts | Collection::Shelters => {
+                doc.scope().is_some_and(|r| self.is_region(r))
             }
             _ => true,
         }
+    }
+
+    /// Whether `region` is declared by some organisation, or is an organisation's name (the
+    /// region of its members who have none).
+    pub fn is_region(&self, region: &str) -> bool {
+        self.regions.contains_key(region) || self.orgs.contains_key(region)
+    }
+
+    /// Whether `org` declared `region` (an organisation's own name is always its region).
+    pub fn declares(&self, org: &str, region: &str) -> bool {
+        region == org
+            || self
+                .regions
+                .get(region)
+                .is_some_and(|orgs| orgs.contains(org))
     }
 }
 

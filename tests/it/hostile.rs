@@ -21,14 +21,14 @@ use tests::{pin_member_to, wait_converged, Member, Node, TestDir};
 
 type SyncBehaviour = request_response::cbor::Behaviour<SyncRequest, SyncResponse>;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
 }
 
-fn node_addr(node: &Node) -> (PeerId, Multiaddr) {
+pub(crate) fn node_addr(node: &Node) -> (PeerId, Multiaddr) {
     let status = node.status();
     let peer: PeerId = status["peer_id"]
         .as_str()
@@ -44,12 +44,12 @@ fn node_addr(node: &Node) -> (PeerId, Multiaddr) {
 }
 
 /// An in-process peer speaking the node-to-node protocol with a key of the test's choosing.
-struct RawPeer {
+pub(crate) struct RawPeer {
     swarm: Swarm<SyncBehaviour>,
 }
 
 impl RawPeer {
-    fn new(key: &SecretKey) -> Self {
+    pub(crate) fn new(key: &SecretKey) -> Self {
         let behaviour = daemon::net::request_response_behaviour(
             protocol::wire::SYNC_PROTOCOL,
             ProtocolSupport::Full,
@@ -62,7 +62,7 @@ impl RawPeer {
 
     /// Sends a request and drives the swarm until its answer or failure, answering the
     /// node's own requests with a refusal so it does not wait on us.
-    async fn request(
+    pub(crate) async fn request(
         &mut self,
         peer: PeerId,
         addr: &Multiaddr,
@@ -152,7 +152,12 @@ fn outsider_gets_no_answer() {
 }
 
 /// Joins `a`'s network as a node of organisation `evil` from in-process keys.
-fn join_as_node(rt: &tokio::runtime::Runtime, a: &Node, node: &SecretKey, admin: &SecretKey) {
+pub(crate) fn join_as_node(
+    rt: &tokio::runtime::Runtime,
+    a: &Node,
+    node: &SecretKey,
+    admin: &SecretKey,
+) {
     let invite = InviteCode::decode(&a.invite_node()).expect("invite");
     let InviteCode::V0 {
         node: inviter,
@@ -253,7 +258,7 @@ fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
 }
 
 /// Node A, node C that dials only A, and Bea, a member who uses A.
-fn a_and_c(t: &TestDir) -> (Node, Node, Member) {
+pub(crate) fn a_and_c(t: &TestDir) -> (Node, Node, Member) {
     let a = Node::start(t, "a", "red-oax");
     let c = Node::start_with(
         t,
@@ -484,7 +489,7 @@ fn forged_panic(author: &SecretKey) -> Vec<u8> {
 
 /// An alert of `kind` by `author` of the organisation "evil", now (signed, so valid unless
 /// the roster says otherwise).
-fn alert_by(author: &SecretKey, kind: AlertKind, text: &str) -> SignedEvent {
+pub(crate) fn alert_by(author: &SecretKey, kind: AlertKind, text: &str) -> SignedEvent {
     let at = Timestamp::now();
     SignedEvent::sign(
         Event {

@@ -20,6 +20,7 @@
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
 mod crash;
+mod door;
 mod hostile;
 mod lang;
 mod nat;

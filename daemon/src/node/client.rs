@@ -106,6 +106,11 @@ impl Core {
                 error(ErrorKind::BadRequest, "already a member".into())
             }
             ClientRequestV0::Submit { events } => {
+                if let Err(why) = self.within_member_budget(&key, &events) {
+                    self.engine.stats.throttled_requests += 1;
+                    warn!(%peer, "member over budget");
+                    return error(ErrorKind::BadRequest, why);
+                }
                 let under_duress: Vec<Timestamp> = events
                     .iter()
                     .filter(|e| self.is_duress_checkin(e))
@@ -219,6 +224,31 @@ impl Core {
         };
         let registered = self.engine.roster().duress.get(&event.event().author);
         checkin.code_tag.is_some() && checkin.code_tag.as_ref() == registered
+    }
+
+    /// Takes a request's events, and the documents they would add, from the member's budgets.
+    fn within_member_budget(
+        &mut self,
+        member: &PublicKey,
+        events: &[SignedEvent],
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        let mut new_docs: Vec<&DocId> = events
+            .iter()
+            .map(|e| &e.event().doc)
+            .filter(|d| !self.engine.has_doc(d))
+            .collect();
+        new_docs.sort();
+        new_docs.dedup();
+        if self.member_events.take(member, events.len() as f64, now) != Take::Allowed {
+            return Err("too many events from this member: slow down".into());
+        }
+        if !new_docs.is_empty()
+            && self.member_docs.take(member, new_docs.len() as f64, now) != Take::Allowed
+        {
+            return Err("too many new documents from this member: slow down".into());
+        }
+        Ok(())
     }
 
     fn profile(&self, key: &PublicKey) -> Option<Profile> {

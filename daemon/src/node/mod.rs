@@ -74,6 +74,18 @@ const CLIENT_BURST_SECS: f64 = 3.0;
 /// the alerts of a whole region in a crisis (sync carries whatever exceeds it).
 const GOSSIP_RATE: f64 = 50.0;
 const GOSSIP_BURST_SECS: f64 = 4.0;
+/// A peer node's sync burst, in seconds of its rate.
+const SYNC_BURST_SECS: f64 = 10.0;
+/// Bytes of sync requests a second per peer node, and the burst (above the largest message).
+const SYNC_BYTES_PER_SEC: f64 = 16.0 * 1024.0 * 1024.0;
+const SYNC_BYTES_BURST: f64 = 64.0 * 1024.0 * 1024.0;
+/// Documents a peer node's messages may add, a second and in a burst: a new node catching
+/// up takes every document of the network at once (a few thousand for a large network).
+const SYNC_NEW_DOCS_PER_SEC: f64 = 100.0;
+const SYNC_NEW_DOCS_BURST: f64 = 5000.0;
+/// Documents one member's events may add per minute: a month or a region that is new to the
+/// node, a few at a time.
+const MEMBER_NEW_DOCS_PER_MINUTE: f64 = 16.0;
 /// Refused requests in a row after which a flooding client is disconnected.
 const CLIENT_REFUSALS_BEFORE_DISCONNECT: u32 = 50;
 /// The longest wait between two dials of one unreachable node.
@@ -191,6 +203,13 @@ pub(crate) struct Core {
     clients: Limiter<PeerId>,
     /// Rate limits of gossip per peer node.
     gossip: Limiter<PeerId>,
+    /// Budgets of each peer node's sync: requests, bytes, and documents its messages may add.
+    sync_requests: Limiter<PeerId>,
+    sync_bytes: Limiter<PeerId>,
+    sync_new_docs: Limiter<PeerId>,
+    /// Budgets of each member: events written, and documents those events may add.
+    member_events: Limiter<PublicKey>,
+    member_docs: Limiter<PublicKey>,
     /// Which nodes to dial by ourselves.
     connect: Connect,
     /// The data directory (for wipe).
@@ -265,6 +284,17 @@ impl Node {
             metrics: None,
             clients: Limiter::new(config.client_rate, config.client_rate * CLIENT_BURST_SECS),
             gossip: Limiter::new(GOSSIP_RATE, GOSSIP_RATE * GOSSIP_BURST_SECS),
+            sync_requests: Limiter::new(config.sync_rate, config.sync_rate * SYNC_BURST_SECS),
+            sync_bytes: Limiter::new(SYNC_BYTES_PER_SEC, SYNC_BYTES_BURST),
+            sync_new_docs: Limiter::new(SYNC_NEW_DOCS_PER_SEC, SYNC_NEW_DOCS_BURST),
+            member_events: Limiter::new(
+                config.member_events_per_minute / 60.0,
+                config.member_events_per_minute,
+            ),
+            member_docs: Limiter::new(
+                MEMBER_NEW_DOCS_PER_MINUTE / 60.0,
+                MEMBER_NEW_DOCS_PER_MINUTE,
+            ),
             connect: config.connect,
             data_dir: config.data_dir.clone(),
             checkin_grace_ms: config.checkin_grace.as_millis().min(i64::MAX as u128) as i64,

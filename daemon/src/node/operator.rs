@@ -186,6 +186,19 @@ impl Core {
                     ),
                 };
             }
+            // Inviting someone for a region declares that this organisation works there.
+            if !self.engine.roster().declares(&self.org, region) {
+                let body = Body::DeclareRegion {
+                    org: self.org.clone(),
+                    region: region.clone(),
+                };
+                if let Err(e) = self.sign_and_store(Signer::Admin, DocId::roster(), body) {
+                    return Response::Error {
+                        message: format!("cannot declare the region {region}: {e}"),
+                    };
+                }
+                info!(%region, "region declared");
+            }
         }
         let addrs = self.listen_addrs();
         if addrs.is_empty() {

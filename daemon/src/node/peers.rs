@@ -8,7 +8,7 @@ use libp2p::request_response::{self, Message};
 use libp2p::PeerId;
 use protocol::event::SignedEvent;
 use protocol::ids::{DocId, Timestamp};
-use protocol::wire::{SyncRequest, SyncResponse, SyncResponseV0};
+use protocol::wire::{SyncRequest, SyncRequestV0, SyncResponse, SyncResponseV0};
 use tracing::{debug, warn};
 
 use super::{alert_ids, Action, Core};
@@ -113,6 +113,25 @@ impl Core {
         }
     }
 
+    /// Takes a request's cost from the peer's budgets: one request, its bytes, and a document
+    /// if it names one this node does not hold. A peer over its budget is refused and starts
+    /// over with its next summary.
+    fn within_sync_budget(&mut self, peer: PeerId, request: &SyncRequestV0) -> bool {
+        let now = Instant::now();
+        let (bytes, new_doc) = match request {
+            SyncRequestV0::Summary { docs } => (
+                docs.iter()
+                    .map(|d| d.doc.as_str().len() + 32 * d.heads.len())
+                    .sum::<usize>(),
+                false,
+            ),
+            SyncRequestV0::Sync { doc, msg } => (msg.len(), !self.engine.has_doc(doc)),
+        };
+        self.sync_requests.take(&peer, 1.0, now) == Take::Allowed
+            && self.sync_bytes.take(&peer, bytes as f64, now) == Take::Allowed
+            && (!new_doc || self.sync_new_docs.take(&peer, 1.0, now) == Take::Allowed)
+    }
+
     pub(super) fn on_sync_event(
         &mut self,
         event: request_response::Event<SyncRequest, SyncResponse>,
@@ -130,6 +149,12 @@ impl Core {
                         warn!(%peer, "sync request from a peer that is not a node of the network");
                         SyncResponseV0::Refused {
                             reason: "not a node of this network".into(),
+                        }
+                    } else if !self.within_sync_budget(peer, &request) {
+                        self.engine.stats.throttled_requests += 1;
+                        debug!(%peer, "sync request over the peer's budget");
+                        SyncResponseV0::Refused {
+                            reason: "over this node's sync budget: slow down".into(),
                         }
                     } else {
                         let (response, out) =
