@@ -222,7 +222,7 @@ pub(crate) async fn deliver(
             Ok(ClientResponseV0::Stored { node, .. }) => delivery.stored_by.push(node),
             Ok(ClientResponseV0::Error { message, .. }) => delivery.refused.push((node, message)),
             Ok(_) => delivery.refused.push((node, tr!("unexpected-answer"))),
-            Err(e) => delivery.unreachable.push((node, e)),
+            Err(e) => delivery.unreachable.push((node, e.to_string())),
         }
     }
     if !delivery.stored_by.is_empty()
