@@ -227,9 +227,13 @@ mod tests {
             key: SecretKey::generate().public(),
             addrs: vec!["not a multiaddr".into()],
         };
-        let answers = request_all(&me, &[no_address.clone()], ClientRequestV0::Whoami)
-            .await
-            .expect("a swarm");
+        let answers = request_all(
+            &me,
+            std::slice::from_ref(&no_address),
+            ClientRequestV0::Whoami,
+        )
+        .await
+        .expect("a swarm");
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].0, no_address.key);
         assert!(
