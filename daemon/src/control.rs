@@ -1,9 +1,10 @@
 //! The operator socket: `DATA_DIR/tejidod.sock`, mode 0600, one JSON request and one JSON
 //! response per line. Only the node's owner can open it, so it needs no further
-//! authentication; members use libp2p instead.
+//! authentication; members use libp2p instead. This is the serving side; the calling side
+//! (`call`, `socket_path`) is the `client` crate's, re-exported here.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use protocol::control::{Request, Response};
@@ -11,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
+
+pub use client::control::{call, socket_path, CallError};
 
 use crate::node::Command;
 
@@ -76,25 +79,18 @@ async fn handle(stream: UnixStream, commands: mpsc::Sender<Command>) -> anyhow::
     Ok(())
 }
 
-/// Sends one request to the node behind `socket` and returns its response (used by the CLI).
-pub async fn call(socket: &Path, request: &Request) -> anyhow::Result<Response> {
-    let stream = UnixStream::connect(socket).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot reach the node at {} ({e}); is tejidod running with this --data-dir?",
-            socket.display()
-        )
-    })?;
-    let (read, mut write) = stream.into_split();
-    let mut text = serde_json::to_string(request)?;
-    text.push('\n');
-    write.write_all(text.as_bytes()).await?;
-    let mut reader = BufReader::new(read);
-    let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    serde_json::from_str(&line).context("the node sent an unreadable response")
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
-/// The socket path of a data directory.
-pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(crate::config::SOCKET_NAME)
+    /// The client finds the socket where the node binds it.
+    #[test]
+    fn the_client_calls_the_socket_the_node_binds() {
+        assert_eq!(client::control::SOCKET_NAME, crate::config::SOCKET_NAME);
+        let dir = Path::new("/data");
+        assert_eq!(
+            super::socket_path(dir),
+            dir.join(crate::config::SOCKET_NAME)
+        );
+    }
 }

@@ -7,11 +7,13 @@
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
 //!   loop, before any client or operator is told they are stored.
 //! - `engine`: documents in memory, the folded roster, submit and sync-apply with all checks.
-//! - `net`: the libp2p behaviour (trust gate first), swarm construction, key <-> peer id.
+//! - `net`: the libp2p behaviour (trust gate first), the node's swarm; re-exports the client
+//!   pieces (key <-> peer id, `request_all`) from the `client` crate.
 //! - `node`: the one task that owns the swarm and the engine; sync between nodes.
-//! - `control`: the operator socket (JSON lines over a 0600 Unix socket).
+//! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
+//!   `client::control`, re-exported.
 //! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.
-//! - `wipe`: destroying a data directory or a member's home on request.
+//! - `wipe`: destroying a data directory on request (`client::wipe`, re-exported).
 
 pub mod at_rest;
 pub mod config;

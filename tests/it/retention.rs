@@ -21,7 +21,7 @@ fn old_checkin(
     key: &SecretKey,
     org: &str,
     days_ago: i64,
-) -> Result<ClientResponseV0, String> {
+) -> Result<ClientResponseV0, daemon::net::NodeError> {
     let at = Timestamp::now().plus_ms(-days_ago * DAY_MS);
     let event = SignedEvent::sign(
         Event {

@@ -1,0 +1,234 @@
+//! Records a member signs on their device: check-ins, panics (and waiting for their
+//! receipts), the duress code, and alerts with their acknowledgements, assignments and
+//! resolutions.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use protocol::event::{
+    AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Severity, Urgency,
+};
+use protocol::ids::{DocId, SecretKey, Timestamp};
+use protocol::view::AlertView;
+use protocol::wire::{ClientRequestV0, ClientResponseV0};
+
+use super::deliver::{deliver, query, send_record};
+use super::home::{load, Home, Saved};
+use super::{millis, sign};
+use crate::args::AlertCommand;
+use crate::output::{self, Printer};
+use crate::Exit;
+
+/// The shortest alert id prefix accepted.
+const MIN_ALERT_PREFIX: usize = 6;
+/// How often `panic --wait` asks for the alert's receipts.
+const RECEIPTS_POLL: Duration = Duration::from_millis(500);
+/// The shortest duress code accepted.
+const MIN_DURESS_CODE: usize = 4;
+
+pub(super) async fn checkin(
+    p: &mut Printer<'_>,
+    home: &Home,
+    status: CheckinStatus,
+    next: Option<Duration>,
+    note: String,
+    code: Option<String>,
+) -> anyhow::Result<Exit> {
+    let (key, saved) = load(home)?;
+    let at = Timestamp::now();
+    let next_due = next.map(|d| at.plus_ms(millis(d)));
+    let body = Body::Checkin(CheckinBody {
+        status,
+        note,
+        next_due,
+        code_tag: code.map(|c| protocol::event::duress_tag(&key, &c)),
+    });
+    let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
+    send_record(p, home, &key, &saved, event, "check-in").await
+}
+
+pub(super) async fn panic(
+    p: &mut Printer<'_>,
+    home: &Home,
+    note: String,
+    region: Option<String>,
+    wait: Option<Duration>,
+) -> anyhow::Result<Exit> {
+    let (key, saved) = load(home)?;
+    let region = region
+        .or(saved.profile.region.clone())
+        .with_context(|| tr!("no-home-region"))?;
+    protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let at = Timestamp::now();
+    let id = AlertBody::id_for(&key.public(), at);
+    let body = Body::Alert(AlertBody {
+        id,
+        kind: AlertKind::Panic,
+        severity: Severity::Extreme,
+        urgency: Urgency::Immediate,
+        certainty: Certainty::Observed,
+        region: region.clone(),
+        org: saved.profile.org.clone(),
+        text: note,
+        expires_at: None,
+        subject: None,
+        due: None,
+    });
+    let event = sign(&key, DocId::alerts(&region, at), at, body)?;
+    let code = send_record(p, home, &key, &saved, event, "panic").await?;
+    if let (Some(wait), Exit::Ok) = (wait, code) {
+        wait_for_receipts(p, &key, &saved, &id.to_string(), wait).await?;
+    }
+    Ok(code)
+}
+
+/// Polls a panic until every node holds it and someone acknowledged it, or `wait` passed,
+/// then prints its receipts (or, with --json, the alert as `alert show --json` does).
+async fn wait_for_receipts(
+    p: &mut Printer<'_>,
+    key: &SecretKey,
+    saved: &Saved,
+    id: &str,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    if !p.json() {
+        p.line(&tr!("receipts-waiting", secs = wait.as_secs()))?;
+    }
+    let now = tokio::time::Instant::now();
+    // A wait too long for the clock is a wait without end.
+    let deadline = now.checked_add(wait);
+    let mut last = None;
+    loop {
+        if let Ok(alert) = find_alert(key, saved, id).await {
+            let done =
+                alert.held_by.len() >= alert.network_nodes && alert.first_ack_after_ms.is_some();
+            last = Some(alert);
+            if done {
+                break;
+            }
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+        tokio::time::sleep(RECEIPTS_POLL).await;
+    }
+    match last {
+        Some(alert) if p.json() => output::alert_detail(p, &alert),
+        Some(alert) => output::receipts(p, &alert),
+        None => Ok(()),
+    }
+}
+
+pub(super) async fn duress_set(p: &mut Printer<'_>, home: &Home) -> anyhow::Result<Exit> {
+    let (key, saved) = load(home)?;
+    let code = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        rpassword::prompt_password(tr!("duress-prompt"))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    };
+    let code = code.trim().to_string();
+    if code.len() < MIN_DURESS_CODE {
+        anyhow::bail!(tr!("duress-too-short"));
+    }
+    let at = Timestamp::now();
+    let body = Body::DuressSet {
+        tag: protocol::event::duress_tag(&key, &code),
+    };
+    let event = sign(&key, DocId::roster(), at, body)?;
+    let delivery = deliver(home, &key, &saved.nodes, vec![event]).await?;
+    if delivery.stored_by.is_empty() {
+        anyhow::bail!(tr!("duress-not-stored"));
+    }
+    p.line(&tr!("duress-set"))?;
+    Ok(Exit::Ok)
+}
+
+/// Finds an alert by id or unique prefix.
+async fn find_alert(key: &SecretKey, saved: &Saved, id: &str) -> anyhow::Result<AlertView> {
+    if id.len() < MIN_ALERT_PREFIX {
+        anyhow::bail!(tr!("alert-id-too-short"));
+    }
+    let request = ClientRequestV0::Alerts {
+        region: None,
+        open_only: false,
+    };
+    let ClientResponseV0::Alerts(alerts) = query(key, &saved.nodes, request).await? else {
+        anyhow::bail!(tr!("unexpected-answer"));
+    };
+    let prefix = id.to_ascii_lowercase();
+    let mut matches: Vec<_> = alerts
+        .into_iter()
+        .filter(|a| a.id.starts_with(&prefix))
+        .collect();
+    match matches.len() {
+        0 => anyhow::bail!(tr!("no-such-alert", id = id)),
+        1 => Ok(matches.remove(0)),
+        n => anyhow::bail!(tr!("ambiguous-alert", count = n, id = id)),
+    }
+}
+
+pub(super) async fn alert(
+    p: &mut Printer<'_>,
+    home: &Home,
+    action: AlertCommand,
+) -> anyhow::Result<Exit> {
+    let (key, saved) = load(home)?;
+    let at = Timestamp::now();
+    let (doc, body, what) = match action {
+        AlertCommand::Send {
+            severity,
+            region,
+            urgency,
+            certainty,
+            expires,
+            text,
+        } => {
+            let body = Body::Alert(AlertBody {
+                id: AlertBody::id_for(&key.public(), at),
+                kind: AlertKind::Alert,
+                severity,
+                urgency,
+                certainty,
+                region: region.clone(),
+                org: saved.profile.org.clone(),
+                text,
+                expires_at: expires.map(|d| at.plus_ms(millis(d))),
+                subject: None,
+                due: None,
+            });
+            (DocId::alerts(&region, at), body, "alert")
+        }
+        AlertCommand::Show { id } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            output::alert_detail(p, &alert)?;
+            return Ok(Exit::Ok);
+        }
+        AlertCommand::Ack { id } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            let body = Body::Ack {
+                alert: alert.id.parse()?,
+            };
+            (alert.doc.parse()?, body, "acknowledgement")
+        }
+        AlertCommand::Assign { id, assignee } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            let body = Body::Assign {
+                alert: alert.id.parse()?,
+                assignee,
+            };
+            (alert.doc.parse()?, body, "assignment")
+        }
+        AlertCommand::Resolve { id, note } => {
+            let alert = find_alert(&key, &saved, &id).await?;
+            let body = Body::Resolve {
+                alert: alert.id.parse()?,
+                note,
+            };
+            (alert.doc.parse()?, body, "resolution")
+        }
+    };
+    let event = sign(&key, doc, at, body)?;
+    send_record(p, home, &key, &saved, event, what).await
+}

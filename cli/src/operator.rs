@@ -1,0 +1,49 @@
+//! Operator commands: one request over the socket of the node whose data directory was given
+//! (`client::control`), and its answer printed, or written to a file for exports.
+
+use anyhow::Context;
+use protocol::control::{Request, Response};
+
+use crate::args::OperatorCommand;
+use crate::member::home_error;
+use crate::output::{self, Printer};
+use crate::Exit;
+
+/// Runs an operator command against the node in `data_dir`.
+pub(crate) async fn run(
+    p: &mut Printer<'_>,
+    data_dir: &std::path::Path,
+    command: OperatorCommand,
+) -> anyhow::Result<Exit> {
+    let (request, save_to) = match command {
+        OperatorCommand::Ask { request, save_to } => (request, save_to),
+        OperatorCommand::Import { file } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| tr!("reading-file", path = file.display().to_string()))?;
+            if bytes.len() > protocol::bundle::MAX_BUNDLE_BYTES {
+                anyhow::bail!(tr!("bundle-too-large", path = file.display().to_string()));
+            }
+            let bundle = data_encoding::BASE64.encode(&bytes);
+            (Request::Import { bundle }, None)
+        }
+    };
+    let socket = client::control::socket_path(data_dir);
+    let response = match client::control::call(&socket, &request).await? {
+        Response::Error { message } => anyhow::bail!("{message}"),
+        other => other,
+    };
+    if let (Response::File { data, summary }, Some(to)) = (&response, &save_to) {
+        let bytes = data_encoding::BASE64
+            .decode(data.as_bytes())
+            .with_context(|| tr!("node-sent-damaged-file"))?;
+        client::home::write_atomic(to, &bytes).map_err(home_error)?;
+        p.line(&tr!(
+            "wrote-file",
+            path = to.display().to_string(),
+            summary = output::clean(summary).as_ref()
+        ))?;
+        return Ok(Exit::Ok);
+    }
+    output::operator(p, &response)?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,143 @@
+//! Answers of the operator socket: status, invites, members, peers, documents, and the lists
+//! an operator shares with members (alerts, check-ins, shelters).
+
+use protocol::control::Response;
+
+use super::{clean, role, short, Printer};
+
+pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Result<()> {
+    if p.json() {
+        return match response {
+            Response::Status(s) => p.json_value(s),
+            Response::Alerts { alerts } => p.json_value(alerts),
+            Response::Checkins { checkins } => p.json_value(checkins),
+            Response::Shelters { shelters } => p.json_value(shelters),
+            Response::Members { members } => p.json_value(members),
+            Response::Peers { peers } => p.json_value(peers),
+            Response::Docs { docs } => p.json_value(docs),
+            other => p.json_value(other),
+        };
+    }
+    match response {
+        Response::Status(s) => {
+            p.line(&tr!("status-node", value = clean(&s.node_id).as_ref()))?;
+            p.line(&tr!("status-org", value = clean(&s.org).as_ref()))?;
+            p.line(&tr!(
+                "status-network",
+                value = clean(s.network.as_deref().unwrap_or("-")).as_ref()
+            ))?;
+            for a in &s.listen_addrs {
+                p.line(&tr!("status-listening", value = clean(a).as_ref()))?;
+            }
+            p.line(&tr!("status-peers", count = s.connected_peers.len()))?;
+            p.line(&tr!("status-roster", members = s.members, nodes = s.nodes))?;
+            p.line(&tr!(
+                "status-alerts",
+                count = s.alerts,
+                open = s.open_alerts
+            ))?;
+            p.line(&tr!("status-shelters", count = s.shelters))?;
+            p.line(&tr!("status-checkins", count = s.checkins))?;
+            p.line(&tr!(
+                "status-refused",
+                connections = s.refused_connections,
+                changes = s.rejected_changes
+            ))
+        }
+        Response::Invite { code, expires_at } => {
+            p.line(&clean(code))?;
+            p.warn(&tr!(
+                "invite-created",
+                expires = clean(&expires_at.to_string()).as_ref()
+            ))
+        }
+        Response::Alerts { alerts: list } => super::alerts(p, list),
+        Response::Checkins { checkins: list } => super::checkins(p, list),
+        Response::Shelters { shelters: list } => super::shelters(p, list),
+        Response::Members { members } => {
+            let rows = members
+                .iter()
+                .map(|m| {
+                    vec![
+                        short(&m.key),
+                        m.name.clone(),
+                        m.org.clone(),
+                        role(m.role),
+                        m.region.clone().unwrap_or_else(|| "-".into()),
+                        if m.revoked {
+                            tr!("member-revoked")
+                        } else {
+                            "".into()
+                        },
+                    ]
+                })
+                .collect();
+            p.table(
+                &[
+                    "col-key",
+                    "col-name",
+                    "col-org",
+                    "col-role",
+                    "col-region",
+                    "",
+                ],
+                rows,
+            )
+        }
+        Response::Peers { peers } => {
+            if peers.is_empty() {
+                return p.line(&tr!("no-peers"));
+            }
+            let rows = peers
+                .iter()
+                .map(|peer| {
+                    vec![
+                        short(&peer.key),
+                        peer.org.clone(),
+                        if peer.revoked {
+                            tr!("peer-revoked")
+                        } else if peer.connected {
+                            tr!("peer-connected")
+                        } else {
+                            "-".into()
+                        },
+                        peer.last_sync
+                            .clone()
+                            .unwrap_or_else(|| tr!("peer-never-synced")),
+                        peer.addrs.join(" "),
+                    ]
+                })
+                .collect();
+            p.table(
+                &[
+                    "col-node",
+                    "col-org",
+                    "col-state",
+                    "col-last-sync",
+                    "col-addresses",
+                ],
+                rows,
+            )
+        }
+        Response::Docs { docs } => {
+            let rows = docs
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.doc.clone(),
+                        d.events.to_string(),
+                        d.heads
+                            .iter()
+                            .map(|h| short(h))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ]
+                })
+                .collect();
+            p.table(&["col-document", "col-events", "col-heads"], rows)
+        }
+        Response::File { summary, .. } => p.line(&clean(summary)),
+        Response::Done { message } => p.line(&clean(message)),
+        Response::Error { message } => anyhow::bail!("{message}"),
+    }
+}
