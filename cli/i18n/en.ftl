@@ -86,6 +86,7 @@ no-peers = No other nodes yet: invite one with tejido --data-dir DIR invite node
 checkin-overdue = OVERDUE
 member-revoked = revoked
 peer-revoked = revoked
+peer-suspended = suspended after repeated faults
 peer-connected = connected
 peer-never-synced = never
 

@@ -102,6 +102,7 @@ no-peers = Todavía no hay otros nodos: invita uno con tejido --data-dir DIR inv
 checkin-overdue = FUERA DE PLAZO
 member-revoked = clave revocada
 peer-revoked = revocado
+peer-suspended = suspendido tras fallos repetidos
 peer-connected = conectado
 peer-never-synced = nunca
 

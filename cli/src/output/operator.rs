@@ -96,6 +96,8 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                         peer.org.clone(),
                         if peer.revoked {
                             tr!("peer-revoked")
+                        } else if peer.suspended_until.is_some() {
+                            tr!("peer-suspended")
                         } else if peer.connected {
                             tr!("peer-connected")
                         } else {

@@ -166,6 +166,8 @@ fn responses(s: &str) -> Vec<Response> {
                 connections: vec![],
                 last_sync: None,
                 revoked: false,
+                faults: u64::MAX,
+                suspended_until: Some(s.into()),
             }],
         },
         Response::Docs {
