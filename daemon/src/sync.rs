@@ -100,8 +100,6 @@ struct PeerDoc {
     state: automerge::sync::State,
     /// A request of ours is waiting for its response.
     in_flight: bool,
-    /// Something changed while a request was in flight: go again when it completes.
-    again: bool,
     /// Changes this node found missing since its last accepted message from the peer.
     need: Vec<ChangeHash>,
     /// The next message starts the exchange over, asking for `need`.
@@ -124,6 +122,11 @@ struct Peer {
     /// Faults since the node started (for status and metrics).
     total_faults: u64,
 }
+
+/// A summary naming more than [`MAX_SUMMARY_DOCS`] documents.
+#[derive(Debug, thiserror::Error)]
+#[error("a summary names at most {MAX_SUMMARY_DOCS} documents")]
+struct SummaryTooLarge;
 
 /// Why a peer's message was not applied.
 enum Refusal {
@@ -289,8 +292,10 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         let response = match request {
             SyncRequestV0::Summary { docs: theirs } => {
                 let ours = docs.summary();
-                if let Err(reason) = self.on_summary(peer, &ours, &theirs, docs, now, &mut out) {
-                    SyncResponseV0::Refused { reason }
+                if let Err(e) = self.on_summary(peer, &ours, &theirs, docs, now, &mut out) {
+                    SyncResponseV0::Refused {
+                        reason: e.to_string(),
+                    }
                 } else {
                     SyncResponseV0::Summary { docs: ours }
                 }
@@ -340,9 +345,10 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
                         return out;
                     }
                 }
+                // Whatever changed meanwhile goes in the next message: automerge's state knows
+                // what the peer has.
                 if let Some(entry) = self.entry(peer, &doc) {
                     entry.in_flight = false;
-                    entry.again = false;
                 }
                 self.start(peer, doc, docs, now, &mut out);
             }
@@ -436,9 +442,8 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         if self.is_suspended(&peer, now) || !docs.wants(&doc, now) {
             return;
         }
-        let entry = self.peer_doc(peer, &doc);
-        if entry.in_flight {
-            entry.again = true;
+        if self.peer_doc(peer, &doc).in_flight {
+            // The response starts the next message, which carries this change too.
             return;
         }
         if let Some(msg) = self.next_message(peer, &doc, docs, now) {
@@ -460,14 +465,12 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         docs: &mut impl Docs,
         now: Timestamp,
         out: &mut Vec<Output<P>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SummaryTooLarge> {
         if theirs.len() > MAX_SUMMARY_DOCS {
             warn!(%peer, docs = theirs.len(), "refused a summary naming too many documents");
             self.stats.rejected += 1;
             self.fault(peer, now);
-            return Err(format!(
-                "a summary names at most {MAX_SUMMARY_DOCS} documents"
-            ));
+            return Err(SummaryTooLarge);
         }
         // Only documents this node takes are remembered or exchanged: a peer cannot make it
         // hold state for ids it merely names.

@@ -109,7 +109,7 @@ impl Core {
                 if let Err(why) = self.within_member_budget(&key, &events) {
                     self.engine.stats.throttled_requests += 1;
                     warn!(%peer, "member over budget");
-                    return error(ErrorKind::BadRequest, why);
+                    return error(ErrorKind::BadRequest, why.to_string());
                 }
                 let under_duress: Vec<Timestamp> = events
                     .iter()
@@ -231,7 +231,7 @@ impl Core {
         &mut self,
         member: &PublicKey,
         events: &[SignedEvent],
-    ) -> Result<(), String> {
+    ) -> Result<(), OverBudget> {
         let now = Instant::now();
         let mut new_docs: Vec<&DocId> = events
             .iter()
@@ -241,12 +241,12 @@ impl Core {
         new_docs.sort();
         new_docs.dedup();
         if self.member_events.take(member, events.len() as f64, now) != Take::Allowed {
-            return Err("too many events from this member: slow down".into());
+            return Err(OverBudget::Events);
         }
         if !new_docs.is_empty()
             && self.member_docs.take(member, new_docs.len() as f64, now) != Take::Allowed
         {
-            return Err("too many new documents from this member: slow down".into());
+            return Err(OverBudget::Documents);
         }
         Ok(())
     }
@@ -427,4 +427,13 @@ fn own_error_kind(e: &OwnError, refused: ErrorKind) -> ErrorKind {
     } else {
         refused
     }
+}
+
+/// Which of a member's budgets a request would exceed.
+#[derive(Debug, thiserror::Error)]
+enum OverBudget {
+    #[error("too many events from this member: slow down")]
+    Events,
+    #[error("too many new documents from this member: slow down")]
+    Documents,
 }

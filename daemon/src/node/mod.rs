@@ -169,11 +169,22 @@ impl OwnError {
     }
 }
 
+/// Why joining a network failed.
+#[derive(Debug, thiserror::Error)]
+enum JoinError {
+    #[error("the inviting node refused: {0}")]
+    Refused(String),
+    #[error("cannot reach the inviting node: {0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Roster(anyhow::Error),
+}
+
 /// Results that tasks spawned by the loop send back to it.
 enum Internal {
     /// A join attempt finished: the network's roster, or why not.
     Joined {
-        result: Result<Vec<u8>, String>,
+        result: Result<Vec<u8>, JoinError>,
         inviter: Vec<Multiaddr>,
         reply: oneshot::Sender<Response>,
     },

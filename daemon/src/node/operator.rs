@@ -11,7 +11,7 @@ use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode, InviteKind, 
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use super::{Command, Core, Internal, Signer};
+use super::{Command, Core, Internal, JoinError, Signer};
 use crate::net;
 use crate::store::InviteRecord;
 
@@ -263,26 +263,24 @@ impl Core {
     fn since_heads(
         &mut self,
         since: &str,
-    ) -> Result<BTreeMap<DocId, Vec<automerge::ChangeHash>>, String> {
+    ) -> Result<BTreeMap<DocId, Vec<automerge::ChangeHash>>, SinceError> {
         let to_hashes =
             |heads: Vec<[u8; 32]>| heads.into_iter().map(automerge::ChangeHash).collect();
         if let Ok(id) = since.parse::<protocol::ids::RecordId>() {
             return match self.engine.store().exported(&id.0) {
                 Ok(Some(docs)) => Ok(docs.into_iter().map(|(d, h)| (d, to_hashes(h))).collect()),
-                Ok(None) => Err(format!("this node made no bundle {since}")),
-                Err(e) => Err(format!("{e:#}")),
+                Ok(None) => Err(SinceError::NoBundle(since.to_string())),
+                Err(e) => Err(SinceError::Store(e)),
             };
         }
         let key: PublicKey = since
             .parse()
-            .map_err(|_| format!("--since takes a bundle id or a node key, not {since:?}"))?;
-        let peer = net::peer_id_of(&key).ok_or("not a node key")?;
-        let heads = self.sessions.peer_heads(&peer).ok_or_else(|| {
-            format!(
-                "no heads known for node {} since this node started",
-                key.fmt_short()
-            )
-        })?;
+            .map_err(|_| SinceError::Unparsed(since.to_string()))?;
+        let peer = net::peer_id_of(&key).ok_or(SinceError::NotNodeKey)?;
+        let heads = self
+            .sessions
+            .peer_heads(&peer)
+            .ok_or_else(|| SinceError::NoHeads(key.fmt_short()))?;
         Ok(heads
             .iter()
             .map(|(d, h)| (d.clone(), to_hashes(h.clone())))
@@ -322,7 +320,11 @@ impl Core {
         }
         let since = match since.map(|s| self.since_heads(s)).transpose() {
             Ok(since) => since,
-            Err(message) => return Response::Error { message },
+            Err(e) => {
+                return Response::Error {
+                    message: format!("{e:#}"),
+                }
+            }
         };
         let contents = self.engine.export_contents(since.as_ref());
         let events: usize = contents.docs.iter().map(|(_, e)| e.len()).sum();
@@ -463,12 +465,12 @@ impl Core {
                 Ok(mut answers) => match answers.pop() {
                     Some((_, Ok(ClientResponseV0::Network { roster }))) => Ok(roster),
                     Some((_, Ok(ClientResponseV0::Error { message, .. }))) => {
-                        Err(format!("the inviting node refused: {message}"))
+                        Err(JoinError::Refused(message))
                     }
-                    Some((_, Err(e))) => Err(format!("cannot reach the inviting node: {e}")),
-                    _ => Err("cannot reach the inviting node".into()),
+                    Some((_, Err(e))) => Err(JoinError::Unreachable(e.to_string())),
+                    _ => Err(JoinError::Unreachable("no answer".into())),
                 },
-                Err(e) => Err(format!("{e:#}")),
+                Err(e) => Err(JoinError::Unreachable(format!("{e:#}"))),
             };
             let _ = tx
                 .send(Internal::Joined {
@@ -490,7 +492,7 @@ impl Core {
                 let response = match result.and_then(|roster| {
                     self.engine
                         .adopt_roster(&roster, &self.me)
-                        .map_err(|e| format!("{e:#}"))
+                        .map_err(JoinError::Roster)
                 }) {
                     Ok(()) => {
                         for addr in &inviter {
@@ -511,7 +513,9 @@ impl Core {
                             ),
                         }
                     }
-                    Err(message) => Response::Error { message },
+                    Err(e) => Response::Error {
+                        message: format!("{e:#}"),
+                    },
                 };
                 // After the turn's flush: the adopted roster is on disk when the operator
                 // hears the node joined.
@@ -519,4 +523,19 @@ impl Core {
             }
         }
     }
+}
+
+/// Why `--since` names no heads.
+#[derive(Debug, thiserror::Error)]
+enum SinceError {
+    #[error("this node made no bundle {0}")]
+    NoBundle(String),
+    #[error("--since takes a bundle id or a node key, not {0:?}")]
+    Unparsed(String),
+    #[error("not a node key")]
+    NotNodeKey,
+    #[error("no heads known for node {0} since this node started")]
+    NoHeads(String),
+    #[error("reading the record of earlier bundles")]
+    Store(#[source] anyhow::Error),
 }
