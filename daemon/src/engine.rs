@@ -362,10 +362,17 @@ impl Engine {
             .docs
             .entry(doc_id.clone())
             .or_insert_with(|| Document::new(doc_id.clone()));
-        match restart {
+        let generated = match restart {
             Some(need) => doc.restart_sync_message(state, need),
             None => doc.generate_sync_message(state),
-        }
+        };
+        // A panic inside automerge (a peer's state it cannot answer) was contained and the
+        // state reset, so the next exchange starts over; count it as a refused change.
+        generated.unwrap_or_else(|e| {
+            tracing::warn!(doc = %doc_id, error = %e, "cannot answer a peer");
+            self.stats.rejected_changes += 1;
+            None
+        })
     }
 
     /// The roster document in automerge's format.

@@ -35,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
     let mut roster = Roster::default();
     let (mut a, mut b) = (State::new(), State::new());
     for _ in 0..8 {
-        let to_adopted = honest.generate_sync_message(&mut a);
+        let to_adopted = honest
+            .generate_sync_message(&mut a)
+            .expect("generating for the adopted side does not panic");
         if let Some(m) = &to_adopted {
             let r = panics::must_not_escape(
                 "Document::receive_sync_message (adopted side)",
@@ -46,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
                 "the adopted document refuses an honest empty peer: {r:?}"
             );
         }
-        let Some(m) = adopted.generate_sync_message(&mut b) else {
+        let Some(m) = adopted
+            .generate_sync_message(&mut b)
+            .expect("generating for the honest side does not panic")
+        else {
             if to_adopted.is_none() {
                 break;
             }

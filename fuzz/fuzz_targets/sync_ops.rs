@@ -239,7 +239,9 @@ fuzz_target!(|input: Input| {
     let mut ours = State::new();
     let mut theirs = State::new();
     for round in 0..8u8 {
-        let to_peer = doc.generate_sync_message(&mut ours);
+        let to_peer = doc
+            .generate_sync_message(&mut ours)
+            .expect("generating for the peer does not panic");
         if let Some(m) = &to_peer {
             let m = Message::decode(m).expect("our sync message decodes");
             peer.receive_sync_message(&mut theirs, m)

@@ -417,11 +417,11 @@ mod seeds {
         let (mut a, mut b) = (State::new(), State::new());
         let mut out = Vec::new();
         for _ in 0..6 {
-            if let Some(m) = ours.generate_sync_message(&mut a) {
+            if let Some(m) = ours.generate_sync_message(&mut a).unwrap() {
                 peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()))
                     .unwrap();
             }
-            let Some(m) = peer.generate_sync_message(&mut b) else {
+            let Some(m) = peer.generate_sync_message(&mut b).unwrap() else {
                 continue;
             };
             ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()))

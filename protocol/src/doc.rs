@@ -34,6 +34,16 @@ pub enum SyncError {
     /// Decoding or applying the message panicked inside automerge.
     #[error("sync message crashed the decoder")]
     Panicked,
+    /// The message is well formed but outside what any honest peer sends: a bloom filter
+    /// automerge could not use safely (no bits, or absurd bits per entry or probe counts), or
+    /// more heads, needs or haves than a document has. automerge 0.12 would take it and then
+    /// crash or exhaust memory answering it.
+    #[error("sync message out of bounds: {0}")]
+    OutOfBounds(String),
+    /// Generating a message for a peer panicked inside automerge (a state it cannot answer).
+    /// The peer's sync state was reset; count it against the peer.
+    #[error("generating a sync message crashed")]
+    GeneratePanicked,
     /// The message changed the document in a way no valid event does.
     #[error("invalid change: {0}")]
     InvalidChange(String),
@@ -229,8 +239,19 @@ impl Document {
     }
 
     /// The next sync message for a peer, if there is anything to say.
-    pub fn generate_sync_message(&mut self, state: &mut automerge::sync::State) -> Option<Vec<u8>> {
-        self.doc.generate_sync_message(state).map(|m| m.encode())
+    ///
+    /// `state` holds what the peer told us; automerge 0.12 can panic answering it (its bloom
+    /// filters were unchecked before [`Document::receive_sync_message`] checked them), so a
+    /// panic is caught: `state` is then reset to a fresh one and the answer is
+    /// [`SyncError::GeneratePanicked`], which the caller counts against the peer.
+    pub fn generate_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let doc = &self.doc;
+        contain_generate(state, |state| {
+            doc.generate_sync_message(state).map(|m| m.encode())
+        })
     }
 
     /// The first message of an exchange that starts over after a message was refused for
@@ -238,24 +259,28 @@ impl Document {
     /// peer to forget what it sent (automerge's reset flag), so that it sends the refused
     /// changes again along with the ones they depend on. Without `need` the peer would test
     /// its changes against the same bloom filter and leave the same change out again.
+    /// A panic inside automerge is contained as in [`Document::generate_sync_message`].
     pub fn restart_sync_message(
         &mut self,
         state: &mut automerge::sync::State,
         need: &[ChangeHash],
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>, SyncError> {
         *state = automerge::sync::State::new();
-        // A fresh state always has something to say (its heads and bloom filter).
-        let mut message = self.doc.generate_sync_message(state)?;
-        for hash in need {
-            if !message.need.contains(hash) {
-                message.need.push(*hash);
+        let doc = &self.doc;
+        contain_generate(state, |state| {
+            // A fresh state always has something to say (its heads and bloom filter).
+            let mut message = doc.generate_sync_message(state)?;
+            for hash in need {
+                if !message.need.contains(hash) {
+                    message.need.push(*hash);
+                }
             }
-        }
-        message
-            .flags
-            .get_or_insert_with(automerge::sync::MessageFlags::new)
-            .set(automerge::sync::MessageFlags::SYNC_RESET);
-        Some(message.encode())
+            message
+                .flags
+                .get_or_insert_with(automerge::sync::MessageFlags::new)
+                .set(automerge::sync::MessageFlags::SYNC_RESET);
+            Some(message.encode())
+        })
     }
 
     /// Applies a peer's sync message, keeping it only if every new event is valid and allowed
@@ -279,6 +304,8 @@ impl Document {
         let applied = catch_unwind(AssertUnwindSafe(|| {
             let mut message = automerge::sync::Message::decode(msg)
                 .map_err(|e| SyncError::Malformed(e.to_string()))?;
+            // Before automerge keeps anything of the message in `state`.
+            check_message(&message)?;
             // Many changes are applied in batches before the rest of the message: automerge
             // 0.12 builds each batch's columns in one piece, and a catch-up of 10,000 changes
             // in one batch peaked at over 1 GiB.
@@ -393,6 +420,108 @@ impl Document {
         authorize_batch(&self.id, &fresh, roster)?;
         Ok(fresh)
     }
+}
+
+/// Runs `generate` on `state`, turning a panic inside automerge into
+/// [`SyncError::GeneratePanicked`] with `state` reset, so that a peer's input can never unwind
+/// into the node loop.
+fn contain_generate(
+    state: &mut automerge::sync::State,
+    generate: impl FnOnce(&mut automerge::sync::State) -> Option<Vec<u8>>,
+) -> Result<Option<Vec<u8>>, SyncError> {
+    match catch_unwind(AssertUnwindSafe(|| generate(state))) {
+        Ok(message) => Ok(message),
+        Err(_) => {
+            // A state that made automerge panic once would make it panic again.
+            *state = automerge::sync::State::new();
+            Err(SyncError::GeneratePanicked)
+        }
+    }
+}
+
+/// The most hashes in each of a sync message's lists (heads, needs, a have's last sync). A
+/// node asks for at most 4096 missing changes at once, and a document's heads are the
+/// concurrent writers of one period; this leaves ample room above both.
+pub const MAX_SYNC_HASHES: usize = 16 * 1024;
+
+/// The most `have` entries in a sync message. automerge sends one.
+pub const MAX_SYNC_HAVES: usize = 16;
+
+/// Bits per entry accepted in a peer's bloom filter. automerge writes 10 (a 1 % false
+/// positive rate); 0 makes automerge 0.12 divide by zero when it answers.
+pub const FILTER_BITS_PER_ENTRY: std::ops::RangeInclusive<u64> = 1..=32;
+
+/// Probes accepted in a peer's bloom filter. automerge writes 7; it reserves memory for as
+/// many probes as the filter says for every change it tests, so u32::MAX would take 16 GiB.
+pub const FILTER_PROBES: std::ops::RangeInclusive<u64> = 1..=32;
+
+/// Checks the parts of a decoded sync message that automerge 0.12 trusts: the number of
+/// hashes and haves, and each have's bloom filter.
+fn check_message(message: &automerge::sync::Message) -> Result<(), SyncError> {
+    let out = |why: String| Err(SyncError::OutOfBounds(why));
+    if message.heads.len() > MAX_SYNC_HASHES || message.need.len() > MAX_SYNC_HASHES {
+        return out(format!(
+            "{} heads and {} needs (at most {MAX_SYNC_HASHES} each)",
+            message.heads.len(),
+            message.need.len()
+        ));
+    }
+    if message.have.len() > MAX_SYNC_HAVES {
+        return out(format!(
+            "{} haves (at most {MAX_SYNC_HAVES})",
+            message.have.len()
+        ));
+    }
+    for have in &message.have {
+        if have.last_sync.len() > MAX_SYNC_HASHES {
+            return out(format!("{} last sync hashes", have.last_sync.len()));
+        }
+        check_filter(&have.bloom.to_bytes()).map_err(SyncError::OutOfBounds)?;
+    }
+    Ok(())
+}
+
+/// Checks a bloom filter in its wire form (automerge keeps the fields private but writes them
+/// back exactly): empty, or entries, bits per entry and probes as unsigned LEB128 followed by
+/// exactly `ceil(entries * bits per entry / 8)` bytes of bits.
+pub(crate) fn check_filter(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        // automerge writes an empty filter for no entries and never probes it.
+        return Ok(());
+    }
+    let mut rest = bytes;
+    let mut next = || -> Result<u64, String> {
+        let mut value: u64 = 0;
+        for (i, byte) in rest.iter().enumerate().take(5) {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                rest = &rest[i + 1..];
+                return Ok(value);
+            }
+        }
+        Err("bloom filter header cannot be read".into())
+    };
+    let entries = next()?;
+    let bits_per_entry = next()?;
+    let probes = next()?;
+    if entries == 0 {
+        // automerge answers "not contained" without probing such a filter.
+        return Ok(());
+    }
+    if !FILTER_BITS_PER_ENTRY.contains(&bits_per_entry) {
+        return Err(format!("bloom filter with {bits_per_entry} bits per entry"));
+    }
+    if !FILTER_PROBES.contains(&probes) {
+        return Err(format!("bloom filter with {probes} probes"));
+    }
+    let expected = (entries * bits_per_entry).div_ceil(8);
+    if rest.is_empty() || rest.len() as u64 != expected {
+        return Err(format!(
+            "bloom filter of {entries} entries with {} bytes of bits",
+            rest.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that every event of a batch is allowed. In the roster document, events of the batch

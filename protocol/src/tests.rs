@@ -287,9 +287,9 @@ fn sync_docs(a: &mut Document, b: &mut Document, roster: &Roster) -> Result<(), 
     // exchange asking for them, as on a node.
     let step = |from: &mut Document, f: &mut Side, to: &mut Document, t: &mut Side| {
         let msg = if std::mem::take(&mut f.2) {
-            from.restart_sync_message(&mut f.0, &f.1)
+            from.restart_sync_message(&mut f.0, &f.1)?
         } else {
-            from.generate_sync_message(&mut f.0)
+            from.generate_sync_message(&mut f.0)?
         };
         let Some(msg) = msg else { return Ok(false) };
         match to.receive_sync_message(&mut t.0, &msg, roster) {
@@ -333,7 +333,7 @@ fn sync_raw_into(
                 }
                 Err(SyncError::MissingDeps(missing)) if need.len() < 1024 => {
                     need.extend(missing);
-                    let restart = honest.restart_sync_message(&mut st, &need);
+                    let restart = honest.restart_sync_message(&mut st, &need)?;
                     let msg = restart.expect("a restart always has something to say");
                     let msg = automerge::sync::Message::decode(&msg).expect("restart decodes");
                     SyncDoc::receive_sync_message(hostile, &mut hs, msg).expect("hostile receives");
@@ -342,7 +342,7 @@ fn sync_raw_into(
                 Err(e) => return Err(e),
             }
         }
-        let to_hostile = honest.generate_sync_message(&mut st);
+        let to_hostile = honest.generate_sync_message(&mut st)?;
         if let Some(msg) = &to_hostile {
             let msg = automerge::sync::Message::decode(msg).expect("honest message decodes");
             SyncDoc::receive_sync_message(hostile, &mut hs, msg).expect("hostile receives");
@@ -1912,6 +1912,7 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
     };
     let hello = receiver
         .generate_sync_message(&mut rs)
+        .expect("no panic")
         .expect("receiver starts");
     let mut reply = answer(&mut sender, &mut ss, hello);
     let change = |hash: &automerge::ChangeHash| {
@@ -1944,6 +1945,7 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
     // both changes and sends neither again.
     let plain = receiver
         .generate_sync_message(&mut State::new())
+        .expect("no panic")
         .expect("a fresh state speaks");
     let again = answer(&mut sender.clone(), &mut ss.clone(), plain);
     assert!(again.changes.is_empty());
@@ -1951,6 +1953,7 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
     // The restart asks for the missing change and resets what the sender remembers.
     let restart = receiver
         .restart_sync_message(&mut rs, missing)
+        .expect("no panic")
         .expect("a restart speaks");
     let reply = answer(&mut sender, &mut ss, restart);
     assert_eq!(
@@ -2331,6 +2334,7 @@ fn hostile_garbage_messages_are_refused() {
     other.insert(&[panic_event(&honest.net.m, at(HOUR).plus_ms(9))]);
     let real = other
         .generate_sync_message(&mut State::new())
+        .expect("no panic")
         .expect("a message");
     for cut in [1, 2, real.len() / 2, real.len() - 1] {
         inputs.push(real[..cut].to_vec());
@@ -2367,6 +2371,99 @@ fn hostile_garbage_messages_are_refused() {
         Err(SyncError::Malformed(_))
     ));
     assert_eq!(honest.doc.heads(), heads);
+    sync_docs(&mut honest.peer, &mut honest.doc, &honest.roster).expect("honest sync works");
+    assert!(honest.doc.contains(honest.peer_event.id()));
+}
+
+/// A sync message from a peer whose one `have` entry carries the given bloom filter bytes.
+fn message_with_filter(filter: &[u8]) -> Vec<u8> {
+    let bloom = automerge::sync::BloomFilter::try_from(filter).expect("filter parses");
+    automerge::sync::Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: vec![automerge::sync::Have {
+            last_sync: Vec::new(),
+            bloom,
+        }],
+        changes: automerge::sync::ChunkList::empty(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
+#[test]
+fn hostile_bloom_filters_are_refused_at_receive() {
+    // automerge 0.12 takes these without a check: with 0 bits per entry the next message to
+    // the peer divides by zero; with u32::MAX probes it reserves 16 GiB.
+    let zero_bits = [0x01, 0x00, 0x07];
+    let many_probes = [0x01, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x00];
+    for filter in [&zero_bits[..], &many_probes[..]] {
+        let mut honest = Honest::new();
+        let heads = honest.doc.heads();
+        let mut state = State::new();
+        let msg = message_with_filter(filter);
+        let err = honest
+            .doc
+            .receive_sync_message(&mut state, &msg, &honest.roster)
+            .expect_err("hostile filter is refused");
+        assert!(matches!(err, SyncError::OutOfBounds(_)), "{err:?}");
+        assert!(err.is_peer_fault());
+        assert_eq!(honest.doc.heads(), heads);
+        assert_eq!(state.their_have, None, "the state is as it was");
+    }
+}
+
+#[test]
+fn generating_after_any_accepted_message_never_panics() {
+    // Filters with every small parameter around what automerge writes: each is either refused
+    // at receive or safe to answer.
+    let mut accepted = 0;
+    for entries in [1u8, 2, 3, 100] {
+        for bits_per_entry in 0u8..=40 {
+            for probes in [0u8, 1, 2, 7, 32, 33, 100] {
+                let bytes = (usize::from(entries) * usize::from(bits_per_entry)).div_ceil(8);
+                let mut filter = vec![entries, bits_per_entry, probes];
+                filter.extend(std::iter::repeat_n(0xa5, bytes));
+                let mut honest = Honest::new();
+                let mut state = State::new();
+                let msg = message_with_filter(&filter);
+                if honest
+                    .doc
+                    .receive_sync_message(&mut state, &msg, &honest.roster)
+                    .is_err()
+                {
+                    continue;
+                }
+                accepted += 1;
+                let reply = honest.doc.generate_sync_message(&mut state);
+                assert!(reply.is_ok(), "{filter:?}");
+            }
+        }
+    }
+    assert!(accepted > 0, "sane filters are accepted");
+}
+
+#[test]
+fn a_panic_while_generating_is_contained_and_resets_the_state() {
+    // A state that holds a filter automerge cannot use (as an unchecked peer message leaves
+    // it): generating answers an error instead of unwinding into the caller.
+    let mut honest = Honest::new();
+    let mut state = State::new();
+    state.their_heads = Some(Vec::new());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![automerge::sync::Have {
+        last_sync: Vec::new(),
+        bloom: automerge::sync::BloomFilter::try_from(&[0x01, 0x00, 0x07][..]).expect("parses"),
+    }]);
+    let err = honest
+        .doc
+        .generate_sync_message(&mut state)
+        .expect_err("the panic is contained");
+    assert!(matches!(err, SyncError::GeneratePanicked), "{err:?}");
+    assert!(err.is_peer_fault());
+    assert_eq!(state.their_have, None, "the state starts over");
+    // And the exchange then works from the fresh state.
     sync_docs(&mut honest.peer, &mut honest.doc, &honest.roster).expect("honest sync works");
     assert!(honest.doc.contains(honest.peer_event.id()));
 }
