@@ -188,6 +188,12 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// Milliseconds from `earlier` to this time, saturating at the ends of `i64`: both times
+    /// may come from peers, and a plain difference of such times overflows.
+    pub fn ms_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
     /// The calendar month of this time, as `YYYY-MM` (UTC); documents are split by it.
     pub fn month(self) -> String {
         let dt = self.to_datetime();

@@ -2746,6 +2746,65 @@ fn alert_lifecycle() {
     assert_eq!(alert.acknowledgements.len(), 1);
 }
 
+/// An event as a node holds it after it was stored, whatever its time: bypasses the field
+/// checks of signing (a view folds what documents hold, which older rules may have let in).
+fn stored(key: &SecretKey, t: Timestamp, doc: DocId, body: Body) -> SignedEvent {
+    let event = Event {
+        author: key.public(),
+        at: t,
+        doc,
+        body,
+    };
+    SignedEvent::decode_trusted(&forge(&event, key)).expect("forged bytes decode")
+}
+
+#[test]
+fn alerts_fold_acks_and_receipts_dated_at_the_ends_of_time() {
+    // Delays are differences of peer-supplied times; at i64::MIN and i64::MAX they must
+    // saturate, not overflow (a panic in debug builds, a wrong sign in release).
+    let net = Net::new();
+    let roster = net.roster();
+    for (raised, late) in [
+        (at(0), Timestamp(i64::MIN)),
+        (Timestamp(i64::MIN), Timestamp(i64::MAX)),
+        (Timestamp(i64::MAX), Timestamp(i64::MIN)),
+    ] {
+        let doc = DocId::alerts("oaxaca", raised);
+        let receipts = DocId::receipts_for(&doc).expect("an alerts document");
+        let panic_id = alert_id(&net.m, raised);
+        let events = [
+            stored(
+                &net.m,
+                raised,
+                doc.clone(),
+                Body::Alert(alert_body(
+                    panic_id,
+                    AlertKind::Panic,
+                    "oaxaca",
+                    "org-a",
+                    None,
+                )),
+            ),
+            stored(&net.s, late, doc.clone(), Body::Ack { alert: panic_id }),
+            stored(
+                &net.n,
+                late,
+                receipts,
+                Body::Held {
+                    alerts: vec![panic_id],
+                },
+            ),
+        ];
+        let views = view::alerts(&roster, &events, at(0));
+        assert_eq!(views.len(), 1);
+        let v = &views[0];
+        let expected = late.0.saturating_sub(raised.0);
+        assert_eq!(v.first_ack_after_ms, Some(expected));
+        assert_eq!(v.held_by.len(), 1);
+        assert_eq!(v.held_by[0].after_ms, expected);
+    }
+}
+
 #[test]
 fn acknowledgements_count_each_person_once() {
     let net = Net::new();
