@@ -335,7 +335,7 @@ impl Engine {
             .entry(doc_id.clone())
             .or_insert_with(|| Document::new(doc_id.clone()));
         let before = doc.heads();
-        let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
+        let fresh = doc.receive_sync_message(state, msg, &self.roster, Timestamp::now())?;
         if doc.heads() == before {
             return Ok(None);
         }

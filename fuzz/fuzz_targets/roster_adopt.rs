@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use protocol::doc::Document;
 use protocol::ids::DocId;
 use protocol::roster::Roster;
-use tejido_fuzz::panics;
+use tejido_fuzz::{now, panics};
 
 fuzz_target!(|data: &[u8]| {
     panics::install();
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         if let Some(m) = &to_adopted {
             let r = panics::must_not_escape(
                 "Document::receive_sync_message (adopted side)",
-                AssertUnwindSafe(|| adopted.receive_sync_message(&mut b, m, &roster)),
+                AssertUnwindSafe(|| adopted.receive_sync_message(&mut b, m, &roster, now())),
             );
             assert!(
                 r.is_ok(),
@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let r = panics::must_not_escape(
             "Document::receive_sync_message (honest side)",
-            AssertUnwindSafe(|| honest.receive_sync_message(&mut a, &m, &roster)),
+            AssertUnwindSafe(|| honest.receive_sync_message(&mut a, &m, &roster, now())),
         );
         if let Err(e) = r {
             panic!(

@@ -19,6 +19,12 @@ use protocol::roster::Roster;
 /// When every fixture event is written (2025-11-24T16:00:00Z).
 pub const T0: i64 = 1_764_000_000_000;
 
+/// The receiving node's clock in every target: a day after the fixtures, so that their events
+/// are not ahead of it.
+pub fn now() -> Timestamp {
+    Timestamp(T0 + 24 * 60 * 60 * 1000)
+}
+
 /// The network's first admin, author of the genesis event.
 pub fn admin_key() -> SecretKey {
     SecretKey::derive("fuzz", b"admin")
@@ -418,13 +424,13 @@ mod seeds {
         let mut out = Vec::new();
         for _ in 0..6 {
             if let Some(m) = ours.generate_sync_message(&mut a).unwrap() {
-                peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()))
+                peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()), now())
                     .unwrap();
             }
             let Some(m) = peer.generate_sync_message(&mut b).unwrap() else {
                 continue;
             };
-            ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()))
+            ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()), now())
                 .unwrap();
             out.push(m);
         }

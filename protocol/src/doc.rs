@@ -18,8 +18,8 @@ use std::collections::HashSet;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, ROOT};
 
-use crate::event::{Body, EventId, SignedEvent, VerifyError};
-use crate::ids::DocId;
+use crate::event::{AheadOfClock, Body, EventId, SignedEvent, VerifyError};
+use crate::ids::{DocId, PeriodError, Timestamp};
 use crate::roster::{AuthError, Roster};
 
 /// The largest automerge sync message accepted from a peer.
@@ -40,6 +40,13 @@ pub enum SyncError {
     /// crash or exhaust memory answering it.
     #[error("sync message out of bounds: {0}")]
     OutOfBounds(String),
+    /// The document's period is outside the network's years ([`Roster::check_period`]).
+    #[error("{0}")]
+    Period(#[from] PeriodError),
+    /// An event is dated too far ahead of this node's clock. Not the peer's fault (clocks
+    /// differ a little between nodes); the message is taken once the clock catches up.
+    #[error("{0}")]
+    AheadOfClock(#[from] AheadOfClock),
     /// Generating a message for a peer panicked inside automerge (a state it cannot answer).
     /// The peer's sync state was reset; count it against the peer.
     #[error("generating a sync message crashed")]
@@ -66,7 +73,9 @@ impl SyncError {
     pub fn is_peer_fault(&self) -> bool {
         !matches!(
             self,
-            SyncError::Auth(AuthError::UnknownAuthor(_)) | SyncError::MissingDeps(_)
+            SyncError::Auth(AuthError::UnknownAuthor(_))
+                | SyncError::MissingDeps(_)
+                | SyncError::AheadOfClock(_)
         )
     }
 }
@@ -284,13 +293,16 @@ impl Document {
     }
 
     /// Applies a peer's sync message, keeping it only if every new event is valid and allowed
-    /// by `roster` (for the roster document, events may authorise each other). Returns the new
-    /// events. On error the document and `state` are as they were.
+    /// by `roster` (for the roster document, events may authorise each other) and dated at
+    /// most [`crate::event::MAX_CLOCK_SKEW_MS`] after `now`, this node's clock, and only if
+    /// the document's period is within the network's years ([`Roster::check_period`]).
+    /// Returns the new events. On error the document and `state` are as they were.
     pub fn receive_sync_message(
         &mut self,
         state: &mut automerge::sync::State,
         msg: &[u8],
         roster: &Roster,
+        now: Timestamp,
     ) -> Result<Vec<SignedEvent>, SyncError> {
         if msg.len() > MAX_SYNC_MESSAGE_BYTES {
             return Err(SyncError::Malformed(format!(
@@ -298,6 +310,7 @@ impl Document {
                 msg.len()
             )));
         }
+        roster.check_period(&self.id, now)?;
         let before = self.doc.get_heads();
         let saved_state = state.clone();
 
@@ -332,7 +345,12 @@ impl Document {
             Ok(Ok(())) if !self.doc.get_missing_deps(&[]).is_empty() => {
                 Err(SyncError::MissingDeps(self.doc.get_missing_deps(&[])))
             }
-            Ok(Ok(())) => self.validate_since(&before, roster),
+            Ok(Ok(())) => self.validate_since(&before, roster).and_then(|events| {
+                for event in &events {
+                    event.event().check_clock(now)?;
+                }
+                Ok(events)
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SyncError::Panicked),
         };

@@ -196,7 +196,13 @@ impl Timestamp {
 
     /// The calendar year of this time (UTC).
     pub fn year(self) -> i32 {
-        self.to_datetime().year()
+        // Beyond the calendar's range (years -9999 to 9999), the nearest end rather than
+        // 1970: a time far ahead must not read as long past.
+        match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000) {
+            Ok(dt) => dt.year(),
+            Err(_) if self.0 < 0 => i32::MIN,
+            Err(_) => i32::MAX,
+        }
     }
 
     /// The calendar month of this time, as `YYYY-MM` (UTC); documents are split by it.

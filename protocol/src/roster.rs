@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AlertKind, Body, Event, Role, SignedEvent};
-use crate::ids::{DocId, PublicKey, Timestamp};
+use crate::ids::{DocId, PeriodError, PublicKey, Timestamp};
 
 /// Why an event is not allowed for its author.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -78,6 +78,9 @@ pub struct Node {
 pub struct Roster {
     /// Network display name, from the genesis event.
     pub network: Option<String>,
+    /// When the network was created: the genesis event's time.
+    #[serde(default)]
+    pub genesis_at: Option<Timestamp>,
     /// Organisation slugs.
     pub orgs: BTreeMap<String, Timestamp>,
     /// Members by key.
@@ -195,6 +198,7 @@ impl Roster {
                 admin_name,
             } => {
                 self.network = Some(network.clone());
+                self.genesis_at = Some(event.at);
                 self.orgs.insert(org.clone(), event.at);
                 self.members
                     .insert(event.author, member(admin_name, org, Role::Admin, event.at));
@@ -491,6 +495,16 @@ impl Roster {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Checks `doc`'s period against the network's genesis year and `now`
+    /// ([`DocId::check_period`]). Before the roster has a genesis there is nothing to bound
+    /// by, and nothing is authorised anyway: every period passes.
+    pub fn check_period(&self, doc: &DocId, now: Timestamp) -> Result<(), PeriodError> {
+        match self.genesis_at {
+            Some(genesis) => doc.check_period(genesis.year(), now),
+            None => Ok(()),
         }
     }
 

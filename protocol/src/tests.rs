@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::doc::{authorize_batch, Document, SyncError, MAX_SYNC_MESSAGE_BYTES};
 use crate::event::{
     AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Event, EventId, Role,
-    Severity, ShelterBody, ShelterStatus, SignedEvent, Urgency, VerifyError, MAX_EVENT_BYTES,
-    MAX_TEXT_BYTES,
+    Severity, ShelterBody, ShelterStatus, SignedEvent, Urgency, VerifyError, MAX_CLOCK_SKEW_MS,
+    MAX_EVENT_BYTES, MAX_TEXT_BYTES,
 };
 use crate::ids::{Collection, DocId, PublicKey, RecordId, SecretKey, Timestamp};
 use crate::roster::{AuthError, Roster};
@@ -27,6 +27,9 @@ use crate::wire::{ClientRequest, ClientRequestV0, InviteCode, InviteKind};
 const T0: i64 = 1_773_100_800_000;
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
+/// This node's clock in the tests: a year after the fixtures, so that no fixture event is
+/// ahead of it and every fixture period is within the network's years.
+const NOW: Timestamp = Timestamp(T0 + 365 * 24 * HOUR);
 
 fn at(offset_ms: i64) -> Timestamp {
     Timestamp(T0 + offset_ms)
@@ -292,7 +295,7 @@ fn sync_docs(a: &mut Document, b: &mut Document, roster: &Roster) -> Result<(), 
             from.generate_sync_message(&mut f.0)?
         };
         let Some(msg) = msg else { return Ok(false) };
-        match to.receive_sync_message(&mut t.0, &msg, roster) {
+        match to.receive_sync_message(&mut t.0, &msg, roster, NOW) {
             Ok(_) => t.1.clear(),
             Err(SyncError::MissingDeps(missing)) if t.1.len() < 1024 => {
                 t.1.extend(missing);
@@ -326,7 +329,7 @@ fn sync_raw_into(
     for _ in 0..64 {
         let to_honest = SyncDoc::generate_sync_message(hostile, &mut hs).map(|m| m.encode());
         if let Some(msg) = &to_honest {
-            match honest.receive_sync_message(&mut st, msg, roster) {
+            match honest.receive_sync_message(&mut st, msg, roster, NOW) {
                 Ok(events) => {
                     received.extend(events);
                     need.clear();
@@ -2134,7 +2137,7 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
     reply.changes = second_bytes.clone().into();
     let heads = receiver.heads();
     let err = receiver
-        .receive_sync_message(&mut rs, &reply.encode(), &roster)
+        .receive_sync_message(&mut rs, &reply.encode(), &roster, NOW)
         .expect_err("a change without its dependency is refused");
     let SyncError::MissingDeps(missing) = &err else {
         panic!("{err:?}")
@@ -2165,7 +2168,7 @@ fn an_exchange_refused_for_missing_dependencies_restarts_and_completes() {
         "the missing change and its dependent"
     );
     let fresh = receiver
-        .receive_sync_message(&mut rs, &reply.encode(), &roster)
+        .receive_sync_message(&mut rs, &reply.encode(), &roster, NOW)
         .expect("the restarted exchange is accepted");
     assert_eq!(ids(&fresh), ids(&[first, second]));
     assert_eq!(receiver.heads(), sender.get_heads());
@@ -2550,7 +2553,7 @@ fn hostile_garbage_messages_are_refused() {
     for input in &inputs {
         if let Ok(events) = honest
             .doc
-            .receive_sync_message(&mut state, input, &honest.roster)
+            .receive_sync_message(&mut state, input, &honest.roster, NOW)
         {
             // A flip that still parses must not have brought in anything.
             assert!(events.is_empty(), "{} events from garbage", events.len());
@@ -2562,7 +2565,7 @@ fn hostile_garbage_messages_are_refused() {
         assert!(matches!(
             honest
                 .doc
-                .receive_sync_message(&mut State::new(), input, &honest.roster),
+                .receive_sync_message(&mut State::new(), input, &honest.roster, NOW),
             Err(SyncError::Malformed(_))
         ));
     }
@@ -2570,7 +2573,7 @@ fn hostile_garbage_messages_are_refused() {
     assert!(matches!(
         honest
             .doc
-            .receive_sync_message(&mut State::new(), &huge, &honest.roster),
+            .receive_sync_message(&mut State::new(), &huge, &honest.roster, NOW),
         Err(SyncError::Malformed(_))
     ));
     assert_eq!(honest.doc.heads(), heads);
@@ -2608,7 +2611,7 @@ fn hostile_bloom_filters_are_refused_at_receive() {
         let msg = message_with_filter(filter);
         let err = honest
             .doc
-            .receive_sync_message(&mut state, &msg, &honest.roster)
+            .receive_sync_message(&mut state, &msg, &honest.roster, NOW)
             .expect_err("hostile filter is refused");
         assert!(matches!(err, SyncError::OutOfBounds(_)), "{err:?}");
         assert!(err.is_peer_fault());
@@ -2633,7 +2636,7 @@ fn generating_after_any_accepted_message_never_panics() {
                 let msg = message_with_filter(&filter);
                 if honest
                     .doc
-                    .receive_sync_message(&mut state, &msg, &honest.roster)
+                    .receive_sync_message(&mut state, &msg, &honest.roster, NOW)
                     .is_err()
                 {
                     continue;
@@ -2669,6 +2672,102 @@ fn a_panic_while_generating_is_contained_and_resets_the_state() {
     // And the exchange then works from the fresh state.
     sync_docs(&mut honest.peer, &mut honest.doc, &honest.roster).expect("honest sync works");
     assert!(honest.doc.contains(honest.peer_event.id()));
+}
+
+#[test]
+fn doc_periods_lie_between_genesis_and_next_year() {
+    let net = Net::new();
+    let roster = net.roster();
+    assert_eq!(roster.genesis_at, Some(at(0)));
+    let now = at(0); // March 2026; genesis in 2026.
+    let period = |p: &str| {
+        format!("alerts/oaxaca/{p}")
+            .parse::<DocId>()
+            .expect("parses")
+    };
+    for fine in ["2026-01", "2026-03", "2027-12"] {
+        assert_eq!(roster.check_period(&period(fine), now), Ok(()), "{fine}");
+    }
+    assert!(matches!(
+        roster.check_period(&period("2025-12"), now),
+        Err(crate::ids::PeriodError::BeforeGenesis {
+            genesis_year: 2026,
+            ..
+        })
+    ));
+    for ahead in ["2028-01", "9999-12"] {
+        assert!(matches!(
+            roster.check_period(&period(ahead), now),
+            Err(crate::ids::PeriodError::TooFarAhead {
+                latest_year: 2027,
+                ..
+            })
+        ));
+    }
+    // Without a period, or a clock far ahead (not read as 1970).
+    assert_eq!(roster.check_period(&DocId::roster(), now), Ok(()));
+    assert_eq!(roster.check_period(&DocId::shelters("oaxaca"), now), Ok(()));
+    assert_eq!(
+        period("9999-12").check_period(2026, Timestamp(i64::MAX)),
+        Ok(())
+    );
+    assert!(period("2026-03")
+        .check_period(2026, Timestamp(i64::MIN))
+        .is_err());
+}
+
+#[test]
+fn sync_refuses_documents_outside_the_networks_years() {
+    let net = Net::new();
+    let roster = net.roster();
+    let old: DocId = "alerts/oaxaca/2025-12".parse().expect("parses");
+    let mut peer = Document::new(old.clone());
+    let mut ours = Document::new(old);
+    let t = Timestamp(T0 - 90 * 24 * HOUR);
+    assert_eq!(t.month(), "2025-12");
+    peer.insert(&[panic_event(&net.m, t)]);
+    let msg = peer
+        .generate_sync_message(&mut State::new())
+        .expect("no panic")
+        .expect("a message");
+    let err = ours
+        .receive_sync_message(&mut State::new(), &msg, &roster, NOW)
+        .expect_err("a period before genesis is refused");
+    assert!(matches!(err, SyncError::Period(_)), "{err:?}");
+    assert!(err.is_peer_fault());
+    assert!(ours.is_empty());
+}
+
+#[test]
+fn sync_refuses_events_ahead_of_the_clock_until_it_catches_up() {
+    let honest = Honest::new();
+    let mut peer = honest.peer;
+    let mut doc = honest.doc;
+    let early = at(HOUR).plus_ms(2).plus_ms(-(MAX_CLOCK_SKEW_MS + 1));
+    let heads = doc.heads();
+    let (mut sp, mut sd) = (State::new(), State::new());
+    // The honest document asks, the peer answers with its resolve (dated t + 2 ms).
+    let hello = doc.generate_sync_message(&mut sd).expect("no panic");
+    let hello = hello.expect("a message");
+    peer.receive_sync_message(&mut sp, &hello, &honest.roster, NOW)
+        .expect("peer takes it");
+    let answer = peer
+        .generate_sync_message(&mut sp)
+        .expect("no panic")
+        .expect("an answer");
+    let saved = sd.clone();
+    let err = doc
+        .receive_sync_message(&mut sd, &answer, &honest.roster, early)
+        .expect_err("a resolve from more than five minutes ahead is refused");
+    assert!(matches!(err, SyncError::AheadOfClock(_)), "{err:?}");
+    assert!(!err.is_peer_fault(), "clocks differ between honest nodes");
+    assert_eq!(doc.heads(), heads);
+    assert_eq!(sd, saved);
+    // Five minutes ahead is within the bound.
+    let fresh = doc
+        .receive_sync_message(&mut sd, &answer, &honest.roster, early.plus_ms(1))
+        .expect("accepted once the clock catches up");
+    assert_eq!(ids(&fresh), ids(std::slice::from_ref(&honest.peer_event)));
 }
 
 #[test]
