@@ -619,8 +619,8 @@ mod seeds {
                     .collect(),
             )],
         };
-        let file =
-            protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()]).unwrap();
+        let file = protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()], now())
+            .unwrap();
         let mut input = vec![0u8];
         input.extend(&file);
         write("bundle_open", "sealed", &input);

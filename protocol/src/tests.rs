@@ -3606,11 +3606,12 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
             ],
         )],
     };
-    let bytes = seal(&contents, &exporter, &[c.public(), d.public()]).expect("seal");
+    let bytes = seal(&contents, &exporter, &[c.public(), d.public()], at(0)).expect("seal");
     for node in [&c, &d] {
         let opened = open(&bytes, node).expect("open");
         assert_eq!(opened.contents, contents);
         assert_eq!(opened.exporter, exporter.public());
+        assert_eq!(opened.created, at(0));
     }
     assert_eq!(open(&bytes, &outsider).unwrap_err(), BundleError::NotForUs);
     // The event text is not in the file in clear.
@@ -3624,11 +3625,72 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
     }
     assert!(open(b"not a bundle", &c).is_err());
     // Two exports of the same contents are different bundles.
-    let again = seal(&contents, &exporter, &[c.public()]).expect("seal");
+    let again = seal(&contents, &exporter, &[c.public()], at(0)).expect("seal");
     assert_ne!(
         open(&again, &c).expect("open").id,
         open(&bytes, &c).expect("open").id
     );
+}
+
+#[test]
+fn bundles_take_their_time_and_randomness_from_the_caller() {
+    use crate::bundle::{open, seal_with_randomness, SealRandomness};
+    let exporter = key("exporter");
+    let node = key("node-c");
+    let net = Net::new();
+    let contents = crate::bundle::Contents {
+        docs: vec![(DocId::roster(), vec![net.genesis.as_bytes().to_vec()])],
+    };
+    let randomness = || SealRandomness {
+        id: [1; 16],
+        content_key: [2; 32],
+        nonce: [3; 12],
+        ephemeral_secret: [4; 32],
+    };
+    let created = Timestamp(1_700_000_000_000);
+    let seal = |r: &SealRandomness| {
+        seal_with_randomness(&contents, &exporter, &[node.public()], created, r).expect("seal")
+    };
+    let (bytes, id) = seal(&randomness());
+    assert_eq!(id, [1; 16]);
+    assert_eq!(
+        seal(&randomness()).0,
+        bytes,
+        "the same arguments give the same bundle"
+    );
+    let opened = open(&bytes, &node).expect("open");
+    assert_eq!((opened.id, opened.created), (id, created));
+    assert_eq!(opened.contents, contents);
+    let mut other = randomness();
+    other.nonce = [5; 12];
+    assert_ne!(seal(&other).0, bytes);
+    assert!(
+        !format!("{:?}", randomness()).contains("2, 2"),
+        "secrets are not printed"
+    );
+}
+
+#[test]
+fn sealed_payloads_take_their_randomness_from_the_caller() {
+    let (a, b) = (key("alice"), key("beatriz"));
+    let context = b"context";
+    let seal = |k: [u8; 32], e: [u8; 32]| {
+        crate::sealed::seal_with_randomness(
+            b"Mario, 3 people",
+            &[a.public(), b.public()],
+            context,
+            k,
+            e,
+        )
+        .expect("seals")
+    };
+    let sealed = seal([7; 32], [8; 32]);
+    assert_eq!(seal([7; 32], [8; 32]), sealed);
+    assert_ne!(seal([7; 32], [9; 32]), sealed);
+    for me in [&a, &b] {
+        let opened = crate::sealed::open(&sealed, me, context).expect("opens");
+        assert_eq!(opened.as_deref(), Some(&b"Mario, 3 people"[..]));
+    }
 }
 
 /// A whole document handed over by a peer (the roster a joining node adopts) is checked op by
