@@ -471,6 +471,41 @@ mod seeds {
             write("sync_message", &format!("fresh-{i}"), m);
         }
 
+        // sync_session: steps of a tag byte and its arguments (see the target). An honest
+        // exchange, one with a changed byte, the two hostile filters (0 bits per entry, and
+        // u32::MAX probes) each followed by honest messages, and the sync_message seeds as raw
+        // messages.
+        let filter = |entries: u8, bits: u8, probes: u32| {
+            let mut step = vec![3, entries, bits];
+            step.extend(probes.to_le_bytes());
+            step
+        };
+        write("sync_session", "honest", &[1, 1, 1, 1, 1, 1]);
+        write("sync_session", "changed-byte", &[1, 2, 40, 0, 0x5a, 1, 1]);
+        write(
+            "sync_session",
+            "zero-bits-filter",
+            &[filter(1, 0, 7), vec![1, 1, 1]].concat(),
+        );
+        write(
+            "sync_session",
+            "many-probes-filter",
+            &[filter(1, 10, u32::MAX), vec![1, 1, 1]].concat(),
+        );
+        write(
+            "sync_session",
+            "sane-filter",
+            &[filter(3, 10, 7), vec![1, 1, 1]].concat(),
+        );
+        let mut raw = Vec::new();
+        for m in sync_messages(Document::load(DocId::roster(), &[shared.save()]).unwrap()) {
+            raw.push(0);
+            raw.extend((m.len() as u16).to_le_bytes());
+            raw.extend(&m);
+            raw.push(1);
+        }
+        write("sync_session", "raw-messages", &raw);
+
         let node = key("node").public();
         let code = InviteCode::V0 {
             kind: InviteKind::Member,
