@@ -521,7 +521,7 @@ impl Roster {
 
 /// The keys an allowed roster event may add to the roster (whose waiting events the fold then
 /// tries again).
-fn added_keys(event: &Event) -> Vec<PublicKey> {
+pub(crate) fn added_keys(event: &Event) -> Vec<PublicKey> {
     match &event.body {
         Body::Genesis { node, .. } => vec![event.author, *node],
         Body::AddOrg { admin, .. } => vec![*admin],

@@ -166,71 +166,139 @@ fn a_backdated_chain_folds_in_n_log_n_work() {
     );
 }
 
-#[test]
-fn the_roster_fold_matches_the_fold_by_passes_on_random_events() {
-    // Random roster events over a few keys and organisations, with clashing times, conflicting
-    // additions, revocations and a second genesis, in random orders: the worklist gives the
-    // roster the passes gave.
+/// A deterministic pseudo-random source for generated inputs (xorshift64*, no dependency).
+struct Rng(u64);
+
+impl Rng {
+    /// A number below `n`.
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+/// 2 to 21 random roster events over a few keys and organisations, with clashing times,
+/// conflicting additions, revocations (of keys known or not yet) and second geneses. The first
+/// is a genesis by the first key, an admin whose events others may wait for.
+fn random_roster_events(rng: &mut Rng) -> Vec<SignedEvent> {
     let keys: Vec<SecretKey> = (0..5u8)
         .map(|i| SecretKey::derive("random", &[i]))
         .collect();
     let orgs = ["org-a", "org-b", "org-c"];
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |n: usize| {
-        // xorshift64*: deterministic, no dependency.
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    };
+    let count = 2 + rng.below(20);
+    let mut events = Vec::new();
+    for n in 0..count {
+        let author = &keys[if n == 0 { 0 } else { rng.below(keys.len()) }];
+        let t = at(rng.below(6) as i64 * MIN);
+        let org = orgs[rng.below(orgs.len())].to_string();
+        let other = keys[rng.below(keys.len())].public();
+        let body = match if n == 0 { 0 } else { 1 + rng.below(6) } {
+            0 | 1 => Body::Genesis {
+                network: "red".into(),
+                org,
+                node: other,
+                admin_name: "G".into(),
+            },
+            2 => Body::AddOrg {
+                org,
+                admin: other,
+                admin_name: "O".into(),
+            },
+            3 => Body::AddNode {
+                org,
+                node: other,
+                addrs: vec![format!("/ip4/10.0.0.{}/tcp/1", rng.below(9))],
+            },
+            4 => Body::Revoke {
+                key: other,
+                reason: "r".into(),
+            },
+            _ => Body::AddMember {
+                org,
+                member: other,
+                name: "M".into(),
+                role: [Role::Member, Role::SecurityContact, Role::Admin][rng.below(3)],
+                region: None,
+            },
+        };
+        events.push(sign(author, t, DocId::roster(), body));
+    }
+    events
+}
+
+/// A batch a peer might send after a genesis by `admin` in org-a: admins adding admins,
+/// members and nodes of their own organisation and revoking its keys, at random times (so
+/// that many events wait for the one that adds their author), with now and then a key added
+/// twice or a revocation of a key added later.
+fn random_valid_ish_batch(rng: &mut Rng, admin: &SecretKey) -> Vec<SignedEvent> {
+    let pool: Vec<SecretKey> = (0..200u8)
+        .map(|i| SecretKey::derive("batch", &[i]))
+        .collect();
+    let mut admins: Vec<&SecretKey> = vec![admin];
+    let mut added: Vec<PublicKey> = Vec::new();
+    let mut events = Vec::new();
+    for _ in 0..2 + rng.below(24) {
+        let author = admins[rng.below(admins.len())];
+        let t = at(rng.below(20) as i64 * MIN);
+        let fresh = &pool[rng.below(pool.len())];
+        let body = match rng.below(24) {
+            0..=2 if !added.is_empty() => Body::Revoke {
+                key: added[rng.below(added.len())],
+                reason: "r".into(),
+            },
+            3 => Body::Revoke {
+                key: fresh.public(),
+                reason: "r".into(),
+            },
+            4..=6 => Body::AddNode {
+                org: "org-a".into(),
+                node: fresh.public(),
+                addrs: Vec::new(),
+            },
+            n => Body::AddMember {
+                org: "org-a".into(),
+                member: fresh.public(),
+                name: "M".into(),
+                role: if n < 16 { Role::Admin } else { Role::Member },
+                region: None,
+            },
+        };
+        match &body {
+            Body::AddMember { member, role, .. } => {
+                added.push(*member);
+                if *role == Role::Admin {
+                    admins.push(fresh);
+                }
+            }
+            Body::AddNode { node, .. } => added.push(*node),
+            _ => {}
+        }
+        events.push(sign(author, t, DocId::roster(), body));
+    }
+    events
+}
+
+/// `events` in a random order.
+fn shuffled<'a>(events: &'a [SignedEvent], rng: &mut Rng) -> Vec<&'a SignedEvent> {
+    let mut out: Vec<&SignedEvent> = events.iter().collect();
+    for i in (1..out.len()).rev() {
+        out.swap(i, rng.below(i + 1));
+    }
+    out
+}
+
+#[test]
+fn the_roster_fold_matches_the_fold_by_passes_on_random_events() {
+    // In random orders, the worklist gives the roster the passes gave.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut differing_orders = 0;
     for round in 0..1500 {
-        let count = 2 + next(20);
-        let mut events = Vec::new();
-        for n in 0..count {
-            // Mostly a network to add to, from an admin whose events others wait for.
-            let author = &keys[if n == 0 { 0 } else { next(keys.len()) }];
-            let t = at(next(6) as i64 * MIN);
-            let org = orgs[next(orgs.len())].to_string();
-            let other = keys[next(keys.len())].public();
-            let body = match if n == 0 { 0 } else { 1 + next(6) } {
-                0 | 1 => Body::Genesis {
-                    network: "red".into(),
-                    org,
-                    node: other,
-                    admin_name: "G".into(),
-                },
-                2 => Body::AddOrg {
-                    org,
-                    admin: other,
-                    admin_name: "O".into(),
-                },
-                3 => Body::AddNode {
-                    org,
-                    node: other,
-                    addrs: vec![format!("/ip4/10.0.0.{}/tcp/1", next(9))],
-                },
-                4 => Body::Revoke {
-                    key: other,
-                    reason: "r".into(),
-                },
-                _ => Body::AddMember {
-                    org,
-                    member: other,
-                    name: "M".into(),
-                    role: [Role::Member, Role::SecurityContact, Role::Admin][next(3)],
-                    region: None,
-                },
-            };
-            events.push(sign(author, t, DocId::roster(), body));
-        }
+        let events = random_roster_events(&mut rng);
         let (reference, passes_work) = Roster::from_events_by_passes(&events);
         for _ in 0..4 {
-            let mut shuffled: Vec<&SignedEvent> = events.iter().collect();
-            for i in (1..shuffled.len()).rev() {
-                shuffled.swap(i, next(i + 1));
-            }
-            let (roster, work) = Roster::from_events_with_work(shuffled);
+            let (roster, work) = Roster::from_events_with_work(shuffled(&events, &mut rng));
             assert_eq!(roster, reference, "round {round}: {events:?}");
             assert!(work <= 2 * events.len() as u64);
             if work < passes_work {
@@ -241,6 +309,52 @@ fn the_roster_fold_matches_the_fold_by_passes_on_random_events() {
     assert!(
         differing_orders > 0,
         "some inputs needed more than one pass"
+    );
+}
+
+#[test]
+fn roster_batches_are_authorised_as_the_passes_did_on_random_events() {
+    // A peer's batch on top of a roster that has only the genesis (or nothing): the worklist
+    // allows exactly the batches the passes allowed, and refuses the others with the same error.
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let (mut allowed, mut refused) = (0, 0);
+    let net = Net::new();
+    let genesis_only = Roster::from_events([&net.genesis]);
+    for round in 0..3000 {
+        let (roster, events) = if round % 2 == 0 {
+            let events = random_roster_events(&mut rng);
+            let base = if rng.below(4) == 0 { 0 } else { 1 };
+            (
+                Roster::from_events(&events[..base]),
+                events[base..].to_vec(),
+            )
+        } else {
+            (
+                genesis_only.clone(),
+                random_valid_ish_batch(&mut rng, &net.a),
+            )
+        };
+        let batch = &events[..];
+        let (reference, _) = crate::doc::authorize_roster_batch_by_passes(batch, &roster);
+        let mut order: Vec<SignedEvent> = shuffled(batch, &mut rng).into_iter().cloned().collect();
+        let (result, work) = crate::doc::authorize_roster_batch(&order, &roster);
+        assert_eq!(
+            format!("{result:?}"),
+            format!("{reference:?}"),
+            "round {round}: {batch:?}"
+        );
+        assert!(work <= 3 * batch.len() as u64);
+        order.reverse();
+        let (again, _) = crate::doc::authorize_roster_batch(&order, &roster);
+        assert_eq!(format!("{again:?}"), format!("{reference:?}"));
+        match reference {
+            Ok(()) => allowed += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        allowed > 300 && refused > 300,
+        "{allowed} allowed, {refused} refused"
     );
 }
 
@@ -592,4 +706,23 @@ fn the_latest_address_announcement_wins_whatever_order_the_fold_applies() {
     // Same result in any arrival order.
     events.reverse();
     assert_eq!(Roster::from_events(&events), roster);
+}
+
+#[test]
+fn a_backdated_chain_in_one_sync_message_is_authorised_in_n_log_n_work() {
+    // The same chain as one peer's message brings it to the roster document: every event
+    // must be allowed, the batch's own events authorising later ones.
+    let links = 20_000;
+    let mut events = backdated_chain(links);
+    let genesis = events.remove(0);
+    let roster = Roster::from_events([&genesis]);
+    let (result, work) = crate::doc::authorize_roster_batch(&events, &roster);
+    assert!(result.is_ok(), "{result:?}");
+    let n = events.len() as u64;
+    let log_n = u64::from(n.ilog2()) + 1;
+    assert!(
+        work <= 4 * n * log_n,
+        "{work} applications for {n} events (bound {})",
+        4 * n * log_n
+    );
 }
