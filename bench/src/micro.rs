@@ -240,16 +240,26 @@ fn sync_into_empty(fx: &Fixture, source: &Document) -> anyhow::Result<(f64, f64,
     let start = Instant::now();
     loop {
         let mut progressed = false;
-        if let Some(m) = src.generate_sync_message(&mut s_state) {
+        if let Some(m) = src.generate_sync_message(&mut s_state)? {
             bytes += m.len();
             let t = Instant::now();
-            dst.receive_sync_message(&mut d_state, &m, &fx.roster)?;
+            dst.receive_sync_message(
+                &mut d_state,
+                &m,
+                &fx.roster,
+                protocol::ids::Timestamp::now(),
+            )?;
             receive += t.elapsed().as_secs_f64();
             progressed = true;
         }
-        if let Some(m) = dst.generate_sync_message(&mut d_state) {
+        if let Some(m) = dst.generate_sync_message(&mut d_state)? {
             bytes += m.len();
-            src.receive_sync_message(&mut s_state, &m, &fx.roster)?;
+            src.receive_sync_message(
+                &mut s_state,
+                &m,
+                &fx.roster,
+                protocol::ids::Timestamp::now(),
+            )?;
             progressed = true;
         }
         if !progressed {

@@ -19,9 +19,6 @@ use protocol::wire::DocSummary;
 use crate::store::Store;
 use crate::sync::ApplyError;
 
-/// How far in the future an event's clock may be before it is refused.
-const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
-
 /// Events accepted in one client request.
 pub(crate) const MAX_EVENTS_PER_SUBMIT: usize = 64;
 
@@ -36,6 +33,34 @@ pub(crate) enum SubmitError {
     NotFound(String),
     #[error("store failure: {0:#}")]
     Internal(anyhow::Error),
+}
+
+/// Why a bundle was refused; nothing of it was applied.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ImportError {
+    #[error("{doc}: {error}")]
+    Event {
+        doc: DocId,
+        error: protocol::event::VerifyError,
+    },
+    #[error("{doc}: an event belongs in {belongs}")]
+    Misplaced { doc: DocId, belongs: DocId },
+    #[error("{doc}: {error}")]
+    Clock {
+        doc: DocId,
+        error: protocol::event::AheadOfClock,
+    },
+    #[error("{doc}: {error}")]
+    Period {
+        doc: DocId,
+        error: protocol::ids::PeriodError,
+    },
+    #[error("unknown document {0}")]
+    UnknownDoc(DocId),
+    #[error("{doc}: {error}")]
+    Refused { doc: DocId, error: SyncError },
+    #[error("store failure: {0:#}")]
+    Store(anyhow::Error),
 }
 
 /// Counters reported by `status`.
@@ -274,7 +299,7 @@ impl Engine {
                     "events must be written by the sender".into(),
                 ));
             }
-            if ev.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
+            if ev.check_clock(now).is_err() {
                 return Err(SubmitError::BadRequest(
                     "event time is in the future; check the device clock".into(),
                 ));
@@ -293,6 +318,9 @@ impl Engine {
                     "{} is older than this node keeps",
                     ev.doc
                 )));
+            }
+            if let Err(e) = self.roster.check_period(&ev.doc, now) {
+                return Err(SubmitError::BadRequest(format!("{}: {e}", ev.doc)));
             }
             if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } =
                 &ev.body
@@ -395,17 +423,29 @@ impl Engine {
         &mut self,
         contents: protocol::bundle::Contents,
         now: Timestamp,
-    ) -> Result<(usize, Vec<DocId>), String> {
+    ) -> Result<(usize, Vec<DocId>), ImportError> {
         let mut batches: Vec<(DocId, Vec<SignedEvent>)> = Vec::new();
         for (doc, events) in contents.docs {
             if self.is_expired(&doc, now) {
                 continue;
             }
+            if let Err(error) = self.roster.check_period(&doc, now) {
+                return Err(ImportError::Period { doc, error });
+            }
             let mut fresh = Vec::new();
             for bytes in events {
-                let event = SignedEvent::decode(&bytes).map_err(|e| format!("{doc}: {e}"))?;
+                let event = SignedEvent::decode(&bytes).map_err(|error| ImportError::Event {
+                    doc: doc.clone(),
+                    error,
+                })?;
                 if event.event().doc != doc {
-                    return Err(format!("{doc}: an event belongs in {}", event.event().doc));
+                    return Err(ImportError::Misplaced {
+                        belongs: event.event().doc.clone(),
+                        doc,
+                    });
+                }
+                if let Err(error) = event.event().check_clock(now) {
+                    return Err(ImportError::Clock { doc, error });
                 }
                 let known = self.docs.get(&doc).is_some_and(|d| d.contains(event.id()));
                 if !known && !fresh.iter().any(|f: &SignedEvent| f.id() == event.id()) {
@@ -421,8 +461,12 @@ impl Engine {
         let mut roster = self.roster.clone();
         for (doc, events) in &batches {
             if *doc == DocId::roster() {
-                protocol::doc::authorize_batch(doc, events, &roster)
-                    .map_err(|e| format!("{doc}: {e}"))?;
+                protocol::doc::authorize_batch(doc, events, &roster).map_err(|error| {
+                    ImportError::Refused {
+                        doc: doc.clone(),
+                        error,
+                    }
+                })?;
                 let mut all: Vec<SignedEvent> = self
                     .docs
                     .get(doc)
@@ -432,10 +476,14 @@ impl Engine {
                 roster = Roster::from_events(&all);
             } else {
                 if !roster.accepts_doc(doc) {
-                    return Err(format!("unknown document {doc}"));
+                    return Err(ImportError::UnknownDoc(doc.clone()));
                 }
-                protocol::doc::authorize_batch(doc, events, &roster)
-                    .map_err(|e| format!("{doc}: {e}"))?;
+                protocol::doc::authorize_batch(doc, events, &roster).map_err(|error| {
+                    ImportError::Refused {
+                        doc: doc.clone(),
+                        error,
+                    }
+                })?;
             }
         }
         let mut added = 0;
@@ -447,8 +495,7 @@ impl Engine {
                 .or_insert_with(|| Document::new(doc_id.clone()));
             let before = doc.heads();
             added += doc.insert(&events);
-            self.persist(&doc_id, &before)
-                .map_err(|e| format!("{e:#}"))?;
+            self.persist(&doc_id, &before).map_err(ImportError::Store)?;
             changed.push(doc_id);
         }
         if changed.contains(&DocId::roster()) {
@@ -518,8 +565,11 @@ impl Engine {
         if !self.roster.accepts_doc(&ev.doc) || self.is_expired(&ev.doc, now) {
             return Verdict::Reject(format!("not a document this node keeps: {}", ev.doc));
         }
-        if ev.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
+        if ev.check_clock(now).is_err() {
             return Verdict::Reject("from the future".into());
+        }
+        if let Err(e) = self.roster.check_period(&ev.doc, now) {
+            return Verdict::Reject(e.to_string());
         }
         match self.roster.authorize(ev) {
             Ok(()) => Verdict::Accept,
@@ -676,10 +726,11 @@ impl Engine {
         protocol::view::shelter_requests(&self.roster, self.events_of(Collection::Shelters))
     }
 
-    /// Whether a shelter of `org` with this id exists.
-    pub(crate) fn has_shelter(&self, id: protocol::ids::RecordId, org: &str) -> bool {
-        self.events_of(Collection::Shelters)
-            .any(|e| matches!(&e.event().body, Body::Shelter(s) if s.id == id && s.org == org))
+    /// Whether a shelter of `org` in `region` with this id exists.
+    pub(crate) fn has_shelter(&self, id: protocol::ids::RecordId, org: &str, region: &str) -> bool {
+        self.events_of(Collection::Shelters).any(|e| {
+            matches!(&e.event().body, Body::Shelter(s) if s.id == id && s.org == org && s.region == region)
+        })
     }
 
     pub(crate) fn checkin_count(&self) -> usize {
@@ -710,7 +761,7 @@ impl crate::sync::Docs for Engine {
         doc_id: &DocId,
         state: &mut automerge::sync::State,
         msg: &[u8],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<Option<Vec<SignedEvent>>, ApplyError> {
         if !self.roster.accepts_doc(doc_id) {
             return Err(SyncError::InvalidChange(format!("unknown document {doc_id}")).into());
@@ -721,7 +772,7 @@ impl crate::sync::Docs for Engine {
             None => fresh_doc.insert(Document::new(doc_id.clone())),
         };
         let before = doc.heads();
-        let fresh = doc.receive_sync_message(state, msg, &self.roster)?;
+        let fresh = doc.receive_sync_message(state, msg, &self.roster, now)?;
         if doc.heads() == before {
             return Ok(None);
         }
@@ -749,13 +800,12 @@ impl crate::sync::Docs for Engine {
             Some(doc) => doc,
             None => empty.insert(Document::new(doc_id.clone())),
         };
-        // automerge works on the peer's state here (its bloom filters): contained like
-        // receiving, so a hostile state cannot take the node down.
-        let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match need {
+        // automerge works on the peer's state here (its bloom filters): the document contains
+        // a panic like in receiving, so a hostile state cannot take the node down.
+        match need {
             Some(need) => doc.restart_sync_message(state, need),
             None => doc.generate_sync_message(state),
-        }));
-        generated.map_err(|_| SyncError::Panicked)
+        }
     }
 
     fn summary(&self) -> Vec<DocSummary> {
@@ -763,6 +813,8 @@ impl crate::sync::Docs for Engine {
     }
 
     fn wants(&self, doc: &DocId, now: Timestamp) -> bool {
-        self.roster.accepts_doc(doc) && !self.is_expired(doc, now)
+        self.roster.accepts_doc(doc)
+            && self.roster.check_period(doc, now).is_ok()
+            && !self.is_expired(doc, now)
     }
 }

@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protocol::bundle::{self, BundleError, Contents};
-use tejido_fuzz::key;
+use tejido_fuzz::{key, now};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         &contents,
         &exporter,
         &[me.public(), key("contact").public()],
+        now(),
     )
     .expect("sealing to valid keys works");
     let opened = bundle::open(&sealed, &me).expect("a bundle opens for its recipient");

@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use protocol::doc::Document;
 use protocol::ids::DocId;
 use protocol::roster::Roster;
-use tejido_fuzz::panics;
+use tejido_fuzz::{now, panics};
 
 fuzz_target!(|data: &[u8]| {
     panics::install();
@@ -35,18 +35,23 @@ fuzz_target!(|data: &[u8]| {
     let mut roster = Roster::default();
     let (mut a, mut b) = (State::new(), State::new());
     for _ in 0..8 {
-        let to_adopted = honest.generate_sync_message(&mut a);
+        let to_adopted = honest
+            .generate_sync_message(&mut a)
+            .expect("generating for the adopted side does not panic");
         if let Some(m) = &to_adopted {
             let r = panics::must_not_escape(
                 "Document::receive_sync_message (adopted side)",
-                AssertUnwindSafe(|| adopted.receive_sync_message(&mut b, m, &roster)),
+                AssertUnwindSafe(|| adopted.receive_sync_message(&mut b, m, &roster, now())),
             );
             assert!(
                 r.is_ok(),
                 "the adopted document refuses an honest empty peer: {r:?}"
             );
         }
-        let Some(m) = adopted.generate_sync_message(&mut b) else {
+        let Some(m) = adopted
+            .generate_sync_message(&mut b)
+            .expect("generating for the honest side does not panic")
+        else {
             if to_adopted.is_none() {
                 break;
             }
@@ -54,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let r = panics::must_not_escape(
             "Document::receive_sync_message (honest side)",
-            AssertUnwindSafe(|| honest.receive_sync_message(&mut a, &m, &roster)),
+            AssertUnwindSafe(|| honest.receive_sync_message(&mut a, &m, &roster, now())),
         );
         if let Err(e) = r {
             panic!(

@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(plain.to_vec()))
         );
     }
-    assert_eq!(sealed::open(&sealed_bytes, &key("stranger"), b"context"), Ok(None));
+    assert_eq!(
+        sealed::open(&sealed_bytes, &key("stranger"), b"context"),
+        Ok(None)
+    );
     let at = flip.iter().fold(0usize, |a, b| {
         a.wrapping_mul(31).wrapping_add(usize::from(*b))
     });
@@ -40,6 +43,11 @@ fuzz_target!(|data: &[u8]| {
     let i = at % tampered.len();
     tampered[i] ^= 1 << (at % 8);
     if let Ok(Some(text)) = sealed::open(&tampered, &me, b"context") {
-        assert_eq!(text, plain, "bit {} of byte {i} flipped opened to other text", at % 8);
+        assert_eq!(
+            text,
+            plain,
+            "bit {} of byte {i} flipped opened to other text",
+            at % 8
+        );
     }
 });

@@ -12,7 +12,7 @@ use automerge::sync::State;
 use libfuzzer_sys::fuzz_target;
 use protocol::doc::{Document, SyncError};
 use protocol::ids::DocId;
-use tejido_fuzz::{panics, roster, roster_doc};
+use tejido_fuzz::{now, panics, roster, roster_doc};
 
 fuzz_target!(|data: &[u8]| {
     panics::install();
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let ids: BTreeSet<_> = doc.events().iter().map(|e| e.id()).collect();
     let result = panics::must_not_escape(
         "Document::receive_sync_message",
-        AssertUnwindSafe(|| doc.receive_sync_message(&mut state, data, roster())),
+        AssertUnwindSafe(|| doc.receive_sync_message(&mut state, data, roster(), now())),
     );
     match result {
         Err(e) => {
@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             // The same message again is harmless.
             let _ = panics::must_not_escape(
                 "Document::receive_sync_message (repeat)",
-                AssertUnwindSafe(|| doc.receive_sync_message(&mut state, data, roster())),
+                AssertUnwindSafe(|| doc.receive_sync_message(&mut state, data, roster(), now())),
             );
         }
     }

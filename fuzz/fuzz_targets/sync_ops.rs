@@ -22,7 +22,7 @@ use protocol::doc::{is_roster_body, Document, SyncError};
 use protocol::event::{EventId, SignedEvent};
 use protocol::ids::DocId;
 use protocol::roster::Roster;
-use tejido_fuzz::{fixture_events, panics, roster, roster_doc, roster_doc_bytes};
+use tejido_fuzz::{fixture_events, now, panics, roster, roster_doc, roster_doc_bytes};
 
 #[derive(Arbitrary, Debug)]
 enum Key {
@@ -239,7 +239,9 @@ fuzz_target!(|input: Input| {
     let mut ours = State::new();
     let mut theirs = State::new();
     for round in 0..8u8 {
-        let to_peer = doc.generate_sync_message(&mut ours);
+        let to_peer = doc
+            .generate_sync_message(&mut ours)
+            .expect("generating for the peer does not panic");
         if let Some(m) = &to_peer {
             let m = Message::decode(m).expect("our sync message decodes");
             peer.receive_sync_message(&mut theirs, m)
@@ -262,7 +264,7 @@ fuzz_target!(|input: Input| {
         let state = ours.clone();
         let result = panics::must_not_escape(
             "Document::receive_sync_message",
-            AssertUnwindSafe(|| doc.receive_sync_message(&mut ours, &msg, &roster)),
+            AssertUnwindSafe(|| doc.receive_sync_message(&mut ours, &msg, &roster, now())),
         );
         match result {
             Ok(_) => {

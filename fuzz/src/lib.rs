@@ -19,6 +19,12 @@ use protocol::roster::Roster;
 /// When every fixture event is written (2025-11-24T16:00:00Z).
 pub const T0: i64 = 1_764_000_000_000;
 
+/// The receiving node's clock in every target: a day after the fixtures, so that their events
+/// are not ahead of it.
+pub fn now() -> Timestamp {
+    Timestamp(T0 + 24 * 60 * 60 * 1000)
+}
+
 /// The network's first admin, author of the genesis event.
 pub fn admin_key() -> SecretKey {
     SecretKey::derive("fuzz", b"admin")
@@ -417,14 +423,14 @@ mod seeds {
         let (mut a, mut b) = (State::new(), State::new());
         let mut out = Vec::new();
         for _ in 0..6 {
-            if let Some(m) = ours.generate_sync_message(&mut a) {
-                peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()))
+            if let Some(m) = ours.generate_sync_message(&mut a).unwrap() {
+                peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()), now())
                     .unwrap();
             }
-            let Some(m) = peer.generate_sync_message(&mut b) else {
+            let Some(m) = peer.generate_sync_message(&mut b).unwrap() else {
                 continue;
             };
-            ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()))
+            ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()), now())
                 .unwrap();
             out.push(m);
         }
@@ -464,6 +470,41 @@ mod seeds {
         for (i, m) in sync_messages(peer).iter().enumerate() {
             write("sync_message", &format!("fresh-{i}"), m);
         }
+
+        // sync_session: steps of a tag byte and its arguments (see the target). An honest
+        // exchange, one with a changed byte, the two hostile filters (0 bits per entry, and
+        // u32::MAX probes) each followed by honest messages, and the sync_message seeds as raw
+        // messages.
+        let filter = |entries: u8, bits: u8, probes: u32| {
+            let mut step = vec![3, entries, bits];
+            step.extend(probes.to_le_bytes());
+            step
+        };
+        write("sync_session", "honest", &[1, 1, 1, 1, 1, 1]);
+        write("sync_session", "changed-byte", &[1, 2, 40, 0, 0x5a, 1, 1]);
+        write(
+            "sync_session",
+            "zero-bits-filter",
+            &[filter(1, 0, 7), vec![1, 1, 1]].concat(),
+        );
+        write(
+            "sync_session",
+            "many-probes-filter",
+            &[filter(1, 10, u32::MAX), vec![1, 1, 1]].concat(),
+        );
+        write(
+            "sync_session",
+            "sane-filter",
+            &[filter(3, 10, 7), vec![1, 1, 1]].concat(),
+        );
+        let mut raw = Vec::new();
+        for m in sync_messages(Document::load(DocId::roster(), &[shared.save()]).unwrap()) {
+            raw.push(0);
+            raw.extend((m.len() as u16).to_le_bytes());
+            raw.extend(&m);
+            raw.push(1);
+        }
+        write("sync_session", "raw-messages", &raw);
 
         let node = key("node").public();
         let code = InviteCode::V0 {
@@ -613,8 +654,8 @@ mod seeds {
                     .collect(),
             )],
         };
-        let file =
-            protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()]).unwrap();
+        let file = protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()], now())
+            .unwrap();
         let mut input = vec![0u8];
         input.extend(&file);
         write("bundle_open", "sealed", &input);

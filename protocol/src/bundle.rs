@@ -94,13 +94,46 @@ fn aad(id: &[u8; 16], exporter: &PublicKey) -> Vec<u8> {
     aad
 }
 
-/// Encrypts `contents` to `recipients` and signs the result as `exporter`.
+/// The random values a bundle is sealed with. Each must be fresh and secret for every
+/// bundle: the same content key and nonce for two bundles would break ChaCha20-Poly1305.
+pub struct SealRandomness {
+    /// The bundle's id.
+    pub id: [u8; 16],
+    /// The key the contents are encrypted with.
+    pub content_key: [u8; 32],
+    /// The nonce of the contents' encryption.
+    pub nonce: [u8; 12],
+    /// The ephemeral X25519 secret the content key is wrapped with for each recipient.
+    pub ephemeral_secret: [u8; 32],
+}
+
+impl SealRandomness {
+    /// Fresh values from the operating system's random source.
+    pub fn generate() -> Self {
+        Self {
+            id: crate::ids::random_bytes(),
+            content_key: crate::ids::random_bytes(),
+            nonce: crate::ids::random_bytes(),
+            ephemeral_secret: crate::ids::random_bytes(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SealRandomness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealRandomness(id={:02x?}, secrets=..)", self.id)
+    }
+}
+
+/// Encrypts `contents` to `recipients` and signs the result as `exporter`, recording
+/// `created` as the export time. Randomness comes from the operating system.
 pub fn seal(
     contents: &Contents,
     exporter: &SecretKey,
     recipients: &[PublicKey],
+    created: Timestamp,
 ) -> Result<Vec<u8>, BundleError> {
-    seal_with_id(contents, exporter, recipients).map(|(bytes, _)| bytes)
+    seal_with_id(contents, exporter, recipients, created).map(|(bytes, _)| bytes)
 }
 
 /// Like [`seal`], and also returns the bundle's id (for `export --since BUNDLE`).
@@ -108,13 +141,34 @@ pub fn seal_with_id(
     contents: &Contents,
     exporter: &SecretKey,
     recipients: &[PublicKey],
+    created: Timestamp,
+) -> Result<(Vec<u8>, [u8; 16]), BundleError> {
+    seal_with_randomness(
+        contents,
+        exporter,
+        recipients,
+        created,
+        &SealRandomness::generate(),
+    )
+}
+
+/// Like [`seal_with_id`], with the random values given by the caller (see
+/// [`SealRandomness`]): the same arguments give the same bytes.
+pub fn seal_with_randomness(
+    contents: &Contents,
+    exporter: &SecretKey,
+    recipients: &[PublicKey],
+    created: Timestamp,
+    randomness: &SealRandomness,
 ) -> Result<(Vec<u8>, [u8; 16]), BundleError> {
     let plaintext =
         postcard::to_stdvec(contents).map_err(|e| BundleError::Malformed(e.to_string()))?;
-    let id: [u8; 16] = crate::ids::random_bytes();
-    let content_key: [u8; 32] = crate::ids::random_bytes();
-    let nonce: [u8; 12] = crate::ids::random_bytes();
-    let ephemeral_secret: [u8; 32] = crate::ids::random_bytes();
+    let SealRandomness {
+        id,
+        content_key,
+        nonce,
+        ephemeral_secret,
+    } = *randomness;
     let ephemeral = MontgomeryPoint::mul_base_clamped(ephemeral_secret);
     let exporter_key = exporter.public();
     let mut wrapped = Vec::new();
@@ -141,7 +195,7 @@ pub fn seal_with_id(
     let sealed = Sealed {
         exporter: exporter_key,
         id,
-        created: Timestamp::now(),
+        created,
         ephemeral: ephemeral.to_bytes(),
         recipients: wrapped,
         nonce,

@@ -13,13 +13,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::sync::SyncDoc;
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, ROOT};
 
-use crate::event::{Body, EventId, SignedEvent, VerifyError};
-use crate::ids::DocId;
+use crate::event::{AheadOfClock, Body, EventId, SignedEvent, VerifyError};
+use crate::ids::{DocId, PeriodError, PublicKey, Timestamp};
 use crate::roster::{AuthError, Roster};
 
 /// The largest automerge sync message accepted from a peer.
@@ -34,6 +35,23 @@ pub enum SyncError {
     /// Decoding or applying the message panicked inside automerge.
     #[error("sync message crashed the decoder")]
     Panicked,
+    /// The message is well formed but outside what any honest peer sends: a bloom filter
+    /// automerge could not use safely (no bits, or absurd bits per entry or probe counts), or
+    /// more heads, needs or haves than a document has. automerge 0.12 would take it and then
+    /// crash or exhaust memory answering it.
+    #[error("sync message out of bounds: {0}")]
+    OutOfBounds(String),
+    /// The document's period is outside the network's years ([`Roster::check_period`]).
+    #[error("{0}")]
+    Period(#[from] PeriodError),
+    /// An event is dated too far ahead of this node's clock. Not the peer's fault (clocks
+    /// differ a little between nodes); the message is taken once the clock catches up.
+    #[error("{0}")]
+    AheadOfClock(#[from] AheadOfClock),
+    /// Generating a message for a peer panicked inside automerge (a state it cannot answer).
+    /// The peer's sync state was reset; count it against the peer.
+    #[error("generating a sync message crashed")]
+    GeneratePanicked,
     /// The message changed the document in a way no valid event does.
     #[error("invalid change: {0}")]
     InvalidChange(String),
@@ -56,7 +74,9 @@ impl SyncError {
     pub fn is_peer_fault(&self) -> bool {
         !matches!(
             self,
-            SyncError::Auth(AuthError::UnknownAuthor(_)) | SyncError::MissingDeps(_)
+            SyncError::Auth(AuthError::UnknownAuthor(_))
+                | SyncError::MissingDeps(_)
+                | SyncError::AheadOfClock(_)
         )
     }
 }
@@ -229,8 +249,19 @@ impl Document {
     }
 
     /// The next sync message for a peer, if there is anything to say.
-    pub fn generate_sync_message(&mut self, state: &mut automerge::sync::State) -> Option<Vec<u8>> {
-        self.doc.generate_sync_message(state).map(|m| m.encode())
+    ///
+    /// `state` holds what the peer told us; automerge 0.12 can panic answering it (its bloom
+    /// filters were unchecked before [`Document::receive_sync_message`] checked them), so a
+    /// panic is caught: `state` is then reset to a fresh one and the answer is
+    /// [`SyncError::GeneratePanicked`], which the caller counts against the peer.
+    pub fn generate_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let doc = &self.doc;
+        contain_generate(state, |state| {
+            doc.generate_sync_message(state).map(|m| m.encode())
+        })
     }
 
     /// The first message of an exchange that starts over after a message was refused for
@@ -238,34 +269,41 @@ impl Document {
     /// peer to forget what it sent (automerge's reset flag), so that it sends the refused
     /// changes again along with the ones they depend on. Without `need` the peer would test
     /// its changes against the same bloom filter and leave the same change out again.
+    /// A panic inside automerge is contained as in [`Document::generate_sync_message`].
     pub fn restart_sync_message(
         &mut self,
         state: &mut automerge::sync::State,
         need: &[ChangeHash],
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>, SyncError> {
         *state = automerge::sync::State::new();
-        // A fresh state always has something to say (its heads and bloom filter).
-        let mut message = self.doc.generate_sync_message(state)?;
-        for hash in need {
-            if !message.need.contains(hash) {
-                message.need.push(*hash);
+        let doc = &self.doc;
+        contain_generate(state, |state| {
+            // A fresh state always has something to say (its heads and bloom filter).
+            let mut message = doc.generate_sync_message(state)?;
+            for hash in need {
+                if !message.need.contains(hash) {
+                    message.need.push(*hash);
+                }
             }
-        }
-        message
-            .flags
-            .get_or_insert_with(automerge::sync::MessageFlags::new)
-            .set(automerge::sync::MessageFlags::SYNC_RESET);
-        Some(message.encode())
+            message
+                .flags
+                .get_or_insert_with(automerge::sync::MessageFlags::new)
+                .set(automerge::sync::MessageFlags::SYNC_RESET);
+            Some(message.encode())
+        })
     }
 
     /// Applies a peer's sync message, keeping it only if every new event is valid and allowed
-    /// by `roster` (for the roster document, events may authorise each other). Returns the new
-    /// events. On error the document and `state` are as they were.
+    /// by `roster` (for the roster document, events may authorise each other) and dated at
+    /// most [`crate::event::MAX_CLOCK_SKEW_MS`] after `now`, this node's clock, and only if
+    /// the document's period is within the network's years ([`Roster::check_period`]).
+    /// Returns the new events. On error the document and `state` are as they were.
     pub fn receive_sync_message(
         &mut self,
         state: &mut automerge::sync::State,
         msg: &[u8],
         roster: &Roster,
+        now: Timestamp,
     ) -> Result<Vec<SignedEvent>, SyncError> {
         if msg.len() > MAX_SYNC_MESSAGE_BYTES {
             return Err(SyncError::Malformed(format!(
@@ -273,12 +311,15 @@ impl Document {
                 msg.len()
             )));
         }
+        roster.check_period(&self.id, now)?;
         let before = self.doc.get_heads();
         let saved_state = state.clone();
 
         let applied = catch_unwind(AssertUnwindSafe(|| {
             let mut message = automerge::sync::Message::decode(msg)
                 .map_err(|e| SyncError::Malformed(e.to_string()))?;
+            // Before automerge keeps anything of the message in `state`.
+            check_message(&message)?;
             // Many changes are applied in batches before the rest of the message: automerge
             // 0.12 builds each batch's columns in one piece, and a catch-up of 10,000 changes
             // in one batch peaked at over 1 GiB.
@@ -305,7 +346,12 @@ impl Document {
             Ok(Ok(())) if !self.doc.get_missing_deps(&[]).is_empty() => {
                 Err(SyncError::MissingDeps(self.doc.get_missing_deps(&[])))
             }
-            Ok(Ok(())) => self.validate_since(&before, roster),
+            Ok(Ok(())) => self.validate_since(&before, roster).and_then(|events| {
+                for event in &events {
+                    event.event().check_clock(now)?;
+                }
+                Ok(events)
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SyncError::Panicked),
         };
@@ -395,6 +441,108 @@ impl Document {
     }
 }
 
+/// Runs `generate` on `state`, turning a panic inside automerge into
+/// [`SyncError::GeneratePanicked`] with `state` reset, so that a peer's input can never unwind
+/// into the node loop.
+fn contain_generate(
+    state: &mut automerge::sync::State,
+    generate: impl FnOnce(&mut automerge::sync::State) -> Option<Vec<u8>>,
+) -> Result<Option<Vec<u8>>, SyncError> {
+    match catch_unwind(AssertUnwindSafe(|| generate(state))) {
+        Ok(message) => Ok(message),
+        Err(_) => {
+            // A state that made automerge panic once would make it panic again.
+            *state = automerge::sync::State::new();
+            Err(SyncError::GeneratePanicked)
+        }
+    }
+}
+
+/// The most hashes in each of a sync message's lists (heads, needs, a have's last sync). A
+/// node asks for at most 4096 missing changes at once, and a document's heads are the
+/// concurrent writers of one period; this leaves ample room above both.
+pub const MAX_SYNC_HASHES: usize = 16 * 1024;
+
+/// The most `have` entries in a sync message. automerge sends one.
+pub const MAX_SYNC_HAVES: usize = 16;
+
+/// Bits per entry accepted in a peer's bloom filter. automerge writes 10 (a 1 % false
+/// positive rate); 0 makes automerge 0.12 divide by zero when it answers.
+pub const FILTER_BITS_PER_ENTRY: std::ops::RangeInclusive<u64> = 1..=32;
+
+/// Probes accepted in a peer's bloom filter. automerge writes 7; it reserves memory for as
+/// many probes as the filter says for every change it tests, so u32::MAX would take 16 GiB.
+pub const FILTER_PROBES: std::ops::RangeInclusive<u64> = 1..=32;
+
+/// Checks the parts of a decoded sync message that automerge 0.12 trusts: the number of
+/// hashes and haves, and each have's bloom filter.
+fn check_message(message: &automerge::sync::Message) -> Result<(), SyncError> {
+    let out = |why: String| Err(SyncError::OutOfBounds(why));
+    if message.heads.len() > MAX_SYNC_HASHES || message.need.len() > MAX_SYNC_HASHES {
+        return out(format!(
+            "{} heads and {} needs (at most {MAX_SYNC_HASHES} each)",
+            message.heads.len(),
+            message.need.len()
+        ));
+    }
+    if message.have.len() > MAX_SYNC_HAVES {
+        return out(format!(
+            "{} haves (at most {MAX_SYNC_HAVES})",
+            message.have.len()
+        ));
+    }
+    for have in &message.have {
+        if have.last_sync.len() > MAX_SYNC_HASHES {
+            return out(format!("{} last sync hashes", have.last_sync.len()));
+        }
+        check_filter(&have.bloom.to_bytes()).map_err(SyncError::OutOfBounds)?;
+    }
+    Ok(())
+}
+
+/// Checks a bloom filter in its wire form (automerge keeps the fields private but writes them
+/// back exactly): empty, or entries, bits per entry and probes as unsigned LEB128 followed by
+/// exactly `ceil(entries * bits per entry / 8)` bytes of bits.
+pub(crate) fn check_filter(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        // automerge writes an empty filter for no entries and never probes it.
+        return Ok(());
+    }
+    let mut rest = bytes;
+    let mut next = || -> Result<u64, String> {
+        let mut value: u64 = 0;
+        for (i, byte) in rest.iter().enumerate().take(5) {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                rest = &rest[i + 1..];
+                return Ok(value);
+            }
+        }
+        Err("bloom filter header cannot be read".into())
+    };
+    let entries = next()?;
+    let bits_per_entry = next()?;
+    let probes = next()?;
+    if entries == 0 {
+        // automerge answers "not contained" without probing such a filter.
+        return Ok(());
+    }
+    if !FILTER_BITS_PER_ENTRY.contains(&bits_per_entry) {
+        return Err(format!("bloom filter with {bits_per_entry} bits per entry"));
+    }
+    if !FILTER_PROBES.contains(&probes) {
+        return Err(format!("bloom filter with {probes} probes"));
+    }
+    let expected = (entries * bits_per_entry).div_ceil(8);
+    if rest.is_empty() || rest.len() as u64 != expected {
+        return Err(format!(
+            "bloom filter of {entries} entries with {} bytes of bits",
+            rest.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that every event of a batch is allowed. In the roster document, events of the batch
 /// may authorise later ones (a new organisation's admin adding its node).
 pub fn authorize_batch(
@@ -413,29 +561,118 @@ pub fn authorize_batch(
         }
         return Ok(());
     }
+    authorize_roster_batch(events, roster).0
+}
+
+/// The roster document's part of [`authorize_batch`], with the work it did (how many times it
+/// tried to apply an event), for tests.
+///
+/// The rule is that of passes over the batch in (time, id) order, each applying what it can,
+/// until all is applied (allowed) or a pass applies nothing (refused, with the error of the
+/// last event left). As in [`Roster::from_events_with_work`], events are tried by (pass, time,
+/// id) from a priority queue instead, which gives the same order: an event that fails for lack
+/// of a key waits until the key is added, and is retried in the same pass if it comes after
+/// the event that added it, in the next otherwise. Only two failures can turn into success:
+/// an unknown author, and a revocation of a key not known yet. Every other refusal stays a
+/// refusal (roles, organisations and keys never change, revocations only move earlier), and
+/// the passes would keep the event to the end. A message with a chain of events each dated
+/// before the one that added its author took one pass per link.
+pub(crate) fn authorize_roster_batch(
+    events: &[SignedEvent],
+    roster: &Roster,
+) -> (Result<(), SyncError>, u64) {
+    type Key = (u64, crate::ids::Timestamp, EventId);
+    let key_of = |e: &SignedEvent| (e.event().at, e.id());
+    let mut queue: BinaryHeap<Reverse<(Key, usize)>> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Reverse(((0, e.event().at, e.id()), i)))
+        .collect();
+    let mut waiting: HashMap<PublicKey, Vec<usize>> = HashMap::new();
+    let mut applied = vec![false; events.len()];
+    let mut scratch = roster.clone();
+    let mut work = 0;
+    while let Some(Reverse(((pass, at, id), i))) = queue.pop() {
+        work += 1;
+        let event = &events[i];
+        match scratch.apply(event) {
+            Ok(()) => {
+                applied[i] = true;
+                for key in crate::roster::added_keys(event.event()) {
+                    for j in waiting.remove(&key).unwrap_or_default() {
+                        let e = &events[j];
+                        let pass = if key_of(e) > (at, id) { pass } else { pass + 1 };
+                        queue.push(Reverse(((pass, e.event().at, e.id()), j)));
+                    }
+                }
+            }
+            Err(AuthError::UnknownAuthor(_)) => {
+                waiting.entry(event.event().author).or_default().push(i);
+            }
+            Err(AuthError::Forbidden(_)) => {
+                if let Body::Revoke { key, .. } = &event.event().body {
+                    if scratch.org_of(key).is_none() {
+                        waiting.entry(*key).or_default().push(i);
+                    }
+                }
+            }
+            Err(AuthError::Revoked(_)) => {}
+        }
+    }
+    // The passes' last pass ran on the final roster and kept the last error in (time, id)
+    // order.
+    let last = (0..events.len())
+        .filter(|&i| !applied[i])
+        .max_by_key(|&i| key_of(&events[i]));
+    match last {
+        None => (Ok(()), work),
+        Some(i) => {
+            let err = scratch
+                .authorize(events[i].event())
+                .err()
+                .unwrap_or(AuthError::Forbidden("roster".into()));
+            (Err(SyncError::Auth(err)), work)
+        }
+    }
+}
+
+/// The passes that [`authorize_roster_batch`] replaces, kept as the reference its results are
+/// tested against.
+#[cfg(test)]
+pub(crate) fn authorize_roster_batch_by_passes(
+    events: &[SignedEvent],
+    roster: &Roster,
+) -> (Result<(), SyncError>, u64) {
+    let mut work = 0;
     let mut scratch = roster.clone();
     let mut pending: Vec<&SignedEvent> = events.iter().collect();
     pending.sort_by_key(|e| (e.event().at, e.id()));
     loop {
         let mut progressed = false;
         let mut last_err = None;
-        pending.retain(|e| match scratch.apply(e) {
-            Ok(()) => {
-                progressed = true;
-                false
-            }
-            Err(err) => {
-                last_err = Some(err);
-                true
+        pending.retain(|e| {
+            work += 1;
+            match scratch.apply(e) {
+                Ok(()) => {
+                    progressed = true;
+                    false
+                }
+                Err(err) => {
+                    last_err = Some(err);
+                    true
+                }
             }
         });
         if pending.is_empty() {
-            return Ok(());
+            return (Ok(()), work);
         }
         if !progressed {
-            return Err(SyncError::Auth(
-                last_err.unwrap_or(AuthError::Forbidden("roster".into())),
-            ));
+            return (
+                Err(SyncError::Auth(
+                    last_err.unwrap_or(AuthError::Forbidden("roster".into())),
+                )),
+                work,
+            );
         }
     }
 }

@@ -737,6 +737,47 @@ fn check_slug(what: &'static str, s: &str) -> Result<(), VerifyError> {
     crate::ids::check_slug(what, s).map_err(|e| VerifyError::Invalid(e.to_string()))
 }
 
+/// An action on an alert or a receipt comes after the alert it is about, which was raised in
+/// its document's month: nothing honest in a month's document is dated before the month.
+/// There is no fixed bound after the month (an alert of March may be acknowledged in April, and
+/// a node that was offline signs its receipts late); [`Event::check_clock`] bounds how far
+/// ahead of a node's clock any event may be.
+fn check_not_before_period(event: &Event) -> Result<(), VerifyError> {
+    match event.doc.period_start() {
+        Some(start) if event.at < start => Err(VerifyError::Invalid(format!(
+            "event dated before the period of {}",
+            event.doc
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// How far ahead of a node's clock an event's time may be: an author's device clock may run a
+/// little fast, but an event from further ahead would sort after everything written until then.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// An event dated more than [`MAX_CLOCK_SKEW_MS`] ahead of this node's clock.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("event dated {at} is more than five minutes ahead of this node's clock ({now}); check the device clock")]
+pub struct AheadOfClock {
+    /// The event's time.
+    pub at: Timestamp,
+    /// This node's time.
+    pub now: Timestamp,
+}
+
+impl Event {
+    /// Checks the event's time against this node's clock `now`: at most
+    /// [`MAX_CLOCK_SKEW_MS`] ahead. Unlike the other checks this one depends on the node, so
+    /// an event refused for it becomes acceptable once the clock catches up.
+    pub fn check_clock(&self, now: Timestamp) -> Result<(), AheadOfClock> {
+        if self.at > now.plus_ms(MAX_CLOCK_SKEW_MS) {
+            return Err(AheadOfClock { at: self.at, now });
+        }
+        Ok(())
+    }
+}
+
 /// Field bounds and placement rules that hold whoever the author is.
 fn check_fields(event: &Event) -> Result<(), VerifyError> {
     let doc = &event.doc;
@@ -831,12 +872,14 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if doc.collection() != crate::ids::Collection::Alerts {
                 return Err(wrong_doc());
             }
+            check_not_before_period(event)?;
         }
         Body::Resolve { note, .. } => {
             check_text("note", note)?;
             if doc.collection() != crate::ids::Collection::Alerts {
                 return Err(wrong_doc());
             }
+            check_not_before_period(event)?;
         }
         Body::Checkin(checkin) => {
             check_text("note", &checkin.note)?;
@@ -887,6 +930,7 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if doc.collection() != crate::ids::Collection::Receipts {
                 return Err(wrong_doc());
             }
+            check_not_before_period(event)?;
         }
         Body::ShelterRequest(request) => {
             check_slug("org", &request.org)?;

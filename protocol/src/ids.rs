@@ -188,6 +188,23 @@ impl Timestamp {
         Self(self.0.saturating_add(ms))
     }
 
+    /// Milliseconds from `earlier` to this time, saturating at the ends of `i64`: both times
+    /// may come from peers, and a plain difference of such times overflows.
+    pub fn ms_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// The calendar year of this time (UTC).
+    pub fn year(self) -> i32 {
+        // Beyond the calendar's range (years -9999 to 9999), the nearest end rather than
+        // 1970: a time far ahead must not read as long past.
+        match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000) {
+            Ok(dt) => dt.year(),
+            Err(_) if self.0 < 0 => i32::MIN,
+            Err(_) => i32::MAX,
+        }
+    }
+
     /// The calendar month of this time, as `YYYY-MM` (UTC); documents are split by it.
     pub fn month(self) -> String {
         let dt = self.to_datetime();
@@ -320,21 +337,83 @@ impl DocId {
         self.0.split('/').nth(2)
     }
 
-    /// When the document's period ends (the first instant of the next month), if it has one.
-    pub fn period_end(&self) -> Option<Timestamp> {
+    /// When the document's period starts (the first instant of its month), if it has one.
+    pub fn period_start(&self) -> Option<Timestamp> {
+        let (year, month) = self.period_year_month()?;
+        month_start(year, month)
+    }
+
+    /// The year and month of the document's period, if it has one.
+    fn period_year_month(&self) -> Option<(i32, u8)> {
         let period = self.period()?;
         let year: i32 = period.get(..4)?.parse().ok()?;
         let month: u8 = period.get(5..7)?.parse().ok()?;
+        Some((year, month))
+    }
+
+    /// When the document's period ends (the first instant of the next month), if it has one.
+    pub fn period_end(&self) -> Option<Timestamp> {
+        let (year, month) = self.period_year_month()?;
         let (year, month) = if month == 12 {
-            (year + 1, 1)
+            (year.checked_add(1)?, 1)
         } else {
             (year, month + 1)
         };
-        let month = time::Month::try_from(month).ok()?;
-        let date = time::Date::from_calendar_date(year, month, 1).ok()?;
-        let ns = date.midnight().assume_utc().unix_timestamp_nanos();
-        Some(Timestamp((ns / 1_000_000) as i64))
+        month_start(year, month)
     }
+
+    /// Checks that the document's period lies between the network's genesis year and the year
+    /// after `now`'s (documents without a period always pass). A period before the network
+    /// existed holds nothing honest; one far ahead would never expire under retention, since
+    /// retention counts from the period's end.
+    pub fn check_period(&self, genesis_year: i32, now: Timestamp) -> Result<(), PeriodError> {
+        let Some((year, _)) = self.period_year_month() else {
+            return Ok(());
+        };
+        let latest = now.year().saturating_add(1);
+        if year < genesis_year {
+            return Err(PeriodError::BeforeGenesis {
+                doc: self.to_string(),
+                genesis_year,
+            });
+        }
+        if year > latest {
+            return Err(PeriodError::TooFarAhead {
+                doc: self.to_string(),
+                latest_year: latest,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a document's period is refused ([`DocId::check_period`]).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PeriodError {
+    /// The period is before the year the network was created in.
+    #[error("{doc} is dated before the network's genesis in {genesis_year}")]
+    BeforeGenesis {
+        /// The document.
+        doc: String,
+        /// The year of the roster's genesis event.
+        genesis_year: i32,
+    },
+    /// The period is after next year.
+    #[error("{doc} is dated after {latest_year}")]
+    TooFarAhead {
+        /// The document.
+        doc: String,
+        /// The latest year accepted.
+        latest_year: i32,
+    },
+}
+
+/// The first instant of a month, UTC.
+fn month_start(year: i32, month: u8) -> Option<Timestamp> {
+    let month = time::Month::try_from(month).ok()?;
+    let date = time::Date::from_calendar_date(year, month, 1).ok()?;
+    let ns = date.midnight().assume_utc().unix_timestamp_nanos();
+    Some(Timestamp((ns / 1_000_000) as i64))
 }
 
 impl TryFrom<String> for DocId {
@@ -359,6 +438,8 @@ impl FromStr for DocId {
                 && p.as_bytes()[4] == b'-'
                 && p[..4].bytes().all(|b| b.is_ascii_digit())
                 && p[5..].bytes().all(|b| b.is_ascii_digit())
+                // A month that no calendar has would make a document without an end.
+                && matches!(p[5..].parse::<u8>(), Ok(1..=12))
         };
         let ok = match parts.as_slice() {
             ["roster"] => true,

@@ -69,10 +69,30 @@ fn kek(
 
 /// Seals `plaintext` so that each of `recipients` (ed25519 identities) and nobody else can
 /// open it. `context` is authenticated, not stored: opening needs the same context.
+/// Randomness comes from the operating system.
 pub fn seal(
     plaintext: &[u8],
     recipients: &[PublicKey],
     context: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    seal_with_randomness(
+        plaintext,
+        recipients,
+        context,
+        crate::ids::random_bytes(),
+        crate::ids::random_bytes(),
+    )
+}
+
+/// Like [`seal`], with the random values given by the caller: the content key and the
+/// ephemeral X25519 secret. Both must be fresh and secret for every payload (the payload is
+/// encrypted under the content key with a zero nonce); the same arguments give the same bytes.
+pub fn seal_with_randomness(
+    plaintext: &[u8],
+    recipients: &[PublicKey],
+    context: &[u8],
+    content_key: [u8; 32],
+    ephemeral_secret: [u8; 32],
 ) -> Result<Vec<u8>, SealError> {
     let mut unique: Vec<PublicKey> = recipients.to_vec();
     unique.sort();
@@ -82,8 +102,6 @@ pub fn seal(
             "seal to 1 to {MAX_RECIPIENTS} people"
         )));
     }
-    let content_key: [u8; 32] = crate::ids::random_bytes();
-    let ephemeral_secret: [u8; 32] = crate::ids::random_bytes();
     let ephemeral = MontgomeryPoint::mul_base_clamped(ephemeral_secret).to_bytes();
     let mut wrapped: Vec<Vec<u8>> = Vec::with_capacity(unique.len());
     for key in &unique {

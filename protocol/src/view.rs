@@ -200,7 +200,7 @@ pub fn alerts<'a>(
                 node: author,
                 org: node.org.clone(),
                 at: ev.at.rfc3339(),
-                after_ms: ev.at.0 - view.created.0,
+                after_ms: ev.at.ms_since(view.created),
                 security_contact_node,
             });
         }
@@ -227,7 +227,7 @@ pub fn alerts<'a>(
         match &ev.body {
             Body::Ack { .. } if !view.acknowledgements.iter().any(|a| a.by == h.by) => {
                 if view.first_ack_after_ms.is_none() {
-                    view.first_ack_after_ms = Some(ev.at.0 - view.created.0);
+                    view.first_ack_after_ms = Some(ev.at.ms_since(view.created));
                 }
                 view.acknowledgements.push(h.clone())
             }
@@ -397,7 +397,9 @@ pub fn shelters<'a>(
                 delta,
                 ..
             } => {
-                *occupancy.entry((*shelter, org.clone())).or_default() += i64::from(*delta);
+                let sum = occupancy.entry((*shelter, org.clone())).or_default();
+                // Deltas are peer-supplied; a sum that cannot overflow whatever they are.
+                *sum = sum.saturating_add(i64::from(*delta));
             }
             _ => {}
         }
@@ -413,7 +415,7 @@ pub fn shelters<'a>(
                 .copied()
                 .unwrap_or(0)
                 .max(0);
-            let available = (i64::from(s.capacity) - occ).max(0) as u32;
+            let available = i64::from(s.capacity).saturating_sub(occ).max(0) as u32;
             let status = match s.status {
                 crate::event::ShelterStatus::Open if available == 0 => {
                     crate::event::ShelterStatus::Full

@@ -1,7 +1,7 @@
 //! When the internet is cut: bundles carried between nodes on a file.
 
 use protocol::bundle::{seal, Contents};
-use protocol::ids::SecretKey;
+use protocol::ids::{SecretKey, Timestamp};
 use tests::{pin_member_to, wait_converged, Member, Node, TestDir};
 
 fn alert_texts(node: &Node) -> Vec<String> {
@@ -90,6 +90,7 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
         &Contents::default(),
         &outsider,
         &[c_id.parse().expect("key")],
+        Timestamp::now(),
     )
     .expect("seal");
     std::fs::write(&foreign, sealed).expect("write");

@@ -193,10 +193,18 @@ impl Core {
         request: protocol::event::ShelterRequestBody,
     ) -> ClientResponseV0 {
         let error = |kind, message: String| ClientResponseV0::Error { kind, message };
-        if !self.engine.has_shelter(request.shelter, &request.org) {
+        // The request goes in the shelter's own document: a region it names otherwise would
+        // make documents for the asking.
+        if !self
+            .engine
+            .has_shelter(request.shelter, &request.org, &request.region)
+        {
             return error(
                 ErrorKind::NotFound,
-                format!("no shelter {} of {}", request.shelter, request.org),
+                format!(
+                    "no shelter {} of {} in {}",
+                    request.shelter, request.org, request.region
+                ),
             );
         }
         if let Err(e) = protocol::sealed::recipients(&request.sealed) {

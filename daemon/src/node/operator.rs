@@ -328,7 +328,12 @@ impl Core {
         };
         let contents = self.engine.export_contents(since.as_ref());
         let events: usize = contents.docs.iter().map(|(_, e)| e.len()).sum();
-        match protocol::bundle::seal_with_id(&contents, &self.node_key, &recipients) {
+        match protocol::bundle::seal_with_id(
+            &contents,
+            &self.node_key,
+            &recipients,
+            Timestamp::now(),
+        ) {
             Ok((bytes, id)) => {
                 let heads: Vec<(DocId, Vec<[u8; 32]>)> = self
                     .engine

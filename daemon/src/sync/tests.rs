@@ -102,7 +102,7 @@ impl Docs for MemDocs {
         doc: &DocId,
         state: &mut automerge::sync::State,
         msg: &[u8],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<Option<Vec<SignedEvent>>, ApplyError> {
         let mut fresh_doc = None;
         let d = match self.docs.get_mut(doc) {
@@ -110,7 +110,7 @@ impl Docs for MemDocs {
             None => fresh_doc.insert(Document::new(doc.clone())),
         };
         let before = d.heads();
-        let fresh = d.receive_sync_message(state, msg, &self.roster)?;
+        let fresh = d.receive_sync_message(state, msg, &self.roster, now)?;
         if d.heads() == before {
             return Ok(None);
         }
@@ -137,10 +137,10 @@ impl Docs for MemDocs {
             Some(d) => d,
             None => empty.insert(Document::new(doc.clone())),
         };
-        Ok(match need {
+        match need {
             Some(need) => d.restart_sync_message(state, need),
             None => d.generate_sync_message(state),
-        })
+        }
     }
 
     fn summary(&self) -> Vec<DocSummary> {

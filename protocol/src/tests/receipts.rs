@@ -1,0 +1,160 @@
+//! Delivery receipts: who writes them, where, and how the alert view counts them.
+
+use super::*;
+
+fn held_event(key: &SecretKey, t: Timestamp, alerts: Vec<RecordId>) -> SignedEvent {
+    let receipts = DocId::receipts_for(&DocId::alerts("oaxaca", t));
+    sign(
+        key,
+        t,
+        receipts.expect("an alerts document"),
+        Body::Held { alerts },
+    )
+}
+
+#[test]
+fn receipts_are_written_by_nodes_in_receipt_documents_only() {
+    let net = Net::new();
+    let roster = net.roster();
+    let p = panic_event(&net.m, at(HOUR));
+    let id = alert_id(&net.m, at(HOUR));
+    assert_eq!(
+        roster.authorize(held_event(&net.n, at(HOUR + 1), vec![id]).event()),
+        Ok(())
+    );
+    // People do not sign receipts, strangers neither.
+    for who in [&net.a, &net.s, &net.m] {
+        assert!(matches!(
+            roster.authorize(held_event(who, at(HOUR + 1), vec![id]).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+    assert!(matches!(
+        roster.authorize(held_event(&net.x, at(HOUR + 1), vec![id]).event()),
+        Err(AuthError::UnknownAuthor(_))
+    ));
+    // Field rules: non-empty, increasing, bounded, and only in a receipts document.
+    let bad = |alerts: Vec<RecordId>, doc: DocId| {
+        SignedEvent::sign(
+            Event {
+                author: net.n.public(),
+                at: at(HOUR),
+                doc,
+                body: Body::Held { alerts },
+            },
+            &net.n,
+        )
+    };
+    let alerts_doc = DocId::alerts("oaxaca", at(HOUR));
+    let receipts_doc = DocId::receipts_for(&alerts_doc).expect("an alerts document");
+    assert_eq!(
+        receipts_doc.as_str(),
+        format!("receipts/oaxaca/{}", at(HOUR).month())
+    );
+    assert_eq!(receipts_doc.collection(), crate::ids::Collection::Receipts);
+    assert_eq!(
+        receipts_doc.as_str().parse::<DocId>(),
+        Ok(receipts_doc.clone())
+    );
+    assert_eq!(DocId::receipts_for(&receipts_doc), None);
+    assert!(bad(vec![], receipts_doc.clone()).is_err());
+    let mut two = vec![rid("a"), rid("b")];
+    two.sort();
+    let mut reversed = two.clone();
+    reversed.reverse();
+    assert!(bad(reversed, receipts_doc.clone()).is_err());
+    assert!(bad(vec![rid("a"), rid("a")], receipts_doc.clone()).is_err());
+    assert!(bad(two.clone(), receipts_doc.clone()).is_ok());
+    let too_many: BTreeSet<RecordId> = (0..=crate::event::MAX_HELD)
+        .map(|i| rid(&i.to_string()))
+        .collect();
+    assert!(bad(too_many.into_iter().collect(), receipts_doc).is_err());
+    // Not in the alerts document itself: an alert's document keeps its few writers.
+    assert!(bad(two.clone(), alerts_doc).is_err());
+    assert!(bad(two, DocId::shelters("oaxaca")).is_err());
+    // The receipt goes in the receipts document paired with the alert's.
+    assert_eq!(
+        DocId::receipts_for(&p.event().doc),
+        Some(
+            held_event(&net.n, at(HOUR + 1), vec![id])
+                .event()
+                .doc
+                .clone()
+        )
+    );
+}
+
+#[test]
+fn alert_view_counts_each_nodes_receipt_once() {
+    let net = Net::new();
+    // A second node of org-b, added by its admin.
+    let nb = key("node-b");
+    let add_nb = sign(
+        &net.b,
+        at(4 * MIN),
+        DocId::roster(),
+        Body::AddNode {
+            org: "org-b".into(),
+            node: nb.public(),
+            addrs: vec![],
+        },
+    );
+    let mut roster_events = net.roster_events();
+    roster_events.push(add_nb);
+    let roster = Roster::from_events(&roster_events);
+    let p = panic_event(&net.m, at(HOUR));
+    let id = alert_id(&net.m, at(HOUR));
+    let other = rid("not-an-alert-here");
+    let mut ids = vec![id, other];
+    ids.sort();
+    let events = vec![
+        p,
+        held_event(&net.n, at(HOUR + 40), vec![id]),
+        // A second receipt by the same node does not count twice.
+        held_event(&net.n, at(HOUR + 90), ids.clone()),
+        // A receipt in another month's receipts document is not for this alert (dated before
+        // that month, it is refused at decode now; the view holds its own line all the same).
+        stored(
+            &nb,
+            at(HOUR + 1_000),
+            DocId::receipts_for(&DocId::alerts("oaxaca", at(HOUR).plus_ms(40 * 24 * HOUR)))
+                .expect("an alerts document"),
+            Body::Held { alerts: vec![id] },
+        ),
+        held_event(&nb, at(HOUR + 2_000), ids),
+        alert_action(&net.s, at(HOUR + 40_000), Body::Ack { alert: id }),
+    ];
+    let list = view::alerts(&roster, &events, at(2 * HOUR));
+    assert_eq!(
+        list.len(),
+        1,
+        "a receipt naming an unknown id makes no alert"
+    );
+    let a = &list[0];
+    assert_eq!(a.network_nodes, 2);
+    let held: Vec<(&str, i64, bool)> = a
+        .held_by
+        .iter()
+        .map(|r| (r.org.as_str(), r.after_ms, r.security_contact_node))
+        .collect();
+    // org-a has Sofia, security contact for Oaxaca; org-b has none.
+    assert_eq!(held, vec![("org-a", 40, true), ("org-b", 2_000, false)]);
+    assert_eq!(a.held_by[0].node, net.n.public().to_string());
+    assert_eq!(a.first_ack_after_ms, Some(40_000));
+
+    // A revoked node's later receipt is not counted.
+    let mut with_revocation = roster_events.clone();
+    with_revocation.push(sign(
+        &net.b,
+        at(HOUR + 1_000),
+        DocId::roster(),
+        Body::Revoke {
+            key: nb.public(),
+            reason: "seized".into(),
+        },
+    ));
+    let roster = Roster::from_events(&with_revocation);
+    let list = view::alerts(&roster, &events, at(2 * HOUR));
+    assert_eq!(list[0].held_by.len(), 1);
+    assert_eq!(list[0].network_nodes, 1);
+}

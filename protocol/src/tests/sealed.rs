@@ -1,0 +1,218 @@
+//! Sealed shelter requests: sealing to several recipients and the request rules.
+
+use super::*;
+
+#[test]
+fn sealed_opens_for_each_recipient_and_nobody_else() {
+    let (a, b, c, x) = (key("alice"), key("beatriz"), key("carla"), key("stranger"));
+    let context = b"request 1";
+    let sealed = crate::sealed::seal(
+        b"Mario, 3 people",
+        &[a.public(), b.public(), c.public(), a.public()],
+        context,
+    )
+    .expect("seals");
+    for who in [&a, &b, &c] {
+        assert_eq!(
+            crate::sealed::open(&sealed, who, context).expect("well formed"),
+            Some(b"Mario, 3 people".to_vec())
+        );
+    }
+    assert_eq!(crate::sealed::open(&sealed, &x, context), Ok(None));
+    // Duplicates are sealed once; the count is all that shows.
+    assert_eq!(crate::sealed::recipients(&sealed), Ok(3));
+    // Neither the recipients' keys nor the text appear in the bytes.
+    for k in [&a, &b, &c] {
+        let pk = k.public();
+        assert!(!sealed.windows(32).any(|w| w == pk.as_bytes()));
+    }
+    assert!(!sealed.windows(5).any(|w| w == b"Mario"));
+    // Another context does not open it: it cannot be moved to another request.
+    assert_eq!(crate::sealed::open(&sealed, &a, b"request 2"), Ok(None));
+    // A flipped byte is refused, or opens to nothing, or (when it damaged another
+    // recipient's wrapped key) to the same text; never to other text. Flips in the ciphertext
+    // and ephemeral key never open.
+    let mut opened_anyway = 0;
+    for i in 0..sealed.len() {
+        let mut bad = sealed.clone();
+        bad[i] ^= 0x01;
+        if let Ok(Some(text)) = crate::sealed::open(&bad, &a, context) {
+            assert_eq!(text, b"Mario, 3 people", "byte {i}");
+            opened_anyway += 1;
+        }
+    }
+    assert!(
+        opened_anyway <= 2 * 48,
+        "only other recipients' wrapped keys may be hit"
+    );
+    assert!(crate::sealed::seal(b"x", &[], context).is_err());
+    assert!(crate::sealed::open(b"garbage", &a, context).is_err());
+    // Two seals of the same text differ (fresh keys).
+    let again = crate::sealed::seal(b"Mario, 3 people", &[a.public()], context).expect("seals");
+    let once = crate::sealed::seal(b"Mario, 3 people", &[a.public()], context).expect("seals");
+    assert_ne!(again, once);
+}
+
+fn request_event(node: &SecretKey, t: Timestamp, id: RecordId, sealed: Vec<u8>) -> SignedEvent {
+    sign(
+        node,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::ShelterRequest(crate::event::ShelterRequestBody {
+            id,
+            shelter: rid("casa"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            sealed,
+        }),
+    )
+}
+
+fn decision_event(key: &SecretKey, t: Timestamp, request: RecordId, accepted: bool) -> SignedEvent {
+    sign(
+        key,
+        t,
+        DocId::shelters("oaxaca"),
+        Body::ShelterDecision {
+            request,
+            shelter: rid("casa"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            accepted,
+        },
+    )
+}
+
+#[test]
+fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
+    use crate::event::ShelterRequestPayload;
+    let net = Net::new();
+    let roster = net.roster();
+    let id = rid("request");
+    let shelter = rid("casa");
+    let note = "two children, one needs insulin";
+    let payload = ShelterRequestPayload::sign(&net.m, &id, &shelter, "Mario", 3, note);
+    assert!(payload.verify(&id, &shelter));
+    let mut forged = payload.clone();
+    forged.people = 30;
+    assert!(!forged.verify(&id, &shelter), "the count is signed");
+    let mut renamed = payload.clone();
+    renamed.name = "Alice".into();
+    assert!(!renamed.verify(&id, &shelter), "so is the name");
+    assert!(
+        !payload.verify(&rid("other"), &shelter),
+        "so is the request id"
+    );
+
+    let context = crate::event::ShelterRequestBody::context(&id, &shelter, "org-a");
+    let plain = postcard::to_stdvec(&payload).expect("encodes");
+    let sealed =
+        crate::sealed::seal(&plain, &[net.a.public(), net.m.public()], &context).expect("seals");
+    let request = request_event(&net.n, at(HOUR), id, sealed.clone());
+    assert_eq!(roster.authorize(request.event()), Ok(()));
+    // The member does not sign it (that would name them), nor does anyone but a node.
+    for who in [&net.m, &net.a] {
+        assert!(matches!(
+            roster.authorize(request_event(who, at(HOUR), id, sealed.clone()).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+    // The stored event names neither the requester nor the note.
+    assert!(!request
+        .as_bytes()
+        .windows(32)
+        .any(|w| w == net.m.public().as_bytes()));
+    assert!(!request
+        .as_bytes()
+        .windows(8)
+        .any(|w| w == &note.as_bytes()[..8]));
+    // Too large a sealed part is refused.
+    assert!(SignedEvent::sign(
+        Event {
+            author: net.n.public(),
+            at: at(HOUR),
+            doc: DocId::shelters("oaxaca"),
+            body: Body::ShelterRequest(crate::event::ShelterRequestBody {
+                id,
+                shelter,
+                org: "org-a".into(),
+                region: "oaxaca".into(),
+                sealed: vec![0; crate::event::MAX_SEALED_BYTES + 1],
+            }),
+        },
+        &net.n,
+    )
+    .is_err());
+
+    // Decisions: admins of the shelter's organisation only.
+    let accept = decision_event(&net.a, at(HOUR + MIN), id, true);
+    assert_eq!(roster.authorize(accept.event()), Ok(()));
+    for who in [&net.s, &net.m, &net.n, &net.b] {
+        assert!(matches!(
+            roster.authorize(decision_event(who, at(HOUR + MIN), id, true).event()),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+
+    let decline = decision_event(&net.a, at(HOUR + 2 * MIN), id, false);
+    let events = vec![
+        shelter_event(&net.a, at(HOUR - MIN), shelter, "org-a", 10),
+        request.clone(),
+        accept,
+    ];
+    let list = view::shelter_requests(&roster, &events);
+    assert_eq!(list.len(), 1);
+    let r = &list[0];
+    assert_eq!(r.id, id.to_string());
+    assert_eq!(r.shelter_name.as_deref(), Some("Casa Refugio"));
+    assert_eq!(r.via_node, net.n.public().to_string());
+    assert_eq!(
+        r.decision.as_ref().map(|d| d.action.as_str()),
+        Some("accepted")
+    );
+    let sealed_back = data_encoding::BASE64
+        .decode(r.sealed.as_bytes())
+        .expect("base64");
+    let opened = crate::sealed::open(&sealed_back, &net.a, &context)
+        .expect("well formed")
+        .expect("the admin can read it");
+    let back: ShelterRequestPayload = postcard::from_bytes(&opened).expect("decodes");
+    assert_eq!(back, payload);
+    assert_eq!(
+        crate::sealed::open(&sealed_back, &net.s, &context),
+        Ok(None)
+    );
+    // The latest decision counts.
+    let mut later = events.clone();
+    later.push(decline);
+    assert_eq!(
+        view::shelter_requests(&roster, &later)[0]
+            .decision
+            .as_ref()
+            .map(|d| d.action.as_str()),
+        Some("declined")
+    );
+}
+
+#[test]
+fn sealed_payloads_take_their_randomness_from_the_caller() {
+    let (a, b) = (key("alice"), key("beatriz"));
+    let context = b"context";
+    let seal = |k: [u8; 32], e: [u8; 32]| {
+        crate::sealed::seal_with_randomness(
+            b"Mario, 3 people",
+            &[a.public(), b.public()],
+            context,
+            k,
+            e,
+        )
+        .expect("seals")
+    };
+    let sealed = seal([7; 32], [8; 32]);
+    assert_eq!(seal([7; 32], [8; 32]), sealed);
+    assert_ne!(seal([7; 32], [9; 32]), sealed);
+    for me in [&a, &b] {
+        let opened = crate::sealed::open(&sealed, me, context).expect("opens");
+        assert_eq!(opened.as_deref(), Some(&b"Mario, 3 people"[..]));
+    }
+}

@@ -1,0 +1,496 @@
+//! Signing and decoding events: signatures, tampering, field bounds, canonical encodings and
+//! derived alert ids.
+
+use super::*;
+
+#[test]
+fn sign_encode_decode_round_trip() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, Some(at(2 * HOUR)));
+    let decoded = SignedEvent::decode(event.as_bytes()).expect("own event decodes");
+    assert_eq!(decoded, event);
+    assert_eq!(decoded.event(), event.event());
+    assert_eq!(decoded.id(), event.id());
+    assert_eq!(decoded.id(), EventId::of(event.as_bytes()));
+    assert_eq!(decoded.as_bytes(), event.as_bytes());
+
+    // The hand-built envelope has the same encoding as the crate's.
+    assert_eq!(forge(event.event(), &net.m), event.as_bytes());
+
+    // Signing is deterministic: same event, same key, same bytes and id.
+    let again = SignedEvent::sign(event.event().clone(), &net.m).expect("signs again");
+    assert_eq!(again.id(), event.id());
+
+    // A different event gets a different id.
+    let other = checkin_event(&net.m, at(HOUR + 1), CheckinStatus::Ok, None);
+    assert_ne!(other.id(), event.id());
+}
+
+#[test]
+fn decode_trusted_reads_signed_bytes() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Danger, None);
+    let trusted = SignedEvent::decode_trusted(event.as_bytes()).expect("decodes");
+    assert_eq!(trusted, event);
+}
+
+#[test]
+fn every_single_byte_flip_is_refused_or_changes_the_event() {
+    let net = Net::new();
+    let event = sign(
+        &net.s,
+        at(HOUR),
+        DocId::alerts("oaxaca", at(HOUR)),
+        Body::Ack { alert: rid("x") },
+    );
+    let original = event.as_bytes().to_vec();
+    let mut refused = 0;
+    for pos in 0..original.len() {
+        for mask in [0x01u8, 0x02, 0x10, 0x40, 0x80, 0xff] {
+            let mut bytes = original.clone();
+            bytes[pos] ^= mask;
+            match SignedEvent::decode(&bytes) {
+                Err(VerifyError::BadSignature | VerifyError::Malformed(_)) => refused += 1,
+                Err(other) => panic!("byte {pos} ^ {mask:#x}: unexpected error {other:?}"),
+                Ok(decoded) => {
+                    assert_ne!(decoded.id(), event.id(), "byte {pos} ^ {mask:#x}");
+                    assert_ne!(
+                        decoded.event(),
+                        event.event(),
+                        "byte {pos} ^ {mask:#x} gives the same event under another id"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(refused, original.len() * 6, "every flip is refused");
+}
+
+#[test]
+fn decode_refuses_bad_input() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None);
+
+    let mut trailing = event.as_bytes().to_vec();
+    trailing.push(0);
+    assert!(matches!(
+        SignedEvent::decode(&trailing),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    let truncated = &event.as_bytes()[..event.as_bytes().len() - 1];
+    assert!(matches!(
+        SignedEvent::decode(truncated),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    assert!(matches!(
+        SignedEvent::decode(&[]),
+        Err(VerifyError::Malformed(_))
+    ));
+
+    let huge = vec![0u8; MAX_EVENT_BYTES + 1];
+    assert_eq!(
+        SignedEvent::decode(&huge),
+        Err(VerifyError::TooLarge(MAX_EVENT_BYTES + 1))
+    );
+
+    // A signature of the wrong length.
+    let payload = postcard::to_stdvec(event.event()).expect("encodes");
+    let short_sig = postcard::to_stdvec(&TestEnvelope::V0 {
+        payload,
+        sig: vec![0; 63],
+    })
+    .expect("encodes");
+    assert!(matches!(
+        SignedEvent::decode(&short_sig),
+        Err(VerifyError::Malformed(_))
+    ));
+}
+
+#[test]
+fn decode_refuses_an_event_signed_by_another_key() {
+    let net = Net::new();
+    // Claims to be by the admin, signed by the member.
+    let event = Event {
+        author: net.a.public(),
+        at: at(HOUR),
+        doc: DocId::roster(),
+        body: Body::Revoke {
+            key: net.s.public(),
+            reason: "forged".into(),
+        },
+    };
+    let forged = forge(&event, &net.m);
+    assert_eq!(SignedEvent::decode(&forged), Err(VerifyError::BadSignature));
+    // The same event properly signed decodes.
+    assert!(SignedEvent::decode(&forge(&event, &net.a)).is_ok());
+}
+
+#[test]
+fn decode_checks_fields_after_the_signature() {
+    let net = Net::new();
+    // Correctly signed, but the alert is in the wrong region's document.
+    let event = Event {
+        author: net.s.public(),
+        at: at(HOUR),
+        doc: DocId::alerts("chiapas", at(HOUR)),
+        body: Body::Alert(alert_body(
+            alert_id(&net.s, at(HOUR)),
+            AlertKind::Alert,
+            "oaxaca",
+            "org-a",
+            None,
+        )),
+    };
+    assert!(matches!(
+        SignedEvent::decode(&forge(&event, &net.s)),
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[test]
+fn sign_refuses_a_key_that_is_not_the_author() {
+    let net = Net::new();
+    let event = Event {
+        author: net.m.public(),
+        at: at(HOUR),
+        doc: DocId::checkins("org-a", at(HOUR)),
+        body: Body::Checkin(CheckinBody {
+            status: CheckinStatus::Ok,
+            note: String::new(),
+            next_due: None,
+            code_tag: None,
+        }),
+    };
+    assert!(matches!(
+        SignedEvent::sign(event.clone(), &net.s),
+        Err(VerifyError::Invalid(_))
+    ));
+    assert!(SignedEvent::sign(event, &net.m).is_ok());
+}
+
+#[test]
+fn sign_refuses_oversized_text() {
+    let net = Net::new();
+    let with_note = |len: usize| Event {
+        author: net.m.public(),
+        at: at(HOUR),
+        doc: DocId::checkins("org-a", at(HOUR)),
+        body: Body::Checkin(CheckinBody {
+            status: CheckinStatus::NeedHelp,
+            note: "x".repeat(len),
+            next_due: None,
+            code_tag: None,
+        }),
+    };
+    assert!(SignedEvent::sign(with_note(MAX_TEXT_BYTES), &net.m).is_ok());
+    assert!(matches!(
+        SignedEvent::sign(with_note(MAX_TEXT_BYTES + 1), &net.m),
+        Err(VerifyError::Invalid(_))
+    ));
+
+    // The limit is in bytes, not characters.
+    let mut alert = alert_body(
+        alert_id(&net.s, at(HOUR)),
+        AlertKind::Alert,
+        "oaxaca",
+        "org-a",
+        None,
+    );
+    alert.text = "ñ".repeat(MAX_TEXT_BYTES / 2 + 1);
+    let event = Event {
+        author: net.s.public(),
+        at: at(HOUR),
+        doc: DocId::alerts("oaxaca", at(HOUR)),
+        body: Body::Alert(alert),
+    };
+    assert!(matches!(
+        SignedEvent::sign(event, &net.s),
+        Err(VerifyError::Invalid(_))
+    ));
+
+    let revoke = Event {
+        author: net.a.public(),
+        at: at(HOUR),
+        doc: DocId::roster(),
+        body: Body::Revoke {
+            key: net.m.public(),
+            reason: "r".repeat(MAX_TEXT_BYTES + 1),
+        },
+    };
+    assert!(matches!(
+        SignedEvent::sign(revoke, &net.a),
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
+#[test]
+fn sign_refuses_events_in_the_wrong_document() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let refused = |author: &SecretKey, doc: DocId, body: Body| {
+        let event = Event {
+            author: author.public(),
+            at: t,
+            doc: doc.clone(),
+            body: body.clone(),
+        };
+        let result = SignedEvent::sign(event, author);
+        assert!(
+            matches!(result, Err(VerifyError::Invalid(_))),
+            "{body:?} in {doc} gave {result:?}"
+        );
+    };
+    let oaxaca_alert = Body::Alert(alert_body(
+        alert_id(&net.s, t),
+        AlertKind::Alert,
+        "oaxaca",
+        "org-a",
+        None,
+    ));
+    // An alert whose region differs from the document's.
+    refused(&net.s, DocId::alerts("chiapas", t), oaxaca_alert.clone());
+    // An alert in the document of another month.
+    refused(
+        &net.s,
+        DocId::alerts("oaxaca", Timestamp(0)),
+        oaxaca_alert.clone(),
+    );
+    // An alert in a shelters document.
+    refused(&net.s, DocId::shelters("oaxaca"), oaxaca_alert.clone());
+    // A check-in in a shelters document, an alerts document, or another month's document.
+    let checkin = Body::Checkin(CheckinBody {
+        status: CheckinStatus::Ok,
+        note: String::new(),
+        next_due: None,
+        code_tag: None,
+    });
+    refused(&net.m, DocId::shelters("oaxaca"), checkin.clone());
+    refused(&net.m, DocId::alerts("oaxaca", t), checkin.clone());
+    refused(
+        &net.m,
+        DocId::checkins("org-a", t.plus_ms(40 * 24 * HOUR)),
+        checkin,
+    );
+    // Roster events outside the roster.
+    refused(
+        &net.a,
+        DocId::alerts("oaxaca", t),
+        Body::Revoke {
+            key: net.m.public(),
+            reason: String::new(),
+        },
+    );
+    refused(
+        &net.a,
+        DocId::shelters("oaxaca"),
+        Body::Genesis {
+            network: "n".into(),
+            org: "org-a".into(),
+            node: net.n.public(),
+            admin_name: "A".into(),
+        },
+    );
+    // An acknowledgement outside an alerts document.
+    refused(
+        &net.m,
+        DocId::checkins("org-a", t),
+        Body::Ack { alert: rid("a") },
+    );
+    // Occupancy of a shelter in another region's document.
+    refused(
+        &net.a,
+        DocId::shelters("chiapas"),
+        Body::Occupancy {
+            shelter: rid("s"),
+            org: "org-a".into(),
+            region: "oaxaca".into(),
+            delta: 1,
+        },
+    );
+    // A subject goes with missed check-ins only, and missed check-ins need one.
+    refused(
+        &net.n,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(alert_body(
+            AlertBody::missed_checkin_id(&net.m.public(), t),
+            AlertKind::MissedCheckin,
+            "oaxaca",
+            "org-a",
+            None,
+        )),
+    );
+    refused(
+        &net.m,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(alert_body(
+            alert_id(&net.m, t),
+            AlertKind::Panic,
+            "oaxaca",
+            "org-a",
+            Some(net.m.public()),
+        )),
+    );
+    // Slugs are checked.
+    refused(
+        &net.a,
+        DocId::roster(),
+        Body::AddMember {
+            org: "Org A".into(),
+            member: net.x.public(),
+            name: "X".into(),
+            role: Role::Member,
+            region: None,
+        },
+    );
+}
+
+#[test]
+fn decode_requires_the_canonical_encoding() {
+    let net = Net::new();
+    let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None);
+
+    // An over-long envelope tag: postcard reads the same envelope, so without the check the
+    // same signed event would have a second byte form and a second id.
+    let long = overlong_tag(event.as_bytes());
+    let (envelope, rest): (TestEnvelope, &[u8]) =
+        postcard::take_from_bytes(&long).expect("postcard accepts over-long varints");
+    assert!(rest.is_empty());
+    let TestEnvelope::V0 { payload, .. } = envelope;
+    assert_eq!(
+        payload,
+        postcard::to_stdvec(event.event()).expect("encodes")
+    );
+    assert_ne!(EventId::of(&long), event.id());
+    assert_eq!(SignedEvent::decode(&long), Err(non_canonical()));
+
+    // An over-long varint inside the signed payload (the length of the document id), with a
+    // valid signature over those very bytes.
+    let payload = postcard::to_stdvec(event.event()).expect("encodes");
+    let pos = 32
+        + postcard::to_stdvec(&event.event().at)
+            .expect("encodes")
+            .len();
+    assert_eq!(usize::from(payload[pos]), event.event().doc.as_str().len());
+    let mut long_payload = payload[..pos].to_vec();
+    long_payload.extend([payload[pos] | 0x80, 0x00]);
+    long_payload.extend_from_slice(&payload[pos + 1..]);
+    assert_eq!(
+        &postcard::from_bytes::<Event>(&long_payload).expect("postcard accepts it"),
+        event.event()
+    );
+    let sig = net.m.sign(&long_payload).to_vec();
+    let bytes = postcard::to_stdvec(&TestEnvelope::V0 {
+        payload: long_payload,
+        sig,
+    })
+    .expect("encodes");
+    assert_eq!(SignedEvent::decode(&bytes), Err(non_canonical()));
+
+    // The canonical form still decodes, to the one id the event has.
+    assert_eq!(
+        SignedEvent::decode(event.as_bytes()).map(|e| e.id()),
+        Ok(event.id())
+    );
+}
+
+#[test]
+fn alert_ids_derive_from_author_and_time() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let (m, s) = (net.m.public(), net.s.public());
+    // Stable, and distinct per author, per time, and from missed check-in ids.
+    assert_eq!(AlertBody::id_for(&m, t), AlertBody::id_for(&m, t));
+    assert_ne!(AlertBody::id_for(&m, t), AlertBody::id_for(&s, t));
+    assert_ne!(
+        AlertBody::id_for(&m, t),
+        AlertBody::id_for(&m, t.plus_ms(1))
+    );
+    assert_ne!(
+        AlertBody::id_for(&m, t),
+        AlertBody::missed_checkin_id(&m, t)
+    );
+    assert_eq!(
+        AlertBody::missed_checkin_id(&m, t),
+        AlertBody::missed_checkin_id(&m, t)
+    );
+
+    let wrong_id = || {
+        VerifyError::Invalid(
+            "an alert's id derives from its author and time (or its member and time)".into(),
+        )
+    };
+    let alert = |author: &SecretKey, at: Timestamp, id: RecordId, kind: AlertKind| Event {
+        author: author.public(),
+        at,
+        doc: DocId::alerts("oaxaca", at),
+        body: Body::Alert(alert_body(id, kind, "oaxaca", "org-a", None)),
+    };
+
+    // S cannot raise an alert under the id of M's panic, signed or forged, at the panic's
+    // time or any other.
+    let panic_id = alert_id(&net.m, t);
+    for (at, kind) in [
+        (t, AlertKind::Alert),
+        (t, AlertKind::Panic),
+        (t.plus_ms(1), AlertKind::Alert),
+    ] {
+        let stolen = alert(&net.s, at, panic_id, kind);
+        assert_eq!(SignedEvent::sign(stolen.clone(), &net.s), Err(wrong_id()));
+        assert_eq!(
+            SignedEvent::decode(&forge(&stolen, &net.s)),
+            Err(wrong_id())
+        );
+    }
+    // Nor may M reuse its own panic's id later, or choose an id.
+    let again = alert(&net.m, t.plus_ms(MIN), panic_id, AlertKind::Panic);
+    assert_eq!(SignedEvent::sign(again.clone(), &net.m), Err(wrong_id()));
+    assert_eq!(SignedEvent::decode(&forge(&again, &net.m)), Err(wrong_id()));
+    let chosen = alert(&net.m, t, rid("p"), AlertKind::Panic);
+    assert_eq!(SignedEvent::sign(chosen.clone(), &net.m), Err(wrong_id()));
+    assert_eq!(
+        SignedEvent::decode(&forge(&chosen, &net.m)),
+        Err(wrong_id())
+    );
+
+    // The derived id signs and decodes.
+    let panic = alert(&net.m, t, panic_id, AlertKind::Panic);
+    let signed = SignedEvent::sign(panic.clone(), &net.m).expect("derived id signs");
+    assert_eq!(
+        SignedEvent::decode(&forge(&panic, &net.m)).map(|e| e.id()),
+        Ok(signed.id())
+    );
+
+    // Missed check-ins use the id every raiser derives; no author-based id is required.
+    let missed = Event {
+        author: net.n.public(),
+        at: t,
+        doc: DocId::alerts("oaxaca", t),
+        body: Body::Alert(AlertBody {
+            due: Some(t.plus_ms(-HOUR)),
+            ..alert_body(
+                AlertBody::missed_checkin_id(&m, t.plus_ms(-HOUR)),
+                AlertKind::MissedCheckin,
+                "oaxaca",
+                "org-a",
+                Some(m),
+            )
+        }),
+    };
+    assert!(SignedEvent::sign(missed, &net.n).is_ok());
+
+    // So two people alerting in the same millisecond raise two alerts, each with its author.
+    let roster = net.roster();
+    let both = [
+        panic_event(&net.m, t),
+        alert_event(&net.s, t, AlertKind::Alert, "org-a"),
+    ];
+    let list = view::alerts(&roster, &both, t);
+    assert_eq!(list.len(), 2);
+    for view in &list {
+        let author = if view.kind == AlertKind::Panic { m } else { s };
+        assert_eq!(view.author, author.to_string());
+        assert_eq!(view.id, AlertBody::id_for(&author, t).to_string());
+    }
+}
