@@ -48,8 +48,19 @@ fn genesis() -> SignedEvent {
     )
 }
 
+fn declare_oaxaca() -> SignedEvent {
+    sign(
+        DocId::roster(),
+        Timestamp(T0 + 1),
+        Body::DeclareRegion {
+            org: "casa".into(),
+            region: "oaxaca".into(),
+        },
+    )
+}
+
 fn panic_event(n: i64) -> SignedEvent {
-    let at = Timestamp(T0 + n);
+    let at = Timestamp(T0 + 10 + n);
     sign(
         DocId::alerts("oaxaca", at),
         at,
@@ -210,11 +221,11 @@ fn heads(side: &Side) -> Vec<DocSummary> {
 fn two_sessions_converge_and_then_go_quiet() {
     let mut a = Side {
         sessions: Sessions::new(1),
-        docs: MemDocs::with(&[genesis(), panic_event(1), panic_event(2)]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca(), panic_event(1), panic_event(2)]),
     };
     let mut b = Side {
         sessions: Sessions::new(2),
-        docs: MemDocs::with(&[genesis(), panic_event(3)]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca(), panic_event(3)]),
     };
     assert!(pump(&mut a, &mut b) > 2);
     assert_eq!(heads(&a), heads(&b));
@@ -230,15 +241,15 @@ fn two_sessions_converge_and_then_go_quiet() {
 fn a_change_learnt_from_one_peer_goes_to_the_others() {
     let mut a = Side {
         sessions: Sessions::new(1),
-        docs: MemDocs::with(&[genesis()]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca()]),
     };
     let mut b = Side {
         sessions: Sessions::new(2),
-        docs: MemDocs::with(&[genesis(), panic_event(7)]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca(), panic_event(7)]),
     };
     pump(&mut a, &mut b);
     // A learnt the panic from B (2); a change from 2 goes to 3 but not back to 2.
-    let doc = DocId::alerts("oaxaca", Timestamp(T0 + 7));
+    let doc = DocId::alerts("oaxaca", Timestamp(T0 + 17));
     let out = a
         .sessions
         .local_change(&doc, Some(2), &[2, 3], &mut a.docs, now());
@@ -255,7 +266,7 @@ fn a_change_learnt_from_one_peer_goes_to_the_others() {
 #[test]
 fn a_summary_naming_documents_this_node_does_not_take_leaves_no_state() {
     let mut a = Sessions::new(1u8);
-    let mut docs = MemDocs::with(&[genesis()]);
+    let mut docs = MemDocs::with(&[genesis(), declare_oaxaca()]);
     let invented: Vec<DocSummary> = (0..1000)
         .map(|i| DocSummary {
             doc: format!("checkins/nowhere-{i}/2026-03").parse().unwrap(),
@@ -282,7 +293,7 @@ fn a_summary_naming_documents_this_node_does_not_take_leaves_no_state() {
 #[test]
 fn an_oversized_summary_is_refused_and_counted() {
     let mut a = Sessions::new(1u8);
-    let mut docs = MemDocs::with(&[genesis()]);
+    let mut docs = MemDocs::with(&[genesis(), declare_oaxaca()]);
     let doc = DocId::roster();
     let huge = vec![
         DocSummary {
@@ -301,11 +312,11 @@ fn an_oversized_summary_is_refused_and_counted() {
 fn a_failure_to_answer_a_peer_is_a_fault_and_repeated_faults_suspend_it() {
     let mut a = Side {
         sessions: Sessions::new(1),
-        docs: MemDocs::with(&[genesis(), panic_event(1)]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca(), panic_event(1)]),
     };
     let mut b = Side {
         sessions: Sessions::new(2),
-        docs: MemDocs::with(&[genesis()]),
+        docs: MemDocs::with(&[genesis(), declare_oaxaca()]),
     };
     // B drives nothing (2 > 1); A drives, and A's documents fail to generate for B's state.
     a.docs.fail_generate = true;
@@ -334,7 +345,7 @@ fn a_failure_to_answer_a_peer_is_a_fault_and_repeated_faults_suspend_it() {
 #[test]
 fn an_invalid_message_is_refused_counted_and_keeps_nothing() {
     let mut a = Sessions::new(1u8);
-    let mut docs = MemDocs::with(&[genesis()]);
+    let mut docs = MemDocs::with(&[genesis(), declare_oaxaca()]);
     let doc = DocId::alerts("oaxaca", now());
     let (response, out) = a.on_request(
         2,

@@ -450,10 +450,10 @@ fn documents_loaded_from_peers_are_checked_op_by_op() {
     use automerge::transaction::Transactable;
     let net = Net::new();
     let mut honest = Document::new(DocId::roster());
-    honest.insert(&[net.genesis.clone(), net.add_m.clone()]);
+    honest.insert(&[net.genesis.clone(), net.declare.clone(), net.add_m.clone()]);
     let loaded = Document::load_from_peer(DocId::roster(), &honest.save(), &Roster::default())
         .expect("an honest roster loads");
-    assert_eq!(loaded.len(), 2);
+    assert_eq!(loaded.len(), 3);
 
     let mut raw = automerge::Automerge::load(&honest.save()).expect("load");
     let mut tx = raw.transaction();

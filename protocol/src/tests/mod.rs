@@ -176,6 +176,8 @@ struct Net {
     b: SecretKey,
     x: SecretKey,
     genesis: SignedEvent,
+    /// org-a declares the region oaxaca (before it adds members there).
+    declare: SignedEvent,
     add_m: SignedEvent,
     add_s: SignedEvent,
     add_org_b: SignedEvent,
@@ -200,6 +202,15 @@ impl Net {
                 org: "org-a".into(),
                 node: n.public(),
                 admin_name: "Alice".into(),
+            },
+        );
+        let declare = sign(
+            &a,
+            at(MIN / 2),
+            DocId::roster(),
+            Body::DeclareRegion {
+                org: "org-a".into(),
+                region: "oaxaca".into(),
             },
         );
         let add_m = sign(
@@ -244,6 +255,7 @@ impl Net {
             b,
             x,
             genesis,
+            declare,
             add_m,
             add_s,
             add_org_b,
@@ -253,6 +265,7 @@ impl Net {
     fn roster_events(&self) -> Vec<SignedEvent> {
         vec![
             self.genesis.clone(),
+            self.declare.clone(),
             self.add_m.clone(),
             self.add_s.clone(),
             self.add_org_b.clone(),
