@@ -6,11 +6,14 @@
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
-//! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
-//! events, catch-up of a restarted node, memory), alert latency on random sparse meshes of 10,
-//! 50 and 100 nodes and a line of 50 running inside this process, a month of check-ins of 500 members in one
-//! node (start-up and memory), the idle cost of a node with 5 peers (bytes and CPU), then
-//! start-up of one node on 10000 events.
+//! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K events,
+//! catch-up of a restarted node, memory), alert latency on random sparse meshes of 10, 50 and
+//! 100 nodes and a line of 50 running inside this process, a month of check-ins of 500
+//! members in one node (start-up and memory), the idle cost of a node with 5 peers (bytes and
+//! CPU), then start-up of one node on 10000 events.
+//!
+//! Nodes are started, attached to and stopped with the integration tests' process harness
+//! (the `tests` crate, here `harness`); what only the benchmark needs is in `cluster.rs`.
 //! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
 //! ratio is against a baseline measured in the same run.
 
@@ -20,6 +23,7 @@ mod mesh;
 mod micro;
 mod report;
 mod scenarios;
+mod solo;
 mod workload;
 
 use std::process::ExitCode;
@@ -134,10 +138,13 @@ fn main() -> ExitCode {
         let bins = match cluster::Bins::locate(args.build) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("{e:#}");
+                eprintln!("{e:#} (or drop --no-build)");
                 return ExitCode::FAILURE;
             }
         };
+        if !bins.is_release() {
+            eprintln!("warning: not a release build; figures will not mean much");
+        }
         runtime.block_on(async {
             if wants("chain") {
                 chain(&bins, &mut report, &opts).await;
@@ -155,8 +162,8 @@ fn main() -> ExitCode {
                     }
                 };
                 let done = match part {
-                    "month" => scenarios::month(&bins, dir.path(), &mut report, &opts).await,
-                    _ => scenarios::idle(&bins, dir.path(), &mut report, &opts).await,
+                    "month" => solo::month(&bins, dir.path(), &mut report, &opts).await,
+                    _ => solo::idle(&bins, dir.path(), &mut report, &opts).await,
                 };
                 if let Err(e) = done {
                     report.fail(what, &e);
@@ -166,9 +173,7 @@ fn main() -> ExitCode {
                 eprintln!("start-up");
                 match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
                     Ok(dir) => {
-                        if let Err(e) =
-                            scenarios::startup(&bins, dir.path(), &mut report, &opts).await
-                        {
+                        if let Err(e) = solo::startup(&bins, dir.path(), &mut report, &opts).await {
                             report.fail("start-up", &e);
                         }
                         if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {

@@ -29,9 +29,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::client::Client;
-use crate::cluster::{mem_of, node_args, NodeProc};
+use crate::cluster::{node_args, NodeProc};
 use crate::report::{Figure, Report};
 use crate::scenarios::{register_member, Opts, REGION};
+use harness::process::mem_of;
 
 const G_MESH: &str = "1b. alert latency, in-process nodes";
 
