@@ -2,11 +2,12 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,roster]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
-//! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K events,
+//! the roster fold of a chain of hostile links (child processes, abandoned past 60 s), then a
+//! chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K events,
 //! catch-up of a restarted node, memory), alert latency on random sparse meshes of 10, 50 and
 //! 100 nodes and a line of 50 running inside this process, a month of check-ins of 500
 //! members in one node (start-up and memory), the idle cost of a node with 5 peers (bytes and
@@ -22,6 +23,7 @@ mod cluster;
 mod mesh;
 mod micro;
 mod report;
+mod roster;
 mod scenarios;
 mod solo;
 mod workload;
@@ -53,12 +55,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup")?;
+                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,roster")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,roster]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -72,6 +74,23 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    // One fold of the roster figures, in a child process so that it can be abandoned.
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag, n, dating] = argv.as_slice() {
+        if flag == "--roster-child" {
+            let done = n
+                .parse()
+                .map_err(anyhow::Error::from)
+                .and_then(|n| roster::child(n, dating));
+            return match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -98,6 +117,13 @@ fn main() -> ExitCode {
                 }
             }
             Err(e) => report.fail("micro-benchmarks", &e),
+        }
+    }
+
+    if wants("roster") {
+        eprintln!("roster fold of hostile links (in child processes)");
+        if let Err(e) = roster::roster(&mut report) {
+            report.fail("roster fold", &e);
         }
     }
 
