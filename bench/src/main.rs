@@ -2,7 +2,7 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,roster]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
@@ -11,7 +11,8 @@
 //! catch-up of a restarted node, memory), alert latency on random sparse meshes of 10, 50 and
 //! 100 nodes and a line of 50 running inside this process, a month of check-ins of 500
 //! members in one node (start-up and memory), the idle cost of a node with 5 peers (bytes and
-//! CPU), then start-up of one node on 10000 events.
+//! CPU), a trusted node flooding a node's sync protocol while a member raises panics, then
+//! start-up of one node on 10000 events.
 //!
 //! Nodes are started, attached to and stopped with the integration tests' process harness
 //! (the `tests` crate, here `harness`); what only the benchmark needs is in `cluster.rs`.
@@ -20,6 +21,7 @@
 
 mod client;
 mod cluster;
+mod flood;
 mod mesh;
 mod micro;
 mod report;
@@ -55,12 +57,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,roster")?;
+                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,flood,roster")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,roster]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -160,7 +162,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if wants("chain") || wants("startup") || wants("month") || wants("idle") {
+    if wants("chain") || wants("startup") || wants("month") || wants("idle") || wants("flood") {
         let bins = match cluster::Bins::locate(args.build) {
             Ok(b) => b,
             Err(e) => {
@@ -193,6 +195,16 @@ fn main() -> ExitCode {
                 };
                 if let Err(e) = done {
                     report.fail(what, &e);
+                }
+            }
+            if wants("flood") {
+                eprintln!("sync flood by a trusted node");
+                let done = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+                    Ok(dir) => flood::flood(&bins, dir.path(), &mut report, &opts).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = done {
+                    report.fail("sync flood", &e);
                 }
             }
             if wants("startup") {
