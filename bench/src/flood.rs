@@ -64,7 +64,7 @@ struct FloodCounts {
 /// The flood's request number `i`: summaries and sync messages alternate, each naming
 /// documents no request named before.
 fn flood_request(i: u64, empty_msg: &[u8], now: Timestamp) -> SyncRequestV0 {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let docs = (0..DOCS_PER_SUMMARY as u64)
             .map(|j| {
                 let n = i * DOCS_PER_SUMMARY as u64 + j;
