@@ -1,358 +1,53 @@
-//! Real `tejidod` processes on 127.0.0.1 and what can be observed of them from outside: the
-//! operator socket (in-process, `daemon::control::call`), the `tejido` CLI, memory from
-//! `/proc/PID/status`, and TCP payload bytes from `ss -tinpH` (the kernel's `tcp_info`).
+//! What the benchmark adds to the shared process harness (`harness::process`, the tests'
+//! crate): how it starts its nodes, and TCP payload bytes between them from `ss -tinpH` (the
+//! kernel's `tcp_info`).
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use anyhow::{bail, Context};
-use protocol::control::{DocInfo, Request, Response, Status};
-use protocol::ids::PublicKey;
-use protocol::wire::NodeContact;
+use anyhow::Context;
+pub(crate) use harness::process::{node_args, Bins, NodeProc};
 
-/// The release binaries next to this one.
-#[derive(Clone, Debug)]
-pub(crate) struct Bins {
-    /// `tejidod`.
-    pub(crate) tejidod: PathBuf,
-    /// `tejido`.
-    pub(crate) tejido: PathBuf,
+/// Starts a benchmark node at `dir/name` with `args` (besides `--data-dir`) and waits until
+/// it listens: logs at `TEJIDO_BENCH_LOG`'s level (warn by default), and no per-member rate
+/// limit (the benchmark's one client writes thousands of requests over one connection; the
+/// limit is not what is measured).
+pub(crate) async fn start_node(
+    bins: &Bins,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+) -> anyhow::Result<NodeProc> {
+    let mut node = NodeProc::new(dir, name, args);
+    node.args.extend(bench_limits_except(args));
+    node.rust_log = std::env::var("TEJIDO_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    node.launch(bins).await?;
+    Ok(node)
 }
 
-impl Bins {
-    /// Finds the binaries beside this executable, building them first unless `build` is false
-    /// (the same `cargo build` the integration tests run; a no-op when they are current).
-    pub(crate) fn locate(build: bool) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("own path")?;
-        let dir = exe.parent().context("own directory")?.to_path_buf();
-        let release = dir.file_name().is_some_and(|n| n == "release");
-        if !release {
-            eprintln!("warning: not a release build; figures will not mean much");
-        }
-        if build {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--bins", "-p", "tejido-daemon", "-p", "tejido-cli"]);
-            if release {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().context("running cargo build")?;
-            if !status.success() {
-                bail!("building tejidod and tejido failed");
-            }
-        }
-        let bins = Self {
-            tejidod: dir.join("tejidod"),
-            tejido: dir.join("tejido"),
-        };
-        for b in [&bins.tejidod, &bins.tejido] {
-            if !b.exists() {
-                bail!("{} is missing: build it or drop --no-build", b.display());
-            }
-        }
-        Ok(bins)
-    }
-}
+/// The limits a benchmark node runs with: far above the defaults, since the rate limits are
+/// not what is measured (the flood benchmark measures them on a node of its own).
+pub(crate) const BENCH_LIMITS: [&str; 8] = [
+    "--client-rate",
+    "1000000",
+    "--sync-rate",
+    "1000000",
+    "--member-events-per-minute",
+    "1000000000",
+    "--member-docs-per-minute",
+    "1000000",
+];
 
-/// Memory of a process, in KiB.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Mem {
-    /// Resident now.
-    pub(crate) rss_kb: u64,
-    /// Peak resident since start or since the last [`NodeProc::reset_peak`].
-    pub(crate) hwm_kb: u64,
-}
-
-/// Reads VmRSS and VmHWM.
-pub(crate) fn mem_of(pid: u32) -> Option<Mem> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some(Mem {
-        rss_kb: field("VmRSS:")?,
-        hwm_kb: field("VmHWM:")?,
-    })
-}
-
-/// CPU time (user + system) a process has used, in seconds (`/proc/PID/stat`, 100 Hz ticks).
-pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = text.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
-}
-
-/// `tejidod` arguments of a fresh benchmark node of `org` (besides `--data-dir`): TCP on
-/// 127.0.0.1 at a port the OS picks, dialling only its bootstrap peers.
-pub(crate) fn node_args(org: &str) -> [&str; 6] {
-    [
-        "--org",
-        org,
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--connect",
-        "bootstrap",
-    ]
-}
-
-/// One `tejidod`.
-pub(crate) struct NodeProc {
-    /// Short name (`n0`...).
-    pub(crate) name: String,
-    /// Data directory.
-    pub(crate) dir: PathBuf,
-    /// Arguments besides `--data-dir`.
-    pub(crate) args: Vec<String>,
-    child: Option<Child>,
-    log: PathBuf,
-    /// Node key.
-    pub(crate) key: PublicKey,
-    /// TCP port it listens on.
-    pub(crate) port: u16,
-    /// When the current process was exec'd.
-    pub(crate) started: Instant,
-    /// A command that runs `tejidod` (a profiler such as `heaptrack`), if any.
-    pub(crate) wrap: Vec<String>,
-}
-
-impl NodeProc {
-    /// Starts a node on `dir` and waits until it answers `Status` with a listen address.
-    pub(crate) async fn start(
-        bins: &Bins,
-        dir: &Path,
-        name: &str,
-        args: &[&str],
-    ) -> anyhow::Result<Self> {
-        let mut node = Self::unstarted(dir, name, args);
-        node.spawn(bins)?;
-        node.wait_listening().await?;
-        Ok(node)
-    }
-
-    /// A node running inside this process, with its data directory at `dir/name`: waits until
-    /// it answers `Status` with a listen address.
-    pub(crate) async fn attach(dir: &Path, name: &str) -> anyhow::Result<Self> {
-        let mut node = Self::unstarted(dir, name, &[]);
-        node.wait_listening().await?;
-        Ok(node)
-    }
-
-    /// A node at `dir/name` whose key and port are not known yet.
-    fn unstarted(dir: &Path, name: &str, args: &[&str]) -> Self {
-        Self {
-            name: name.to_string(),
-            dir: dir.join(name),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            child: None,
-            log: dir.join(format!("{name}.log")),
-            key: PublicKey::from_bytes([0; 32]),
-            port: 0,
-            started: Instant::now(),
-            wrap: Vec::new(),
-        }
-    }
-
-    /// Execs the process (without waiting for it).
-    pub(crate) fn spawn(&mut self, bins: &Bins) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .context("log file")?;
-        self.started = Instant::now();
-        let mut cmd = match self.wrap.split_first() {
-            Some((program, args)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(args).arg(&bins.tejidod);
-                cmd
-            }
-            None => Command::new(&bins.tejidod),
-        };
-        let child = cmd
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(&self.args)
-            // The benchmark's one client writes thousands of requests over one connection;
-            // the per-member rate limit is not what is measured.
-            .args(["--client-rate", "1000000"])
-            .env(
-                "RUST_LOG",
-                std::env::var("TEJIDO_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting tejidod")?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// Polls the socket until `Status` answers; returns the time since exec and the status.
-    pub(crate) async fn wait_status(&mut self) -> anyhow::Result<(Duration, Status)> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(status) = self.status().await {
-                return Ok((self.started.elapsed(), status));
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(code)) = child.try_wait() {
-                    bail!("{} exited with {code}: {}", self.name, self.log_tail());
-                }
-            }
-            if Instant::now() > deadline {
-                bail!("{} did not answer on its socket within 60 s", self.name);
-            }
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
-    }
-
-    async fn wait_listening(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (_, status) = self.wait_status().await?;
-            if let Some(addr) = status.listen_addrs.first() {
-                self.port = addr
-                    .rsplit('/')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .context("listen address without a port")?;
-                self.key = status.node_id.parse().context("node id")?;
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("{} is not listening after 60 s", self.name);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    /// The last lines of the node's log.
-    pub(crate) fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// The operator socket.
-    pub(crate) fn socket(&self) -> PathBuf {
-        daemon::control::socket_path(&self.dir)
-    }
-
-    /// One operator request.
-    pub(crate) async fn call(&self, request: &Request) -> anyhow::Result<Response> {
-        match daemon::control::call(&self.socket(), request).await? {
-            Response::Error { message } => bail!("{}: {message}", self.name),
-            other => Ok(other),
-        }
-    }
-
-    /// `Status`.
-    pub(crate) async fn status(&self) -> anyhow::Result<Status> {
-        match self.call(&Request::Status).await? {
-            Response::Status(s) => Ok(*s),
-            other => bail!("unexpected answer {other:?}"),
-        }
-    }
-
-    /// `Docs`.
-    pub(crate) async fn docs(&self) -> anyhow::Result<Vec<DocInfo>> {
-        match self.call(&Request::Docs).await? {
-            Response::Docs { docs } => Ok(docs),
-            other => bail!("unexpected answer {other:?}"),
-        }
-    }
-
-    /// How a member reaches this node.
-    pub(crate) fn contact(&self) -> NodeContact {
-        NodeContact {
-            key: self.key,
-            addrs: vec![format!("/ip4/127.0.0.1/tcp/{}", self.port)],
-        }
-    }
-
-    /// Process id, while running.
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    /// Memory now.
-    pub(crate) fn mem(&self) -> Option<Mem> {
-        mem_of(self.pid()?)
-    }
-
-    /// CPU seconds used so far by the current process.
-    pub(crate) fn cpu(&self) -> f64 {
-        self.pid().and_then(cpu_secs).unwrap_or(f64::NAN)
-    }
-
-    /// Resets VmHWM to the current RSS (`echo 5 > /proc/PID/clear_refs`).
-    pub(crate) fn reset_peak(&self) {
-        if let Some(pid) = self.pid() {
-            let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-        }
-    }
-
-    /// `tejido --data-dir DIR args...`, returning stdout.
-    pub(crate) fn cli(&self, bins: &Bins, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new(&bins.tejido)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(args)
-            .env_remove("TEJIDO_HOME")
-            .env_remove("TEJIDO_DATA_DIR")
-            .stdin(Stdio::null())
-            .output()
-            .context("running tejido")?;
-        if !out.status.success() {
-            bail!(
-                "tejido {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    pub(crate) fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Asks the node to stop over its socket and waits for the process to exit.
-    pub(crate) async fn shutdown(&mut self) -> anyhow::Result<()> {
-        let _ = self.call(&Request::Shutdown).await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Some(child) = self.child.as_mut() {
-            if child.try_wait()?.is_some() {
-                self.child = None;
-                break;
-            }
-            if Instant::now() > deadline {
-                self.kill9();
-                bail!("{} did not stop within 30 s", self.name);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// [`BENCH_LIMITS`] but for the settings `args` gives itself (a node measured with the default
+/// limits names them).
+fn bench_limits_except(args: &[&str]) -> Vec<String> {
+    BENCH_LIMITS
+        .chunks(2)
+        .filter(|pair| !args.contains(&pair[0]))
+        .flatten()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// One TCP socket's counters.

@@ -2,24 +2,32 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
-//! then a chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K
-//! events, catch-up of a restarted node, memory), alert latency on random sparse meshes of 10,
-//! 50 and 100 nodes and a line of 50 running inside this process, a month of check-ins of 500 members in one
-//! node (start-up and memory), the idle cost of a node with 5 peers (bytes and CPU), then
+//! the roster fold of a chain of hostile links (child processes, abandoned past 60 s), then a
+//! chain of 10 real `tejidod` processes on 127.0.0.1 (alert latency, convergence of K events,
+//! catch-up of a restarted node, memory), alert latency on random sparse meshes of 10, 50 and
+//! 100 nodes and a line of 50 running inside this process, a month of check-ins of 500
+//! members in one node (start-up and memory), the idle cost of a node with 5 peers (bytes and
+//! CPU), a trusted node flooding a node's sync protocol while a member raises panics, then
 //! start-up of one node on 10000 events.
+//!
+//! Nodes are started, attached to and stopped with the integration tests' process harness
+//! (the `tests` crate, here `harness`); what only the benchmark needs is in `cluster.rs`.
 //! Figures are medians with p90/p99 where there are trials; where a comparison is made, the
 //! ratio is against a baseline measured in the same run.
 
 mod client;
 mod cluster;
+mod flood;
 mod mesh;
 mod micro;
 mod report;
+mod roster;
 mod scenarios;
+mod solo;
 mod workload;
 
 use std::process::ExitCode;
@@ -49,12 +57,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup")?;
+                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,flood,roster")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -68,6 +76,23 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    // One fold of the roster figures, in a child process so that it can be abandoned.
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag, n, dating] = argv.as_slice() {
+        if flag == "--roster-child" {
+            let done = n
+                .parse()
+                .map_err(anyhow::Error::from)
+                .and_then(|n| roster::child(n, dating));
+            return match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -94,6 +119,13 @@ fn main() -> ExitCode {
                 }
             }
             Err(e) => report.fail("micro-benchmarks", &e),
+        }
+    }
+
+    if wants("roster") {
+        eprintln!("roster fold of hostile links (in child processes)");
+        if let Err(e) = roster::roster(&mut report) {
+            report.fail("roster fold", &e);
         }
     }
 
@@ -130,14 +162,17 @@ fn main() -> ExitCode {
             }
         }
     }
-    if wants("chain") || wants("startup") || wants("month") || wants("idle") {
+    if wants("chain") || wants("startup") || wants("month") || wants("idle") || wants("flood") {
         let bins = match cluster::Bins::locate(args.build) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("{e:#}");
+                eprintln!("{e:#} (or drop --no-build)");
                 return ExitCode::FAILURE;
             }
         };
+        if !bins.is_release() {
+            eprintln!("warning: not a release build; figures will not mean much");
+        }
         runtime.block_on(async {
             if wants("chain") {
                 chain(&bins, &mut report, &opts).await;
@@ -155,20 +190,28 @@ fn main() -> ExitCode {
                     }
                 };
                 let done = match part {
-                    "month" => scenarios::month(&bins, dir.path(), &mut report, &opts).await,
-                    _ => scenarios::idle(&bins, dir.path(), &mut report, &opts).await,
+                    "month" => solo::month(&bins, dir.path(), &mut report, &opts).await,
+                    _ => solo::idle(&bins, dir.path(), &mut report, &opts).await,
                 };
                 if let Err(e) = done {
                     report.fail(what, &e);
+                }
+            }
+            if wants("flood") {
+                eprintln!("sync flood by a trusted node");
+                let done = match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
+                    Ok(dir) => flood::flood(&bins, dir.path(), &mut report, &opts).await,
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = done {
+                    report.fail("sync flood", &e);
                 }
             }
             if wants("startup") {
                 eprintln!("start-up");
                 match tempfile::Builder::new().prefix("tejido-bench-").tempdir() {
                     Ok(dir) => {
-                        if let Err(e) =
-                            scenarios::startup(&bins, dir.path(), &mut report, &opts).await
-                        {
+                        if let Err(e) = solo::startup(&bins, dir.path(), &mut report, &opts).await {
                             report.fail("start-up", &e);
                         }
                         if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {

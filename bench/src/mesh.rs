@@ -29,9 +29,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::client::Client;
-use crate::cluster::{mem_of, node_args, NodeProc};
+use crate::cluster::{node_args, NodeProc};
 use crate::report::{Figure, Report};
 use crate::scenarios::{register_member, Opts, REGION};
+use harness::process::mem_of;
 
 const G_MESH: &str = "1b. alert latency, in-process nodes";
 
@@ -98,7 +99,8 @@ async fn start_node(dir: &Path, i: usize, bootstrap: Vec<Multiaddr>) -> anyhow::
         [
             &["tejidod", "--data-dir", data.to_str().context("data dir")?][..],
             &node_args(&org),
-            &["--network", "bench", "--client-rate", "1000000"],
+            &["--network", "bench"],
+            &crate::cluster::BENCH_LIMITS,
         ]
         .concat(),
     )?;

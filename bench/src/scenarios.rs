@@ -1,7 +1,7 @@
 //! The figures measured on real processes: a chain of `tejidod` nodes on 127.0.0.1 (each
 //! `--connect bootstrap`, each joined to the previous one's network with `tejido invite node`
 //! and `tejido join`), a member writing to node 0 over one libp2p connection, and the operator
-//! sockets polled in-process. Also start-up of one node on a data set, and idle memory.
+//! sockets polled in-process (start-up, a month of check-ins and the idle cost are in `solo.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode, NodeContact}
 use serde_json::json;
 
 use crate::client::Client;
-use crate::cluster::{node_args, Bins, NodeProc, WireMeter};
+use crate::cluster::{node_args, start_node, Bins, NodeProc, WireMeter};
 use crate::report::{Figure, Goal, Report};
 use crate::workload::{per_doc, submits, Writer};
 
@@ -33,14 +33,14 @@ const WINDOW: usize = 16;
 const G_LAT: &str = "1. alert latency, 10-node chain";
 const G_CONV: &str = "2. convergence, 10-node chain";
 const G_CATCH: &str = "3. catch-up after a restart";
-const G_MEM: &str = "4. memory";
-const G_START: &str = "6. start-up";
+pub(crate) const G_MEM: &str = "4. memory";
+pub(crate) const G_START: &str = "6. start-up";
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn mib(kb: u64) -> f64 {
+pub(crate) fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn register_member(node: &NodeProc, org: &str) -> anyhow::Resul
 }
 
 /// Each document's sorted heads on a node.
-async fn heads(node: &NodeProc) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+pub(crate) async fn heads(node: &NodeProc) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     Ok(node
         .docs()
         .await?
@@ -127,7 +127,7 @@ impl Chain {
         for i in 0..n {
             let org = format!("org{i}");
             nodes.push(
-                NodeProc::start(
+                start_node(
                     bins,
                     dir,
                     &format!("n{i}"),
@@ -390,6 +390,27 @@ async fn expected_after(
         .collect())
 }
 
+/// Declares `region` on node 0 (a trial writes to documents of its own) and waits until every
+/// node's roster has it: nodes take alerts only for declared regions.
+async fn declare_region(nodes: &[NodeProc], region: &str) -> anyhow::Result<()> {
+    let answer = nodes[0]
+        .call(&protocol::control::Request::DeclareRegion {
+            region: region.to_string(),
+        })
+        .await?;
+    if let protocol::control::Response::Error { message } = answer {
+        bail!("declaring {region}: {message}");
+    }
+    let start = Instant::now();
+    while !same_heads(nodes, &["roster".to_string()]).await? {
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("the roster did not converge after declaring {region}");
+        }
+        tokio::time::sleep(CONVERGE_POLL).await;
+    }
+    Ok(())
+}
+
 /// Whether every node has node 0's heads for the given documents.
 async fn same_heads(nodes: &[NodeProc], docs: &[String]) -> anyhow::Result<bool> {
     let first = heads(&nodes[0]).await?;
@@ -422,6 +443,7 @@ async fn converge_once(
     tag: &str,
 ) -> anyhow::Result<Convergence> {
     let region = format!("c{k}-{per_request}-{tag}");
+    declare_region(&chain.nodes, &region).await?;
     let events = chain.writer.mixed(&region, k, tag);
     let expected = expected_after(&chain.nodes[0], &events).await?;
     let requests = submits(&events, per_request);
@@ -625,18 +647,7 @@ pub(crate) async fn catch_up(
     let (before, rest) = chain.nodes.split_at_mut(last);
     let first = &before[0];
     let node = &mut rest[0];
-    let mut args = Vec::new();
-    let mut it = node.args.iter();
-    while let Some(a) = it.next() {
-        if a == "--listen" {
-            it.next();
-        } else {
-            args.push(a.clone());
-        }
-    }
-    args.push("--listen".into());
-    args.push(format!("/ip4/127.0.0.1/tcp/{port}"));
-    node.args = args;
+    node.set_listen_port(port);
     // TEJIDO_BENCH_RESTART_WRAP="heaptrack -o FILE" profiles the catching-up node (its
     // memory figures are then the wrapper's).
     if let Ok(wrap) = std::env::var("TEJIDO_BENCH_RESTART_WRAP") {
@@ -692,248 +703,5 @@ pub(crate) async fn catch_up(
         "MiB",
         others.iter().copied().fold(0.0, f64::max),
     ));
-    Ok(())
-}
-
-/// Starts a stopped node `trials` times: the time from exec until `Status` answers (which must
-/// satisfy `holds`, or the data was not loaded) and the RSS half a second later.
-async fn restarts(
-    node: &mut NodeProc,
-    bins: &Bins,
-    trials: usize,
-    holds: impl Fn(&protocol::control::Status) -> bool,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let mut times = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..trials {
-        node.spawn(bins)?;
-        let (took, status) = node.wait_status().await?;
-        if !holds(&status) {
-            bail!("after a restart, {} does not hold its data", node.name);
-        }
-        times.push(ms(took));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        rss.push(node.mem().map_or(f64::NAN, |m| mib(m.rss_kb)));
-        node.shutdown().await?;
-    }
-    Ok((times, rss))
-}
-
-/// Figure 6: exec of `tejidod` on a data directory holding `k` events until `Status`
-/// answers, against the same on an empty (initialised) data directory.
-pub(crate) async fn startup(
-    bins: &Bins,
-    dir: &std::path::Path,
-    report: &mut Report,
-    opts: &Opts,
-) -> anyhow::Result<()> {
-    const K: usize = 10_000;
-    let trials = if opts.quick { 3 } else { 7 };
-    let args = ["--listen", "/ip4/127.0.0.1/tcp/0", "--connect", "bootstrap"];
-    let mut empty = NodeProc::start(
-        bins,
-        dir,
-        "empty",
-        &[&["--org", "empty"][..], &args].concat(),
-    )
-    .await?;
-    empty.shutdown().await?;
-    let mut base = Vec::new();
-    for _ in 0..trials {
-        empty.spawn(bins)?;
-        base.push(ms(empty.wait_status().await?.0));
-        empty.shutdown().await?;
-    }
-    let base = report.add(Figure::from_samples(
-        "startup_empty_ms",
-        G_START,
-        "baseline: exec until Status answers, empty data dir",
-        "ms",
-        &base,
-    ));
-    let mut solo = NodeProc::start(
-        bins,
-        dir,
-        "loaded",
-        &[&["--org", "loaded"][..], &args].concat(),
-    )
-    .await?;
-    let writer = register_member(&solo, "loaded").await?;
-    let mut client = Client::connect(&writer.key, &solo.contact()).await?;
-    let events = writer.mixed(REGION, K, "start-up");
-    client.pipeline(submits(&events, 64), 4).await?;
-    drop(client);
-    let store_bytes = solo.status().await?.store_bytes;
-    solo.shutdown().await?;
-    let (times, rss) = restarts(&mut solo, bins, trials, |s| s.checkins + s.alerts >= K).await?;
-    report.add(
-        Figure::from_samples(
-            "startup_10k_ms",
-            G_START,
-            "exec until Status answers, 10000 events on disk",
-            "ms",
-            &times,
-        )
-        .against(&base)
-        .target(Goal::AtMost(300.0))
-        .with("store_bytes", store_bytes),
-    );
-    report.add(Figure::from_samples(
-        "rss_loaded_10k_mib",
-        G_MEM,
-        "RSS after start-up with 10000 events (idle)",
-        "MiB",
-        &rss,
-    ));
-    Ok(())
-}
-
-const G_MONTH: &str = "8. a month of check-ins";
-const G_IDLE: &str = "9. idle cost";
-
-/// A month of check-ins: `members` members of one organisation (500, or 100 with --quick),
-/// each checking in every 6 hours for 30 days, loaded into one node through the client
-/// protocol; then the node is restarted and its start-up time and memory measured.
-pub(crate) async fn month(
-    bins: &Bins,
-    dir: &std::path::Path,
-    report: &mut Report,
-    opts: &Opts,
-) -> anyhow::Result<()> {
-    const DAYS: i64 = 30;
-    const PER_DAY: i64 = 4;
-    const SIX_HOURS: i64 = 6 * 3600 * 1000;
-    let members = if opts.quick { 100 } else { 500 };
-    let trials = if opts.quick { 3 } else { 7 };
-    // The oldest check-ins are from last month: keep them whatever today's date.
-    let args = [&node_args("month")[..], &["--retain-checkins", "90d"]].concat();
-    let mut node = NodeProc::start(bins, dir, "month", &args).await?;
-    let loading = Instant::now();
-    // The newest check-in is 5 hours old and the next is due in an hour: nobody is overdue.
-    let newest = Timestamp::now().plus_ms(-5 * 3600 * 1000);
-    let mut total = 0;
-    for m in 0..members {
-        let writer = register_member(&node, "month").await?;
-        let events: Vec<_> = (0..DAYS * PER_DAY)
-            .map(|j| {
-                let at = newest.plus_ms(-(DAYS * PER_DAY - 1 - j) * SIX_HOURS + m as i64);
-                writer.checkin(at, format!("member {m} check-in {j}: todo bien"))
-            })
-            .collect();
-        total += events.len();
-        let mut client = Client::connect(&writer.key, &node.contact()).await?;
-        client.pipeline(submits(&events, 64), 4).await?;
-    }
-    let status = node.status().await?;
-    if status.checkins < total {
-        bail!("the node holds {} of {total} check-ins", status.checkins);
-    }
-    eprintln!(
-        "  {members} members, {total} check-ins loaded in {:.1} s",
-        loading.elapsed().as_secs_f64()
-    );
-    let loaded_rss = node.mem().map_or(f64::NAN, |m| mib(m.rss_kb));
-    let store_bytes = status.store_bytes;
-    node.shutdown().await?;
-    let (times, rss) = restarts(&mut node, bins, trials, |s| s.checkins >= total).await?;
-    let label = format!("{members} members x 4 check-ins a day x 30 days ({total} check-ins)");
-    report.add(
-        Figure::from_samples(
-            "month_rss_mib",
-            G_MONTH,
-            format!("RSS after start-up, {label}"),
-            "MiB",
-            &rss,
-        )
-        .target(Goal::AtMost(64.0 * 1_000_000.0 / 1_048_576.0))
-        .with("members", members)
-        .with("checkins", total)
-        .with("rss_while_loading_mib", loaded_rss),
-    );
-    report.add(
-        Figure::from_samples(
-            "month_startup_ms",
-            G_MONTH,
-            format!("exec until Status answers, {label}"),
-            "ms",
-            &times,
-        )
-        .target(Goal::AtMost(300.0))
-        .with("store_bytes", store_bytes),
-    );
-    Ok(())
-}
-
-/// Idle cost: a node with 5 peers (each joined to it, dialling only it) after everything
-/// synced, over a window longer than the anti-entropy interval: TCP bytes per second per peer
-/// on the node-to-node links, and the CPU the node used.
-pub(crate) async fn idle(
-    bins: &Bins,
-    dir: &std::path::Path,
-    report: &mut Report,
-    opts: &Opts,
-) -> anyhow::Result<()> {
-    const PEERS: usize = 5;
-    let window = Duration::from_secs(if opts.quick { 31 } else { 61 });
-    let start = |i: usize| {
-        let org = format!("idle{i}");
-        async move { NodeProc::start(bins, dir, &format!("idle{i}"), &node_args(&org)).await }
-    };
-    let hub = start(0).await?;
-    let mut nodes = Vec::new();
-    for i in 1..=PEERS {
-        let node = start(i).await?;
-        let code = hub.cli(bins, &["invite", "node"])?;
-        node.cli(bins, &["join", &code])?;
-        nodes.push(node);
-    }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let status = hub.status().await?;
-        let roster = heads(&hub).await?.remove("roster");
-        let mut same = true;
-        for n in &nodes {
-            same = same && heads(n).await?.remove("roster") == roster;
-        }
-        if status.connected_peers.len() >= PEERS && same {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the idle network did not form within 120 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Let start-up chatter (address announcements, receipts, the first summaries) pass.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let mut pids: Vec<u32> = nodes.iter().filter_map(NodeProc::pid).collect();
-    pids.extend(hub.pid());
-    let meter = WireMeter::start(pids)?;
-    let cpu_before = hub.cpu();
-    let started = Instant::now();
-    tokio::time::sleep(window).await;
-    let secs = started.elapsed().as_secs_f64();
-    let bytes = meter.node_to_node_bytes()? as f64;
-    let cpu = (hub.cpu() - cpu_before) / secs * 100.0;
-    report.add(
-        Figure::single(
-            "idle_bytes_per_peer_per_s",
-            G_IDLE,
-            format!("node-to-node bytes per second per peer, hub with {PEERS} peers, {secs:.0} s"),
-            "B/s",
-            bytes / PEERS as f64 / secs,
-        )
-        .target(Goal::AtMost(1024.0))
-        .with("bytes", bytes),
-    );
-    report.add(
-        Figure::single(
-            "idle_cpu_percent",
-            G_IDLE,
-            format!("CPU of the hub with {PEERS} peers, idle, {secs:.0} s"),
-            "% of a core",
-            cpu,
-        )
-        .target(Goal::AtMost(1.0)),
-    );
     Ok(())
 }

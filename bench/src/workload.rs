@@ -160,6 +160,13 @@ impl Fixture {
             },
             now,
         );
+        let declare = sign(
+            Body::DeclareRegion {
+                org: org.into(),
+                region: region.into(),
+            },
+            now.plus_ms(1),
+        );
         let add = sign(
             Body::AddMember {
                 org: org.into(),
@@ -168,9 +175,9 @@ impl Fixture {
                 role: Role::Member,
                 region: Some(region.into()),
             },
-            now.plus_ms(1),
+            now.plus_ms(2),
         );
-        let roster = Roster::from_events([&genesis, &add]);
+        let roster = Roster::from_events([&genesis, &declare, &add]);
         Self {
             roster,
             writer: Writer {

@@ -64,6 +64,9 @@ pub struct Args {
     /// across all their devices' requests.
     #[arg(long, default_value_t = DEFAULT_MEMBER_EVENTS_PER_MINUTE)]
     pub member_events_per_minute: f64,
+    /// Documents each member's events may add to this node per minute (a new month or region).
+    #[arg(long, default_value_t = DEFAULT_MEMBER_DOCS_PER_MINUTE)]
+    pub member_docs_per_minute: f64,
     /// Serve Prometheus metrics over HTTP on this loopback address (off by default), e.g.
     /// 127.0.0.1:9464.
     #[arg(long)]
@@ -93,10 +96,13 @@ pub use crate::engine::Retention;
 
 /// Default sync requests per second per peer node: a catch-up of 10,000 events takes a few
 /// hundred requests, an alert's path a handful per document and hop.
-pub const DEFAULT_SYNC_RATE: f64 = 500.0;
+pub const DEFAULT_SYNC_RATE: f64 = 2000.0;
 /// Default events per member per minute: a person checks in, raises a panic or acknowledges
 /// a few times an hour; a device that was offline sends its queue at once (64 per request).
 pub const DEFAULT_MEMBER_EVENTS_PER_MINUTE: f64 = 600.0;
+/// Default documents a member's events may add per minute: a month or a region new to the
+/// node, a few at a time.
+pub const DEFAULT_MEMBER_DOCS_PER_MINUTE: f64 = 16.0;
 
 /// Default retention of alert documents after their month ends.
 pub const DEFAULT_RETAIN_ALERTS: &str = "90d";
@@ -199,6 +205,8 @@ pub struct Config {
     pub sync_rate: f64,
     /// Events per minute per member.
     pub member_events_per_minute: f64,
+    /// New documents per minute per member.
+    pub member_docs_per_minute: f64,
     /// Where to serve metrics (loopback only).
     pub metrics: Option<std::net::SocketAddr>,
     /// The at-rest cipher, when the data directory is encrypted.
@@ -354,6 +362,13 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             args.member_events_per_minute
         } else {
             anyhow::bail!("--member-events-per-minute must be a positive number")
+        },
+        member_docs_per_minute: if args.member_docs_per_minute.is_finite()
+            && args.member_docs_per_minute > 0.0
+        {
+            args.member_docs_per_minute
+        } else {
+            anyhow::bail!("--member-docs-per-minute must be a positive number")
         },
         retention,
         checkin_grace,

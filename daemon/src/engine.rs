@@ -562,7 +562,12 @@ impl Engine {
         if !matches!(ev.body, Body::Alert(_)) {
             return Verdict::Reject("only alerts are gossiped".into());
         }
-        if !self.roster.accepts_doc(&ev.doc) || self.is_expired(&ev.doc, now) {
+        if !self.roster.accepts_doc(&ev.doc) {
+            // Neither shown nor forwarded, but not the peer's fault: the roster change that
+            // declares the region may not have arrived yet.
+            return Verdict::Ignore;
+        }
+        if self.is_expired(&ev.doc, now) {
             return Verdict::Reject(format!("not a document this node keeps: {}", ev.doc));
         }
         if ev.check_clock(now).is_err() {

@@ -36,6 +36,12 @@ pub enum Request {
     },
     /// Trusted nodes, connected or not.
     Peers,
+    /// Declare a region this node's organisation works in (alerts, receipts and shelters
+    /// exist only for declared regions).
+    DeclareRegion {
+        /// The region slug.
+        region: String,
+    },
     /// Revoke a member or node key of this node's organisation, network-wide.
     Revoke {
         /// The key.

@@ -14,7 +14,9 @@ use protocol::wire::SyncResponseV0;
 use protocol::wire::{ClientRequestV0, ClientResponseV0, DocSummary, NodeContact, SyncRequestV0};
 use tests::{wait_converged, wait_for, Member, Node, TestDir};
 
-use crate::hostile::{a_and_c, join_as_node, node_addr, runtime, RawPeer};
+use tests::peer::SyncPeer;
+
+use crate::hostile::{a_and_c, join_as_node, node_addr, runtime};
 
 /// A sync message whose one `have` entry carries `bloom` as its filter: automerge 0.12 parses
 /// such a filter without checking it.
@@ -47,7 +49,7 @@ fn bloom_filter_bombs_from_a_trusted_node_leave_it_serving() {
     let evil_admin = SecretKey::generate();
     join_as_node(&rt, &a, &evil_node, &evil_admin);
     let (a_peer, a_addr) = node_addr(&a);
-    let mut peer = RawPeer::new(&evil_node);
+    let mut peer = SyncPeer::new(&evil_node).expect("peer");
     // num_entries 1, bits per entry 0, probes 7; then probes = u32::MAX.
     let bombs = [
         bloom_bomb(&[1, 0, 7]),
@@ -110,7 +112,7 @@ fn a_summary_of_invented_documents_changes_nothing() {
     let docs_before = documents(&a);
     let rss_before = a.rss_kib();
     let (a_peer, a_addr) = node_addr(&a);
-    let mut peer = RawPeer::new(&evil_node);
+    let mut peer = SyncPeer::new(&evil_node).expect("peer");
     let invented = |n: usize, prefix: &str| -> Vec<DocSummary> {
         (0..n)
             .map(|i| DocSummary {
@@ -323,7 +325,7 @@ fn a_sync_flood_is_throttled_and_the_dead_mans_switch_still_fires() {
     let evil_admin = SecretKey::generate();
     join_as_node(&rt, &a, &evil_node, &evil_admin);
     let (a_peer, a_addr) = node_addr(&a);
-    let mut peer = RawPeer::new(&evil_node);
+    let mut peer = SyncPeer::new(&evil_node).expect("peer");
     bea.run(&["checkin", "--next", "1s"]).ok();
     let key = bea.key();
     let throttled_before = a.status()["throttled_requests"].as_u64().unwrap_or(0);

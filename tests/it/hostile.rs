@@ -8,18 +8,16 @@ use automerge::transaction::Transactable;
 use futures::StreamExt;
 use libp2p::request_response::{self, Message, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm};
+use libp2p::{Multiaddr, PeerId};
 use protocol::event::{
     AlertBody, AlertKind, Body, Certainty, Event, Severity, SignedEvent, Urgency,
 };
 use protocol::ids::{DocId, SecretKey, Timestamp};
 use protocol::wire::{
-    ClientRequestV0, ClientResponseV0, InviteCode, NodeContact, SyncRequest, SyncRequestV0,
-    SyncResponse, SyncResponseV0,
+    ClientRequestV0, ClientResponseV0, NodeContact, SyncRequestV0, SyncResponseV0,
 };
-use tests::{pin_member_to, wait_converged, Member, Node, TestDir};
-
-type SyncBehaviour = request_response::cbor::Behaviour<SyncRequest, SyncResponse>;
+use tests::peer::SyncPeer;
+use tests::{node_args, pin_member_to, wait_converged, Member, Node, TestDir};
 
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -43,74 +41,6 @@ pub(crate) fn node_addr(node: &Node) -> (PeerId, Multiaddr) {
     (peer, addr)
 }
 
-/// An in-process peer speaking the node-to-node protocol with a key of the test's choosing.
-pub(crate) struct RawPeer {
-    swarm: Swarm<SyncBehaviour>,
-}
-
-impl RawPeer {
-    pub(crate) fn new(key: &SecretKey) -> Self {
-        let behaviour = daemon::net::request_response_behaviour(
-            protocol::wire::SYNC_PROTOCOL,
-            ProtocolSupport::Full,
-        );
-        Self {
-            swarm: daemon::net::build_swarm(key, behaviour, Duration::from_secs(60))
-                .expect("swarm"),
-        }
-    }
-
-    /// Sends a request and drives the swarm until its answer or failure, answering the
-    /// node's own requests with a refusal so it does not wait on us.
-    pub(crate) async fn request(
-        &mut self,
-        peer: PeerId,
-        addr: &Multiaddr,
-        request: SyncRequestV0,
-    ) -> Result<SyncResponseV0, String> {
-        self.swarm.add_peer_address(peer, addr.clone());
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .send_request(&peer, SyncRequest::V0(request));
-        let deadline = tokio::time::sleep(Duration::from_secs(20));
-        tokio::pin!(deadline);
-        loop {
-            let event = tokio::select! {
-                _ = &mut deadline => return Err("no answer".into()),
-                event = self.swarm.select_next_some() => event,
-            };
-            match event {
-                SwarmEvent::Behaviour(request_response::Event::Message { message, .. }) => {
-                    match message {
-                        Message::Response {
-                            request_id,
-                            response: SyncResponse::V0(response),
-                        } if request_id == id => {
-                            return Ok(response);
-                        }
-                        Message::Request { channel, .. } => {
-                            let refusal = SyncResponse::V0(SyncResponseV0::Refused {
-                                reason: "test peer".into(),
-                            });
-                            let _ = self.swarm.behaviour_mut().send_response(channel, refusal);
-                        }
-                        _ => {}
-                    }
-                }
-                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                    request_id,
-                    error,
-                    ..
-                }) if request_id == id => {
-                    return Err(error.to_string());
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// A key with a valid libp2p identity but not in the roster connects to a node: it is
 /// disconnected after the handshake and no request of it gets an answer.
 #[test]
@@ -123,7 +53,7 @@ fn outsider_gets_no_answer() {
 
     let rt = runtime();
     let outsider = SecretKey::generate();
-    let summary = rt.block_on(RawPeer::new(&outsider).request(
+    let summary = rt.block_on(SyncPeer::new(&outsider).expect("peer").request(
         peer,
         &addr,
         SyncRequestV0::Summary { docs: Vec::new() },
@@ -158,56 +88,19 @@ pub(crate) fn join_as_node(
     node: &SecretKey,
     admin: &SecretKey,
 ) {
-    let invite = InviteCode::decode(&a.invite_node()).expect("invite");
-    let InviteCode::V0 {
-        node: inviter,
-        addrs,
-        ..
-    } = invite.clone();
-    let add_node = SignedEvent::sign(
-        Event {
-            author: admin.public(),
-            at: Timestamp::now(),
-            doc: DocId::roster(),
-            body: Body::AddNode {
-                org: "evil".into(),
-                node: node.public(),
-                addrs: Vec::new(),
-            },
-        },
+    rt.block_on(tests::peer::join_as_node(
+        &a.invite_node(),
+        "evil",
+        node,
         admin,
-    )
-    .expect("sign");
-    let request = ClientRequestV0::RedeemNode {
-        node: node.public(),
-        org: "evil".into(),
-        admin: admin.public(),
-        proof: node.sign(&invite.proof_message(&node.public())).to_vec(),
-        add_node: Box::new(add_node),
-    };
-    let answers = rt
-        .block_on(daemon::net::request_all(
-            &invite.identity(),
-            &[NodeContact {
-                key: inviter,
-                addrs,
-            }],
-            request,
-        ))
-        .expect("redeem");
-    assert!(
-        matches!(
-            answers.first(),
-            Some((_, Ok(ClientResponseV0::Network { .. })))
-        ),
-        "{answers:?}"
-    );
+    ))
+    .expect("joining as a node");
 }
 
 /// Runs automerge sync of `doc` with the node until neither side has more to say; returns
 /// the first refusal, if any.
 async fn sync_raw(
-    peer: &mut RawPeer,
+    peer: &mut SyncPeer,
     node: PeerId,
     addr: &Multiaddr,
     id: &DocId,
@@ -260,18 +153,7 @@ fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
 /// Node A, node C that dials only A, and Bea, a member who uses A.
 pub(crate) fn a_and_c(t: &TestDir) -> (Node, Node, Member) {
     let a = Node::start(t, "a", "red-oax");
-    let c = Node::start_with(
-        t,
-        "c",
-        &[
-            "--org",
-            "casa-chis",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--connect",
-            "bootstrap",
-        ],
-    );
+    let c = Node::start_with(t, "c", &node_args("casa-chis"));
     c.join_network(&a.invite_node());
     let bea = Member::join(t, "bea", &a.invite("Bea", "member", "oaxaca"));
     pin_member_to(&bea, &a);
@@ -292,7 +174,7 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
     let evil_admin = SecretKey::generate();
     join_as_node(&rt, &a, &evil_node, &evil_admin);
     let (a_peer, a_addr) = node_addr(&a);
-    let mut peer = RawPeer::new(&evil_node);
+    let mut peer = SyncPeer::new(&evil_node).expect("peer");
 
     // First an honest exchange, so the hostile copy shares the node's history.
     let now = Timestamp::now();

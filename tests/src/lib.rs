@@ -3,45 +3,28 @@
 //!
 //! Waits poll observable state (the operator socket, CLI output) with a deadline; nothing
 //! sleeps to synchronise. Every process started is killed when its handle drops.
+//!
+//! [`process`] and [`peer`] are the parts `tejido-bench` shares: binaries, a node process and
+//! its operator socket, an in-process sync peer. What is here wraps them for tests, which
+//! panic on failure and read the CLI's JSON.
+
+pub mod peer;
+pub mod process;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub use process::{bins, block_on, node_args, NodeProc};
 
 /// How long a wait may take before the test fails. Generous: CI machines are shared.
 pub const WAIT: Duration = Duration::from_secs(60);
 
 /// The directory holding the workspace's binaries, built once per test run.
 pub fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // The test executable lives in target/<profile>/deps.
-        let exe = std::env::current_exe().expect("test executable path");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--bins", "-p", "tejido-daemon", "-p", "tejido-cli"]);
-        // Cargo sets package variables for the test process; passed on to the nested build
-        // they change build-script fingerprints and force rebuilds.
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
-                cmd.env_remove(name);
-            }
-        }
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build for the binaries");
-        assert!(status.success(), "building tejidod and tejido failed");
-        dir
-    })
+    &bins().dir
 }
 
 /// A command's result.
@@ -76,13 +59,9 @@ impl Run {
 
 /// Runs `tejido` with `args`.
 pub fn tejido(args: &[&str]) -> Run {
-    let out = Command::new(bin_dir().join("tejido"))
+    let out = bins()
+        .tejido_command()
         .args(args)
-        .env_remove("TEJIDO_HOME")
-        .env_remove("TEJIDO_DATA_DIR")
-        // Tests read English output, whatever the machine's locale.
-        .env("TEJIDO_LANG", "en")
-        .stdin(Stdio::null())
         .output()
         .expect("running tejido");
     Run::from(out)
@@ -129,18 +108,11 @@ impl Default for TestDir {
     }
 }
 
-/// A running `tejidod`.
+/// A running `tejidod` (a [`NodeProc`] that panics on failure).
 pub struct Node {
     /// Its data directory.
     pub dir: PathBuf,
-    /// Extra arguments it was started with (kept for restarts).
-    args: Vec<String>,
-    child: Option<Child>,
-    log: PathBuf,
-    /// Written to the process's standard input at every start (a passphrase).
-    input: Option<String>,
-    /// A network namespace to run the node in (`ip netns exec`).
-    netns: Option<String>,
+    proc: NodeProc,
 }
 
 impl Node {
@@ -156,71 +128,38 @@ impl Node {
 
     /// Starts a node that reads `input` (e.g. a passphrase) on its standard input.
     pub fn start_with_input(t: &TestDir, name: &str, args: &[&str], input: Option<&str>) -> Self {
+        let mut proc = NodeProc::new(t.dir.path(), name, args);
+        proc.input = input.map(str::to_string);
+        Self::spawned(proc)
+    }
+
+    /// Starts a node inside the network namespace `ns` (which the caller created).
+    pub fn start_in_netns(t: &TestDir, name: &str, ns: &str, args: &[&str]) -> Self {
+        let mut proc = NodeProc::new(t.dir.path(), name, args);
+        proc.wrap = ["ip", "netns", "exec", ns].map(str::to_string).to_vec();
+        Self::spawned(proc)
+    }
+
+    fn spawned(mut proc: NodeProc) -> Self {
+        proc.rust_log = std::env::var("TEJIDO_TEST_LOG").unwrap_or_else(|_| "info".into());
         let mut node = Self {
-            dir: t.path(name),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            child: None,
-            log: t.path(&format!("{name}.log")),
-            input: input.map(str::to_string),
-            netns: None,
+            dir: proc.dir.clone(),
+            proc,
         };
         node.spawn();
         node
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log file");
-        let mut command = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(bin_dir().join("tejidod"));
-                c
-            }
-            None => Command::new(bin_dir().join("tejidod")),
-        };
-        let child = command
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(&self.args)
-            .env(
-                "RUST_LOG",
-                std::env::var("TEJIDO_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(if self.input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("starting tejidod");
-        let mut child = child;
-        if let (Some(input), Some(mut stdin)) = (&self.input, child.stdin.take()) {
-            use std::io::Write;
-            stdin
-                .write_all(input.as_bytes())
-                .expect("writing to tejidod");
-        }
-        self.child = Some(child);
-        wait_for("node to listen", || {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("tejidod exited with {status}: {}", self.log());
-                }
-            }
-            let status = self.try_status()?;
-            (!status["listen_addrs"].as_array()?.is_empty()).then_some(())
-        });
+        let proc = &mut self.proc;
+        proc.spawn(bins())
+            .and_then(|()| block_on(proc.wait_listening()))
+            .unwrap_or_else(|e| panic!("starting {}: {e:#}", proc.name));
     }
 
     /// The node's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.proc.log()
     }
 
     /// `tejido --data-dir DIR args...`.
@@ -228,14 +167,6 @@ impl Node {
         let mut all = vec!["--data-dir", self.dir.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
         tejido(&all)
-    }
-
-    fn try_status(&self) -> Option<Value> {
-        let run = self.tejido(&["status", "--json"]);
-        if run.code != Some(0) {
-            return None;
-        }
-        serde_json::from_str(&run.stdout).ok()
     }
 
     /// `status --json`.
@@ -266,20 +197,6 @@ impl Node {
         .ok()
         .trim()
         .to_string()
-    }
-
-    /// Starts a node inside the network namespace `ns` (which the caller created).
-    pub fn start_in_netns(t: &TestDir, name: &str, ns: &str, args: &[&str]) -> Self {
-        let mut node = Self {
-            dir: t.path(name),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            child: None,
-            log: t.path(&format!("{name}.log")),
-            input: None,
-            netns: Some(ns.to_string()),
-        };
-        node.spawn();
-        node
     }
 
     /// A one-time invite code for another organisation's node.
@@ -322,57 +239,29 @@ impl Node {
 
     /// Kills the process with SIGKILL (no shutdown, no flush).
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.proc.kill9();
     }
 
     /// Starts the node again on the same data directory and TCP port.
     pub fn restart_on(&mut self, port: &str) {
         self.kill9();
-        let listen = format!("/ip4/127.0.0.1/tcp/{port}");
-        let mut args: Vec<String> = Vec::new();
-        let mut skip = false;
-        for a in &self.args {
-            if skip {
-                skip = false;
-                continue;
-            }
-            if a == "--listen" {
-                skip = true;
-                continue;
-            }
-            args.push(a.clone());
-        }
-        args.push("--listen".into());
-        args.push(listen);
-        self.args = args;
+        self.proc.set_listen_port(port.parse().expect("a TCP port"));
         self.spawn();
     }
 
     /// The resident memory of the process, in KiB (VmRSS).
     pub fn rss_kib(&self) -> u64 {
-        let pid = self.child.as_ref().expect("running").id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
+        self.proc.mem().expect("a running node's memory").rss_kb
     }
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.proc.is_running()
     }
-}
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
+    /// The harness's process handle (the operator socket, memory, CPU).
+    pub fn proc(&self) -> &NodeProc {
+        &self.proc
     }
 }
 
@@ -434,12 +323,9 @@ pub struct Stream {
 impl Stream {
     /// Starts `tejido args...`.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(bin_dir().join("tejido"))
+        let mut child = bins()
+            .tejido_command()
             .args(args)
-            .env_remove("TEJIDO_HOME")
-            .env_remove("TEJIDO_DATA_DIR")
-            .env("TEJIDO_LANG", "en")
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -539,20 +425,7 @@ impl Lcg {
 /// Three organisations' nodes in a line A - B - C: B joined A's network, C joined through B,
 /// and each dials only its bootstrap peers, so A and C never connect.
 pub fn line_of_three(t: &TestDir) -> (Node, Node, Node) {
-    let node = |name: &str, org: &str| {
-        Node::start_with(
-            t,
-            name,
-            &[
-                "--org",
-                org,
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--connect",
-                "bootstrap",
-            ],
-        )
-    };
+    let node = |name: &str, org: &str| Node::start_with(t, name, &node_args(org));
     let (a, b, c) = (
         node("a", "red-oax"),
         node("b", "casa-chis"),
@@ -565,7 +438,7 @@ pub fn line_of_three(t: &TestDir) -> (Node, Node, Node) {
 
 /// Runs `tejidod` with `args` to completion (for starts that must fail).
 pub fn tejidod(args: &[&str]) -> Output {
-    Command::new(bin_dir().join("tejidod"))
+    std::process::Command::new(&bins().tejidod)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -574,7 +447,7 @@ pub fn tejidod(args: &[&str]) -> Output {
 
 /// Runs `ip ARGS` (iproute2, as root), failing the test if it fails.
 pub fn ip(args: &[&str]) {
-    let out = Command::new("ip")
+    let out = std::process::Command::new("ip")
         .args(args)
         .output()
         .expect("running ip (iproute2)");

@@ -86,6 +86,12 @@ pub(crate) enum Cmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Declare a region your organisation works in, so that alerts and shelters can name it
+    /// (operator; inviting someone for a region declares it too).
+    Region {
+        /// The region, e.g. oaxaca.
+        region: String,
+    },
     /// Revoke a member or node key of your organisation, network-wide (operator).
     Revoke {
         /// The key to revoke.

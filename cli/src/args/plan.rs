@@ -270,6 +270,10 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         Cmd::Import { file } => OperatorCommand::Import { file },
         Cmd::Docs => ask(Request::Docs),
         Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
+        Cmd::Region { region } => {
+            protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
+            ask(Request::DeclareRegion { region })
+        }
         Cmd::Alerts { open, region } => ask(Request::Alerts {
             region,
             open_only: open,
@@ -296,6 +300,7 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::ExportDoc { .. }
         | Cmd::Docs
         | Cmd::Revoke { .. }
+        | Cmd::Region { .. }
         | Cmd::Demo
         | Cmd::Completions { .. }
         | Cmd::Man => anyhow::bail!(tr!("operators-only")),

@@ -83,9 +83,6 @@ const SYNC_BYTES_BURST: f64 = 64.0 * 1024.0 * 1024.0;
 /// up takes every document of the network at once (a few thousand for a large network).
 const SYNC_NEW_DOCS_PER_SEC: f64 = 100.0;
 const SYNC_NEW_DOCS_BURST: f64 = 5000.0;
-/// Documents one member's events may add per minute: a month or a region that is new to the
-/// node, a few at a time.
-const MEMBER_NEW_DOCS_PER_MINUTE: f64 = 16.0;
 /// Refused requests in a row after which a flooding client is disconnected.
 const CLIENT_REFUSALS_BEFORE_DISCONNECT: u32 = 50;
 /// The longest wait between two dials of one unreachable node.
@@ -303,8 +300,8 @@ impl Node {
                 config.member_events_per_minute,
             ),
             member_docs: Limiter::new(
-                MEMBER_NEW_DOCS_PER_MINUTE / 60.0,
-                MEMBER_NEW_DOCS_PER_MINUTE,
+                config.member_docs_per_minute / 60.0,
+                config.member_docs_per_minute,
             ),
             connect: config.connect,
             data_dir: config.data_dir.clone(),

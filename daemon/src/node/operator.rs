@@ -86,6 +86,12 @@ impl Core {
                 docs: self.engine.docs_info(),
             },
             Request::Revoke { key, reason } => self.revoke(&key, reason),
+            Request::DeclareRegion { region } => match self.declare_region(&region) {
+                Ok(()) => Response::Done {
+                    message: format!("{} works in the region {region}", self.org),
+                },
+                Err(message) => Response::Error { message },
+            },
             Request::Export { for_nodes, since } => self.export(&for_nodes, since.as_deref()),
             Request::Import { bundle } => self.import(&bundle),
             Request::ExportDoc { doc } => match doc
@@ -187,17 +193,8 @@ impl Core {
                 };
             }
             // Inviting someone for a region declares that this organisation works there.
-            if !self.engine.roster().declares(&self.org, region) {
-                let body = Body::DeclareRegion {
-                    org: self.org.clone(),
-                    region: region.clone(),
-                };
-                if let Err(e) = self.sign_and_store(Signer::Admin, DocId::roster(), body) {
-                    return Response::Error {
-                        message: format!("cannot declare the region {region}: {e}"),
-                    };
-                }
-                info!(%region, "region declared");
+            if let Err(message) = self.declare_region(&region.clone()) {
+                return Response::Error { message };
             }
         }
         let addrs = self.listen_addrs();
@@ -225,6 +222,26 @@ impl Core {
             code: code.encode(),
             expires_at: invite.expires.rfc3339(),
         }
+    }
+
+    /// Declares that this node's organisation works in `region` (nothing to do if it did).
+    fn declare_region(&mut self, region: &str) -> Result<(), String> {
+        if protocol::ids::check_slug("region", region).is_err() {
+            return Err(format!(
+                "region must be 1-32 characters of a-z, 0-9 and -, got {region:?}"
+            ));
+        }
+        if self.engine.roster().declares(&self.org, region) {
+            return Ok(());
+        }
+        let body = Body::DeclareRegion {
+            org: self.org.clone(),
+            region: region.to_string(),
+        };
+        self.sign_and_store(Signer::Admin, DocId::roster(), body)
+            .map_err(|e| format!("cannot declare the region {region}: {e}"))?;
+        info!(%region, "region declared");
+        Ok(())
     }
 
     fn revoke(&mut self, key: &str, reason: String) -> Response {
