@@ -6,10 +6,14 @@
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
 //!   loop, before any client or operator is told they are stored.
-//! - `engine`: documents in memory, the folded roster, submit and sync-apply with all checks.
+//! - `engine`: documents in memory, the folded roster, submit, import, retention; `engine::views`
+//!   folds what operators and members see. Takes the time as an argument.
+//! - `sync`: the sync session between nodes, a state machine with no I/O.
+//! - `limiter`, `dialer`: token buckets and dial back-off, with time passed in.
+//! - `gossip`: the gossipsub configuration of the alert fast path.
 //! - `net`: the libp2p behaviour (trust gate first), the node's swarm; re-exports the client
 //!   pieces (key <-> peer id, `request_all`) from the `client` crate.
-//! - `node`: the one task that owns the swarm and the engine; sync between nodes.
+//! - `node`: the one task that owns the swarm; handlers by subject return actions.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
 //!   `client::control`, re-exported.
 //! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.

@@ -1,0 +1,266 @@
+//! What the engine shows: documents for operators and peers, gossip hints, and the views
+//! folded from events (alerts with their receipts, check-ins, shelters, requests), plus the
+//! domain queries the node's duties need (open missed check-ins, unreceipted alerts).
+
+use std::collections::BTreeMap;
+
+use protocol::event::{Body, SignedEvent};
+use protocol::ids::{Collection, DocId, PublicKey, Timestamp};
+use protocol::wire::DocSummary;
+
+use super::{Engine, OpenMissedCheckin, Verdict, HINT_TTL_MS, MAX_HINTS};
+
+impl Engine {
+    /// One document in automerge's binary format.
+    pub(crate) fn export_doc(&self, doc: &DocId) -> Option<Vec<u8>> {
+        self.docs.get(doc).map(|d| d.save())
+    }
+
+    /// Documents with their heads, for operators and tests comparing nodes.
+    pub(crate) fn docs_info(&self) -> Vec<protocol::control::DocInfo> {
+        self.docs
+            .values()
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let mut heads: Vec<String> = d.heads().iter().map(|h| h.to_string()).collect();
+                heads.sort();
+                protocol::control::DocInfo {
+                    doc: d.id().to_string(),
+                    heads,
+                    events: d.len(),
+                }
+            })
+            .collect()
+    }
+
+    /// Documents and their heads.
+    pub(crate) fn summary(&self) -> Vec<DocSummary> {
+        self.docs
+            .values()
+            .filter(|d| !d.is_empty())
+            .map(|d| DocSummary {
+                doc: d.id().clone(),
+                heads: d.heads().iter().map(|h| h.0).collect(),
+            })
+            .collect()
+    }
+
+    fn events_of(&self, collection: Collection) -> impl Iterator<Item = &SignedEvent> {
+        self.docs
+            .values()
+            .filter(move |d| d.id().collection() == collection)
+            .flat_map(|d| d.events())
+    }
+
+    /// Gossiped alerts whose document does not hold them yet.
+    fn pending_hints(&self) -> impl Iterator<Item = &SignedEvent> {
+        self.hints.iter().filter(|e| {
+            !self
+                .docs
+                .get(&e.event().doc)
+                .is_some_and(|d| d.contains(e.id()))
+        })
+    }
+
+    /// Checks a gossiped event as sync would check it: an alert, allowed for its author, in a
+    /// document this node accepts and keeps, not from the future.
+    pub(crate) fn check_hint(&self, event: &SignedEvent, now: Timestamp) -> Verdict {
+        let ev = event.event();
+        if !matches!(ev.body, Body::Alert(_)) {
+            return Verdict::Reject("only alerts are gossiped".into());
+        }
+        if !self.roster.accepts_doc(&ev.doc) {
+            // Neither shown nor forwarded, but not the peer's fault: the roster change that
+            // declares the region may not have arrived yet.
+            return Verdict::Ignore;
+        }
+        if self.is_expired(&ev.doc, now) {
+            return Verdict::Reject(format!("not a document this node keeps: {}", ev.doc));
+        }
+        if ev.check_clock(now).is_err() {
+            return Verdict::Reject("from the future".into());
+        }
+        if let Err(e) = self.roster.check_period(&ev.doc, now) {
+            return Verdict::Reject(e.to_string());
+        }
+        match self.roster.authorize(ev) {
+            Ok(()) => Verdict::Accept,
+            Err(protocol::roster::AuthError::UnknownAuthor(_)) => Verdict::Ignore,
+            Err(e) => Verdict::Reject(e.to_string()),
+        }
+    }
+
+    /// Shows a checked gossiped alert until its document holds it.
+    pub(crate) fn add_hint(&mut self, event: SignedEvent) {
+        if self.hints.iter().any(|e| e.id() == event.id())
+            || self
+                .docs
+                .get(&event.event().doc)
+                .is_some_and(|d| d.contains(event.id()))
+        {
+            return;
+        }
+        if self.hints.len() >= MAX_HINTS {
+            self.hints.pop_front();
+        }
+        self.hints.push_back(event);
+    }
+
+    /// Forgets gossiped alerts that their document now holds, or that sync never brought.
+    pub(crate) fn prune_hints(&mut self, now: Timestamp) {
+        let docs = &self.docs;
+        self.hints.retain(|e| {
+            let held = docs.get(&e.event().doc).is_some_and(|d| d.contains(e.id()));
+            !held && e.event().at.plus_ms(HINT_TTL_MS) > now
+        });
+    }
+
+    pub(crate) fn alerts(
+        &self,
+        region: Option<&str>,
+        open_only: bool,
+        now: Timestamp,
+    ) -> Vec<protocol::view::AlertView> {
+        let all = protocol::view::alerts(
+            &self.roster,
+            self.events_of(Collection::Alerts)
+                .chain(self.events_of(Collection::Receipts))
+                .chain(self.pending_hints()),
+            now,
+        );
+        all.into_iter()
+            .filter(|a| region.is_none_or(|r| a.region == r))
+            .filter(|a| !open_only || !matches!(a.status.as_str(), "resolved" | "expired"))
+            .collect()
+    }
+
+    pub(crate) fn checkins(
+        &self,
+        overdue_only: bool,
+        now: Timestamp,
+    ) -> Vec<protocol::view::CheckinView> {
+        protocol::view::checkins(&self.roster, self.events_of(Collection::Checkins), now)
+            .into_iter()
+            .filter(|c| !overdue_only || c.overdue)
+            .collect()
+    }
+
+    /// Each member's latest allowed check-in: (member, time, next due).
+    pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> {
+        let mut latest: BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> = BTreeMap::new();
+        for e in self.events_of(Collection::Checkins) {
+            let ev = e.event();
+            let Body::Checkin(c) = &ev.body else { continue };
+            if self.roster.authorize(ev).is_err() {
+                continue;
+            }
+            let slot = latest.entry(ev.author).or_insert((ev.at, c.next_due));
+            if ev.at > slot.0 {
+                *slot = (ev.at, c.next_due);
+            }
+        }
+        latest
+    }
+
+    /// Missed check-in alerts that no event resolved yet, as the dead man's switch needs them.
+    pub(crate) fn open_missed_checkins(&self) -> Vec<OpenMissedCheckin> {
+        let mut out = Vec::new();
+        for d in self.docs.values() {
+            if d.id().collection() != Collection::Alerts {
+                continue;
+            }
+            let resolved: std::collections::HashSet<protocol::ids::RecordId> = d
+                .events()
+                .iter()
+                .filter_map(|e| match &e.event().body {
+                    Body::Resolve { alert, .. } => Some(*alert),
+                    _ => None,
+                })
+                .collect();
+            for e in d.events() {
+                let Body::Alert(a) = &e.event().body else {
+                    continue;
+                };
+                if a.kind != protocol::event::AlertKind::MissedCheckin || resolved.contains(&a.id) {
+                    continue;
+                }
+                if let (Some(subject), Some(due)) = (a.subject, a.due) {
+                    out.push(OpenMissedCheckin {
+                        doc: d.id().clone(),
+                        id: a.id,
+                        subject,
+                        due,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any alerts document holds a creation event for `id`.
+    pub(crate) fn has_alert(&self, id: protocol::ids::RecordId) -> bool {
+        self.events_of(Collection::Alerts)
+            .chain(self.pending_hints())
+            .any(|e| matches!(&e.event().body, Body::Alert(a) if a.id == id))
+    }
+
+    /// Alerts of the alerts document `doc` that `node` holds but has not yet signed a receipt
+    /// for in the paired receipts document.
+    pub(crate) fn unreceipted_alerts(
+        &self,
+        doc: &DocId,
+        node: &PublicKey,
+    ) -> Vec<protocol::ids::RecordId> {
+        let Some(d) = self.docs.get(doc) else {
+            return Vec::new();
+        };
+        let mut alerts = std::collections::BTreeSet::new();
+        for e in d.events() {
+            if let Body::Alert(a) = &e.event().body {
+                alerts.insert(a.id);
+            }
+        }
+        let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));
+        for e in receipts.map(|r| r.events()).unwrap_or_default() {
+            if let Body::Held { alerts: held } = &e.event().body {
+                if e.event().author == *node {
+                    for id in held {
+                        alerts.remove(id);
+                    }
+                }
+            }
+        }
+        alerts.into_iter().collect()
+    }
+
+    /// Shelter requests, sealed, with their decisions.
+    pub(crate) fn shelter_requests(&self) -> Vec<protocol::view::ShelterRequestView> {
+        protocol::view::shelter_requests(&self.roster, self.events_of(Collection::Shelters))
+    }
+
+    /// Whether a shelter of `org` in `region` with this id exists.
+    pub(crate) fn has_shelter(&self, id: protocol::ids::RecordId, org: &str, region: &str) -> bool {
+        self.events_of(Collection::Shelters).any(|e| {
+            matches!(&e.event().body, Body::Shelter(s) if s.id == id && s.org == org && s.region == region)
+        })
+    }
+
+    pub(crate) fn checkin_count(&self) -> usize {
+        self.events_of(Collection::Checkins).count()
+    }
+
+    pub(crate) fn shelters(
+        &self,
+        region: Option<&str>,
+        available_only: bool,
+    ) -> Vec<protocol::view::ShelterView> {
+        protocol::view::shelters(&self.roster, self.events_of(Collection::Shelters))
+            .into_iter()
+            .filter(|s| region.is_none_or(|r| s.region == r))
+            .filter(|s| {
+                !available_only
+                    || (s.available > 0 && s.status == protocol::event::ShelterStatus::Open)
+            })
+            .collect()
+    }
+}
