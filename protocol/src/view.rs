@@ -95,6 +95,13 @@ pub struct AlertView {
     created: Timestamp,
 }
 
+impl AlertView {
+    /// Whether the alert still calls for someone: neither resolved nor expired.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.status.as_str(), "resolved" | "expired")
+    }
+}
+
 fn entry(roster: &Roster, e: &SignedEvent, action: &str, detail: Option<String>) -> HistoryEntry {
     let ev = e.event();
     HistoryEntry {

@@ -130,7 +130,7 @@ impl Engine {
         );
         all.into_iter()
             .filter(|a| region.is_none_or(|r| a.region == r))
-            .filter(|a| !open_only || !matches!(a.status.as_str(), "resolved" | "expired"))
+            .filter(|a| !open_only || a.is_open())
             .collect()
     }
 

@@ -164,7 +164,7 @@ impl Core {
             documents: self.engine.docs().count(),
             open_alerts: alerts
                 .iter()
-                .filter(|a| !matches!(a.status.as_str(), "resolved" | "expired"))
+                .filter(|a| a.is_open())
                 .count(),
             alerts: alerts.len(),
             shelters: self.engine.shelters(None, false).len(),

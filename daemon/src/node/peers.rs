@@ -14,7 +14,6 @@ use tracing::{debug, warn};
 use super::{alert_ids, Action, Core};
 use crate::engine::Verdict;
 use crate::limiter::Take;
-use crate::net;
 use crate::sync::Output;
 
 impl Core {
@@ -170,7 +169,7 @@ impl Core {
                     response: SyncResponse::V0(response),
                     ..
                 } => {
-                    if net::key_of(&peer).is_some() && self.is_node_peer(&peer) {
+                    if self.is_node_peer(&peer) {
                         let out = self
                             .sessions
                             .on_response(peer, response, &mut self.engine, now);
