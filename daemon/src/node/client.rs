@@ -59,14 +59,15 @@ impl Core {
     }
 
     /// Takes a token from the peer's bucket; a peer that keeps flooding is disconnected.
-    fn allow_client_request(&mut self, peer: PeerId) -> bool {
+    pub(super) fn allow_client_request(&mut self, peer: PeerId) -> bool {
         match self.clients.take(&peer, 1.0, Instant::now()) {
             Take::Allowed => true,
             Take::Refused(in_a_row) => {
                 self.engine.stats.throttled_requests += 1;
-                if in_a_row >= CLIENT_REFUSALS_BEFORE_DISCONNECT {
+                if in_a_row % CLIENT_REFUSALS_BEFORE_DISCONNECT == 0 {
+                    // The bucket stays until the connection closes: requests still in flight
+                    // get no fresh burst.
                     warn!(%peer, "disconnecting a peer that keeps flooding");
-                    self.clients.forget(&peer);
                     self.actions.push(Action::Disconnect(peer));
                 } else if in_a_row == 1 {
                     warn!(%peer, "throttling a peer");

@@ -24,6 +24,8 @@ mod duties;
 mod operator;
 mod peers;
 mod swarm;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};

@@ -162,10 +162,7 @@ impl Core {
                 .map(|k| k.to_string())
                 .collect(),
             documents: self.engine.docs().count(),
-            open_alerts: alerts
-                .iter()
-                .filter(|a| a.is_open())
-                .count(),
+            open_alerts: alerts.iter().filter(|a| a.is_open()).count(),
             alerts: alerts.len(),
             shelters: self.engine.shelters(None, false).len(),
             checkins: self.engine.checkin_count(),

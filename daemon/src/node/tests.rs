@@ -1,0 +1,199 @@
+//! The node's handlers without a network: a real engine and store in a temporary directory, a
+//! swarm that only listens on 127.0.0.1, and the handlers called directly, their actions and
+//! held answers read back.
+
+use clap::Parser;
+use protocol::control::Request;
+use protocol::event::{Body, CheckinBody, CheckinStatus, Event, Role};
+use protocol::ids::{DocId, SecretKey, Timestamp};
+
+use super::*;
+
+/// A node of organisation `casa` in `dir`, as `daemon::run` builds it (with its genesis).
+fn node(dir: &std::path::Path, extra: &[&str]) -> Node {
+    let data = dir.join("node");
+    let args = crate::config::Args::try_parse_from(
+        [
+            &[
+                "tejidod",
+                "--data-dir",
+                data.to_str().expect("utf-8 path"),
+                "--org",
+                "casa",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
+    .expect("arguments");
+    let config = crate::config::load(args).expect("config");
+    let mut engine = Engine::open(&config.store_dir(), None).expect("engine");
+    engine
+        .genesis(
+            &config.admin_key,
+            config.node_key.public(),
+            "red",
+            "casa",
+            Timestamp::now(),
+        )
+        .expect("genesis");
+    Node::new(&config, engine).expect("node")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs an operator request through the handler and returns its held answer.
+fn operator(node: &mut Node, request: Request) -> Response {
+    let (reply, mut answer) = oneshot::channel();
+    node.core.handle_command(Command { request, reply });
+    let Some(Reply::Operator { reply, response }) = node.core.replies.pop() else {
+        panic!("no held answer");
+    };
+    drop(reply);
+    assert!(answer.try_recv().is_err(), "answers wait for the flush");
+    response
+}
+
+/// Adds a member of `casa` in `region` through the engine, as a redeemed invite does.
+fn add_member(node: &mut Node, member: &SecretKey, region: &str) {
+    let body = Body::AddMember {
+        org: "casa".into(),
+        member: member.public(),
+        name: "Bea".into(),
+        role: Role::Member,
+        region: Some(region.into()),
+    };
+    node.core
+        .sign_and_store(Signer::Admin, DocId::roster(), body)
+        .expect("member added");
+}
+
+#[test]
+fn declaring_a_region_is_an_admin_event_and_idempotent() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut node = node(dir.path(), &[]);
+    assert!(!node.core.engine.roster().declares("casa", "oaxaca"));
+    let done = operator(
+        &mut node,
+        Request::DeclareRegion {
+            region: "oaxaca".into(),
+        },
+    );
+    assert!(matches!(done, Response::Done { .. }), "{done:?}");
+    assert!(node.core.engine.roster().declares("casa", "oaxaca"));
+    let roster_events = node.core.engine.roster_bytes().map(|b| b.len());
+    // Declaring it again changes nothing.
+    operator(
+        &mut node,
+        Request::DeclareRegion {
+            region: "oaxaca".into(),
+        },
+    );
+    assert_eq!(
+        node.core.engine.roster_bytes().map(|b| b.len()),
+        roster_events
+    );
+    // A bad slug is refused with a plain message.
+    let refused = operator(
+        &mut node,
+        Request::DeclareRegion {
+            region: "Oaxaca de Juárez".into(),
+        },
+    );
+    assert!(
+        matches!(&refused, Response::Error { message } if message.contains("a-z")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_flooding_client_is_throttled_then_disconnected() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut node = node(dir.path(), &["--client-rate", "1"]);
+    let peer = crate::net::peer_id_of(&SecretKey::generate().public()).expect("peer id");
+    // A burst of three seconds' worth, then refusals, then the disconnection.
+    let allowed = (0..100)
+        .filter(|_| node.core.allow_client_request(peer))
+        .count();
+    assert_eq!(allowed, 3);
+    assert!(node.core.engine.stats.throttled_requests >= CLIENT_REFUSALS_BEFORE_DISCONNECT as u64);
+    assert!(node
+        .core
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Disconnect(p) if *p == peer)));
+}
+
+#[test]
+fn the_dead_mans_switch_raises_and_resolves_from_domain_types() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut node = node(dir.path(), &["--checkin-grace", "0s"]);
+    operator(
+        &mut node,
+        Request::DeclareRegion {
+            region: "oaxaca".into(),
+        },
+    );
+    let bea = SecretKey::generate();
+    add_member(&mut node, &bea, "oaxaca");
+    let checkin = |at: Timestamp, next: Option<Timestamp>| {
+        SignedEvent::sign(
+            Event {
+                author: bea.public(),
+                at,
+                doc: DocId::checkins("casa", at),
+                body: Body::Checkin(CheckinBody {
+                    status: CheckinStatus::Ok,
+                    note: String::new(),
+                    next_due: next,
+                    code_tag: None,
+                }),
+            },
+            &bea,
+        )
+        .expect("check-in")
+    };
+    let now = Timestamp::now();
+    node.core
+        .engine
+        .submit(
+            Some(bea.public()),
+            vec![checkin(now.plus_ms(-10_000), Some(now.plus_ms(-5_000)))],
+            now,
+        )
+        .expect("stored");
+    node.core.on_watch();
+    let open = node.core.engine.open_missed_checkins();
+    assert_eq!(open.len(), 1, "one missed check-in raised");
+    assert_eq!(open[0].subject, bea.public());
+    // The alert is offered to peers and gossiped (as actions; no peer is connected here, so
+    // only the gossip).
+    assert!(node
+        .core
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Publish(_))));
+    // Watching again raises nothing more; a later check-in resolves it.
+    node.core.on_watch();
+    assert_eq!(node.core.engine.open_missed_checkins().len(), 1);
+    let later = Timestamp::now();
+    node.core
+        .engine
+        .submit(Some(bea.public()), vec![checkin(later, None)], later)
+        .expect("stored");
+    node.core.on_watch();
+    assert!(node.core.engine.open_missed_checkins().is_empty());
+}
