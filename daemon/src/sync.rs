@@ -169,7 +169,7 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
 
     /// A peer node connected: start from scratch with our summary.
     pub(crate) fn connected(&mut self, peer: P, docs: &impl Docs) -> Vec<Output<P>> {
-        self.peers.remove(&peer);
+        self.disconnected(&peer);
         vec![Output::Request {
             peer,
             request: SyncRequestV0::Summary {
@@ -178,9 +178,13 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         }]
     }
 
-    /// A peer node's last connection closed.
+    /// A peer node's last connection closed: its exchanges end. Its faults stay (a peer
+    /// cannot reconnect its way out of a suspension), bounded by the roster's nodes.
     pub(crate) fn disconnected(&mut self, peer: &P) {
-        self.peers.remove(peer);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.docs.clear();
+            p.heads.clear();
+        }
     }
 
     /// A request of ours failed on the way (the connection closed, a timeout): its exchanges

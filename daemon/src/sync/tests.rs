@@ -337,6 +337,12 @@ fn a_failure_to_answer_a_peer_is_a_fault_and_repeated_faults_suspend_it() {
     assert!(matches!(response, SyncResponseV0::Refused { .. }));
     assert!(out.is_empty());
     assert_eq!(a.sessions.stats.refused_suspended, 1);
+    // Reconnecting clears neither the suspension nor the faults counted.
+    let faults = a.sessions.faults_of(&2);
+    a.sessions.disconnected(&2);
+    a.sessions.connected(2, &a.docs);
+    assert!(a.sessions.is_suspended(&2, now()));
+    assert_eq!(a.sessions.faults_of(&2), faults);
     let later = now().plus_ms(SUSPENSION_MS + 1);
     assert!(!a.sessions.is_suspended(&2, later));
     assert!(a.sessions.tick(&[2], &a.docs, later).len() == 1);
