@@ -7,7 +7,7 @@
 //! Writes are not flushed one by one: a flush (fsync) is the dearest thing a node does, and
 //! most turns of the node loop make several writes. Every write marks the store dirty, and
 //! [`Store::flush`] puts everything written so far on disk. The node loop flushes once per
-//! turn, before it tells any client or operator that something is stored (`node.rs`), so a
+//! turn, before it tells any client or operator that something is stored (`node/mod.rs`), so a
 //! crash can only lose writes made since the last flush, which nobody was told about (peers
 //! may hold them, and give them back by sync).
 
