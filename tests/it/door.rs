@@ -6,9 +6,7 @@ use std::time::Duration;
 use automerge::sync::SyncDoc;
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
-use protocol::event::{
-    AlertBody, AlertKind, Body, Certainty, Event, Severity, SignedEvent, Urgency,
-};
+use protocol::event::{AlertKind, SignedEvent};
 use protocol::ids::{DocId, SecretKey, Timestamp};
 use protocol::wire::SyncResponseV0;
 use protocol::wire::{ClientRequestV0, ClientResponseV0, DocSummary, NodeContact, SyncRequestV0};
@@ -16,7 +14,7 @@ use tests::{wait_converged, wait_for, Member, Node, TestDir};
 
 use tests::peer::SyncPeer;
 
-use crate::hostile::{a_and_c, join_as_node, node_addr, runtime};
+use crate::hostile::{a_and_c, alert_in, join_as_node, node_addr, runtime};
 
 /// A sync message whose one `have` entry carries `bloom` as its filter: automerge 0.12 parses
 /// such a filter without checking it.
@@ -168,28 +166,7 @@ fn member_key(member: &Member) -> SecretKey {
 }
 
 fn panic_in(author: &SecretKey, region: &str, at: Timestamp) -> SignedEvent {
-    SignedEvent::sign(
-        Event {
-            author: author.public(),
-            at,
-            doc: DocId::alerts(region, at),
-            body: Body::Alert(AlertBody {
-                id: AlertBody::id_for(&author.public(), at),
-                kind: AlertKind::Panic,
-                severity: Severity::Extreme,
-                urgency: Urgency::Immediate,
-                certainty: Certainty::Observed,
-                region: region.into(),
-                org: "red-oax".into(),
-                text: "pánico".into(),
-                expires_at: None,
-                subject: None,
-                due: None,
-            }),
-        },
-        author,
-    )
-    .expect("sign")
+    alert_in(author, AlertKind::Panic, region, "red-oax", "pánico", at)
 }
 
 /// Finding: a member could make every node hold documents without bound (a panic may name any

@@ -372,20 +372,32 @@ fn forged_panic(author: &SecretKey) -> Vec<u8> {
 /// An alert of `kind` by `author` of the organisation "evil", now (signed, so valid unless
 /// the roster says otherwise).
 pub(crate) fn alert_by(author: &SecretKey, kind: AlertKind, text: &str) -> SignedEvent {
-    let at = Timestamp::now();
+    alert_in(author, kind, "oaxaca", "evil", text, Timestamp::now())
+}
+
+/// An alert of `kind` by `author` for `region` and `org` at `at`, with the id derived from
+/// author and time.
+pub(crate) fn alert_in(
+    author: &SecretKey,
+    kind: AlertKind,
+    region: &str,
+    org: &str,
+    text: &str,
+    at: Timestamp,
+) -> SignedEvent {
     SignedEvent::sign(
         Event {
             author: author.public(),
             at,
-            doc: DocId::alerts("oaxaca", at),
+            doc: DocId::alerts(region, at),
             body: Body::Alert(AlertBody {
                 id: AlertBody::id_for(&author.public(), at),
                 kind,
                 severity: Severity::Extreme,
                 urgency: Urgency::Immediate,
                 certainty: Certainty::Observed,
-                region: "oaxaca".into(),
-                org: "evil".into(),
+                region: region.into(),
+                org: org.into(),
                 text: text.into(),
                 expires_at: None,
                 subject: None,
