@@ -409,6 +409,29 @@ pub(crate) fn alert_in(
     .expect("sign")
 }
 
+/// An in-process gossipsub peer holding `key`, subscribed to the alerts topic and dialling the
+/// node at `addr` (call inside a runtime).
+pub(crate) fn gossip_swarm(
+    key: &SecretKey,
+    node: PeerId,
+    addr: &Multiaddr,
+) -> libp2p::Swarm<libp2p::gossipsub::Behaviour> {
+    let mut swarm = daemon::net::build_swarm(
+        key,
+        daemon::gossip::behaviour(key).expect("gossipsub"),
+        Duration::from_secs(60),
+    )
+    .expect("swarm");
+    swarm
+        .behaviour_mut()
+        .subscribe(&daemon::gossip::alerts_topic())
+        .expect("subscribe");
+    swarm
+        .dial(addr.clone().with(libp2p::multiaddr::Protocol::P2p(node)))
+        .expect("dial");
+    swarm
+}
+
 /// A trusted node that turns hostile publishes a forged alert, an out-of-role alert and
 /// garbage on the gossip topic: the node rejects all three, counts them, logs the peer, and
 /// forwards none of them to the next node, where none shows. (That the node does forward to
@@ -435,19 +458,7 @@ fn hostile_gossip_is_rejected_and_never_forwarded() {
     ];
 
     let _in_runtime = rt.enter();
-    let mut swarm = daemon::net::build_swarm(
-        &evil_node,
-        daemon::gossip::behaviour(&evil_node).expect("gossipsub"),
-        Duration::from_secs(60),
-    )
-    .expect("swarm");
-    swarm
-        .behaviour_mut()
-        .subscribe(&daemon::gossip::alerts_topic())
-        .expect("subscribe");
-    swarm
-        .dial(a_addr.with(libp2p::multiaddr::Protocol::P2p(a_peer)))
-        .expect("dial");
+    let mut swarm = gossip_swarm(&evil_node, a_peer, &a_addr);
     let rejected_before = a.status()["gossip_rejected"].as_u64().expect("counter");
     let accepted = |n: &Node| n.status()["gossip_accepted"].as_u64().unwrap_or(0);
     let c_accepted_before = accepted(&c);
