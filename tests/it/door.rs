@@ -326,3 +326,32 @@ fn a_sync_flood_is_throttled_and_the_dead_mans_switch_still_fires() {
         "throttling is counted"
     );
 }
+
+/// A member's events are budgeted (`--member-events-per-minute`, here 2): beyond it a request
+/// is refused with a plain message and nothing of it is stored.
+#[test]
+fn a_member_over_their_event_budget_is_refused() {
+    let t = TestDir::new();
+    let a = Node::start_with(
+        &t,
+        "a",
+        &[
+            "--org",
+            "red-oax",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--member-events-per-minute",
+            "2",
+        ],
+    );
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    bea.run(&["checkin", "--note", "uno"]).ok();
+    bea.run(&["checkin", "--note", "dos"]).ok();
+    let third = bea.run(&["checkin", "--note", "tres"]);
+    assert_ne!(third.code, Some(0), "{third:?}");
+    assert!(third.stderr.contains("too many events"), "{third:?}");
+    let checkins = a.tejido(&["checkins", "--json"]).json();
+    let text = checkins.to_string();
+    assert!(text.contains("dos") && !text.contains("tres"), "{text}");
+    assert!(a.status()["throttled_requests"].as_u64().unwrap_or(0) >= 1);
+}
