@@ -175,6 +175,7 @@ certainty-unknown = unknown
 checkin-status-ok = ok
 checkin-status-need-help = need-help
 checkin-status-danger = danger
+checkin-sealed = (sealed)
 
 shelter-status-open = open
 shelter-status-full = full
@@ -205,6 +206,7 @@ duress-too-short = a duress code has at least 4 characters
 duress-not-stored = no node stored the duress code; try again when a node is reachable
 duress-set = Duress code set. A check-in given with it (tejido checkin --code CODE) looks and prints like any other, and silently alerts your security contacts.
 kind-duress = duress
+kind-sealed = sealed
 
 ## Delivery receipts
 

@@ -214,6 +214,7 @@ certainty-unknown = desconocida
 checkin-status-ok = bien
 checkin-status-need-help = necesita apoyo
 checkin-status-danger = en peligro
+checkin-sealed = (sellado)
 
 shelter-status-open = abierto
 shelter-status-full = lleno
@@ -244,6 +245,7 @@ duress-too-short = un código de coacción tiene al menos 4 caracteres
 duress-not-stored = ningún nodo guardó el código de coacción; inténtalo de nuevo cuando haya un nodo al alcance
 duress-set = Código de coacción guardado. Un check-in con ese código (tejido checkin --code CÓDIGO) se ve y se imprime como cualquier otro, y avisa en silencio a tus contactos de seguridad.
 kind-duress = coacción
+kind-sealed = sellada
 
 ## Acuses de entrega
 

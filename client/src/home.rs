@@ -31,6 +31,40 @@ pub struct Saved {
     pub nodes: Vec<NodeContact>,
 }
 
+impl Saved {
+    /// The member's own organisation's nodes among the known ones: the only ones a member's
+    /// device talks to, but for a panic. A profile saved before nodes were listed in it (none
+    /// known) falls back to every known node.
+    pub fn own_nodes(&self) -> Vec<NodeContact> {
+        if self.profile.org_nodes.is_empty() {
+            return self.nodes.clone();
+        }
+        self.nodes
+            .iter()
+            .filter(|n| self.profile.org_nodes.contains(&n.key))
+            .cloned()
+            .collect()
+    }
+
+    /// Where a record goes: a panic to every known node (the member's own first), so that
+    /// it gets out whichever nodes are up; anything else to the member's own nodes.
+    pub fn nodes_for(&self, event: &protocol::event::SignedEvent) -> Vec<NodeContact> {
+        let panic = matches!(
+            &event.event().body,
+            protocol::event::Body::Alert(a) if a.kind == protocol::event::AlertKind::Panic
+        );
+        let mut out = self.own_nodes();
+        if panic {
+            for n in &self.nodes {
+                if !out.iter().any(|o| o.key == n.key) {
+                    out.push(n.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// What went wrong with the home directory.
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
@@ -249,11 +283,13 @@ mod tests {
     use super::*;
 
     fn checkin(key: &SecretKey, at: Timestamp) -> SignedEvent {
+        let sealed =
+            protocol::private::CheckinPrivate::without_code(CheckinStatus::Ok, String::new())
+                .seal(&key.public(), at, &[key.public()])
+                .expect("seal");
         let body = Body::Checkin(CheckinBody {
-            status: CheckinStatus::Ok,
-            note: String::new(),
             next_due: None,
-            code_tag: None,
+            sealed,
         });
         let event = Event {
             author: key.public(),

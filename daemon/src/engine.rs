@@ -327,8 +327,7 @@ impl Engine {
             if let Body::Ack { alert } | Body::Assign { alert, .. } | Body::Resolve { alert, .. } =
                 &ev.body
             {
-                let is_it =
-                    |e: &SignedEvent| matches!(&e.event().body, Body::Alert(a) if a.id == *alert);
+                let is_it = |e: &SignedEvent| e.event().body.created_alert() == Some(*alert);
                 // An alert shown from gossip may be acknowledged before sync brings it.
                 let found = self
                     .docs

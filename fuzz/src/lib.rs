@@ -241,10 +241,13 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                 T0 + 50,
                 DocId::checkins(ORG, Timestamp(T0 + 50)),
                 Body::Checkin(CheckinBody {
-                    status: CheckinStatus::Ok,
-                    note: String::new(),
                     next_due: None,
-                    code_tag: None,
+                    sealed: protocol::private::CheckinPrivate::without_code(
+                        CheckinStatus::Ok,
+                        String::new(),
+                    )
+                    .seal(&member.public(), Timestamp(T0 + 50), &[key("node").public()])
+                    .expect("seals"),
                 }),
             ),
             // 11: by the member of 1 after its revocation (6).
@@ -559,6 +562,8 @@ mod seeds {
                     org: ORG.into(),
                     role: Role::Admin,
                     region: Some("north".into()),
+                    checkin_readers: vec![node],
+                    org_nodes: vec![node],
                 },
                 nodes: vec![NodeContact {
                     key: node,

@@ -66,8 +66,11 @@ pub enum AlertKind {
     Alert,
     /// Raised by a node when a member's check-in is overdue.
     MissedCheckin,
-    /// Raised silently by a node when a member checks in with their duress code.
+    /// Raised silently by a node when a member checks in with their duress code; it exists
+    /// only sealed ([`SealedAlertBody`]), and shows as this kind to those who can open it.
     Duress,
+    /// A sealed alert as it shows to whoever cannot open it.
+    Sealed,
 }
 
 /// CAP severity.
@@ -139,8 +142,8 @@ pub enum ShelterStatus {
 /// The creation of an alert.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertBody {
-    /// Random for panics and alerts; derived from (member, due time) for missed check-ins so
-    /// that nodes raising it concurrently create one alert.
+    /// Derived from (author, time) for panics and alerts; from (member, due time) for missed
+    /// check-ins so that nodes raising it concurrently create one alert.
     pub id: RecordId,
     /// What kind of alert.
     pub kind: AlertKind,
@@ -171,15 +174,6 @@ impl AlertBody {
         RecordId::derive("tejido alert v0", &[author.as_bytes(), &at.0.to_le_bytes()])
     }
 
-    /// The id of the duress alert for `member`'s check-in at `at`: every node that receives
-    /// that check-in derives the same id, so they raise one alert.
-    pub fn duress_id(member: &PublicKey, at: Timestamp) -> RecordId {
-        RecordId::derive(
-            "tejido duress v0",
-            &[member.as_bytes(), &at.0.to_le_bytes()],
-        )
-    }
-
     /// The id of the missed check-in alert for `member`'s check-in due at `due`: every node
     /// that notices derives the same id, so concurrent raises merge into one alert.
     pub fn missed_checkin_id(member: &PublicKey, due: Timestamp) -> RecordId {
@@ -188,24 +182,65 @@ impl AlertBody {
             &[member.as_bytes(), &due.0.to_le_bytes()],
         )
     }
+
+    /// The one missed check-in alert for `member` of `org` in `region` (their home region),
+    /// whose check-in was due at `due`: every field is fixed by these, so that a copy written
+    /// by any node is the same alert, and a copy with other fields counts nowhere.
+    pub fn missed_checkin(member: PublicKey, org: &str, region: &str, due: Timestamp) -> Self {
+        Self {
+            id: Self::missed_checkin_id(&member, due),
+            kind: AlertKind::MissedCheckin,
+            severity: Severity::Severe,
+            urgency: Urgency::Immediate,
+            certainty: Certainty::Possible,
+            region: region.to_string(),
+            org: org.to_string(),
+            text: String::new(),
+            expires_at: None,
+            subject: Some(member),
+            due: Some(due),
+        }
+    }
 }
 
-/// A check-in by the author.
+/// An alert sealed to some people ([`crate::private::DuressAlert`]): every node holds and
+/// replicates it, only its readers know what it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAlertBody {
+    /// [`SealedAlertBody::id_for`] the writing node and the sealed part: nobody can write
+    /// another alert under it.
+    pub id: RecordId,
+    /// The region of the member it is about; names its document.
+    pub region: String,
+    /// The writing node's organisation (the member's): its admins may resolve it.
+    pub org: String,
+    /// The sealed alert.
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
+}
+
+impl SealedAlertBody {
+    /// The id of the sealed alert that `node` writes with `sealed` as its sealed part.
+    pub fn id_for(node: &PublicKey, sealed: &[u8]) -> RecordId {
+        let digest = Sha256::digest(sealed);
+        RecordId::derive("tejido sealed alert v1", &[node.as_bytes(), &digest])
+    }
+}
+
+/// A check-in by the author. Every node reads when the next one is due (every node watches
+/// for it); the status, note and code are sealed ([`crate::private::CheckinPrivate`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckinBody {
-    /// How the member is.
-    pub status: CheckinStatus,
-    /// Free text.
-    pub note: String,
     /// When the next check-in is due, if the member set one.
     pub next_due: Option<Timestamp>,
-    /// The tag of the code the member typed, if any ([`duress_tag`]); nodes compare it with
-    /// the member's duress tag. A normal code and the duress code look alike on the device.
-    pub code_tag: Option<[u8; 16]>,
+    /// The sealed [`crate::private::CheckinPrivate`].
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
 }
 
 /// The tag of a check-in code: a hash of the member's secret key and the code, so that it
-/// reveals nothing without the key and the device need not store the code.
+/// reveals nothing without the key and the device need not store the code. Both the tag set
+/// and the tag of each check-in's code are sealed to the member's organisation's nodes.
 pub fn duress_tag(member: &SecretKey, code: &str) -> [u8; 16] {
     let mut hasher = Sha256::new();
     hasher.update(b"tejido duress tag v0");
@@ -243,14 +278,16 @@ pub struct ShelterBody {
 /// The most alerts one delivery receipt names.
 pub const MAX_HELD: usize = 256;
 
-/// The largest sealed part of a shelter request.
+/// The largest sealed part of an event (a shelter request, a check-in, a sealed alert).
 pub const MAX_SEALED_BYTES: usize = 6 * 1024;
 
-/// A request for places at a shelter. Its node writes it, so other nodes learn only which
-/// organisation's node relayed it; who asked, for how many and why are in `sealed`.
+/// A request for places at a shelter. The requester's own node writes it, so other nodes
+/// learn only which organisation's node relayed it; who asked, for how many and why are in
+/// `sealed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShelterRequestBody {
-    /// Chosen by the requester; decisions refer to it.
+    /// [`ShelterRequestBody::id_for`] the writing node and the sealed part: nobody can write
+    /// another request under it.
     pub id: RecordId,
     /// The shelter.
     pub shelter: RecordId,
@@ -265,11 +302,17 @@ pub struct ShelterRequestBody {
 }
 
 impl ShelterRequestBody {
-    /// What the sealed payload is bound to: it cannot be moved to another request.
-    pub fn context(id: &RecordId, shelter: &RecordId, org: &str) -> Vec<u8> {
-        let mut out = b"tejido shelter request v0".to_vec();
-        out.extend_from_slice(&id.0);
+    /// The id of the request that `node` writes with `sealed` as its sealed part.
+    pub fn id_for(node: &PublicKey, sealed: &[u8]) -> RecordId {
+        let digest = Sha256::digest(sealed);
+        RecordId::derive("tejido shelter request v1", &[node.as_bytes(), &digest])
+    }
+
+    /// What the sealed payload is bound to: the shelter and the node that relays it.
+    pub fn context(shelter: &RecordId, org: &str, node: &PublicKey) -> Vec<u8> {
+        let mut out = b"tejido shelter request v1".to_vec();
         out.extend_from_slice(&shelter.0);
+        out.extend_from_slice(node.as_bytes());
         out.extend_from_slice(org.as_bytes());
         out
     }
@@ -287,23 +330,23 @@ pub struct ShelterRequestPayload {
     /// Anything the shelter should know.
     pub note: String,
     /// The requester's signature over [`ShelterRequestPayload::signed_message`], so that a
-    /// node cannot make up a request in a member's name.
+    /// node cannot make up a request in a member's name, nor relay it as its own.
     #[serde(with = "serde_bytes")]
     pub sig: Vec<u8>,
 }
 
 impl ShelterRequestPayload {
-    /// Signs a request as `requester`.
+    /// Signs a request as `requester`, to be relayed by `node`.
     pub fn sign(
         requester: &SecretKey,
-        id: &RecordId,
         shelter: &RecordId,
+        node: &PublicKey,
         name: &str,
         people: u32,
         note: &str,
     ) -> Self {
         let sig = requester
-            .sign(&Self::signed_message(id, shelter, name, people, note))
+            .sign(&Self::signed_message(shelter, node, name, people, note))
             .to_vec();
         Self {
             requester: requester.public(),
@@ -314,18 +357,19 @@ impl ShelterRequestPayload {
         }
     }
 
-    /// The message the requester signs: every field, bound to the request and the shelter.
+    /// The message the requester signs: every field, bound to the shelter and the relaying
+    /// node.
     pub fn signed_message(
-        id: &RecordId,
         shelter: &RecordId,
+        node: &PublicKey,
         name: &str,
         people: u32,
         note: &str,
     ) -> Vec<u8> {
         postcard::to_stdvec(&(
-            "tejido shelter request payload v0",
-            id,
+            "tejido shelter request payload v1",
             shelter,
+            node,
             name,
             people,
             note,
@@ -333,39 +377,49 @@ impl ShelterRequestPayload {
         .unwrap_or_default()
     }
 
-    /// Seals this payload for `request` to `recipients` (the shelter organisation's admins
-    /// and the requester).
+    /// Seals this payload for a request to `shelter` of `org`, relayed by `node`, to
+    /// `recipients` (the shelter organisation's admins and the requester). Returns the request
+    /// that `node` writes.
     pub fn seal(
         &self,
-        id: &RecordId,
         shelter: &RecordId,
         org: &str,
+        region: &str,
+        node: &PublicKey,
         recipients: &[PublicKey],
-    ) -> Result<Vec<u8>, crate::sealed::SealError> {
+    ) -> Result<ShelterRequestBody, crate::sealed::SealError> {
         let plain = postcard::to_stdvec(self)
             .map_err(|e| crate::sealed::SealError::Malformed(e.to_string()))?;
-        crate::sealed::seal(
+        let sealed = crate::sealed::seal(
             &plain,
             recipients,
-            &ShelterRequestBody::context(id, shelter, org),
-        )
+            &ShelterRequestBody::context(shelter, org, node),
+        )?;
+        Ok(ShelterRequestBody {
+            id: ShelterRequestBody::id_for(node, &sealed),
+            shelter: *shelter,
+            org: org.to_string(),
+            region: region.to_string(),
+            sealed,
+        })
     }
 
-    /// Opens a request's sealed part with `me`: `None` if it is not sealed to `me` or is
-    /// damaged. The signature is not checked here ([`ShelterRequestPayload::verify`]).
-    pub fn open(request: &ShelterRequestBody, me: &SecretKey) -> Option<Self> {
-        let context = ShelterRequestBody::context(&request.id, &request.shelter, &request.org);
+    /// Opens the sealed part of a request written by `node` with `me`: `None` if it is not
+    /// sealed to `me` or is damaged. The signature is not checked here
+    /// ([`ShelterRequestPayload::verify`]).
+    pub fn open(request: &ShelterRequestBody, node: &PublicKey, me: &SecretKey) -> Option<Self> {
+        let context = ShelterRequestBody::context(&request.shelter, &request.org, node);
         let plain = crate::sealed::open(&request.sealed, me, &context).ok()??;
         postcard::from_bytes(&plain).ok()
     }
 
-    /// Whether the requester's signature holds for this request.
-    pub fn verify(&self, id: &RecordId, shelter: &RecordId) -> bool {
+    /// Whether the requester's signature holds for a request to `shelter` relayed by `node`.
+    pub fn verify(&self, shelter: &RecordId, node: &PublicKey) -> bool {
         let Ok(sig) = <[u8; 64]>::try_from(self.sig.as_slice()) else {
             return false;
         };
         self.requester.verify(
-            &Self::signed_message(id, shelter, &self.name, self.people, &self.note),
+            &Self::signed_message(shelter, node, &self.name, self.people, &self.note),
             &sig,
         )
     }
@@ -425,6 +479,8 @@ pub enum Body {
     },
     /// Creates an alert.
     Alert(AlertBody),
+    /// Creates an alert sealed to some people (a duress alert).
+    SealedAlert(SealedAlertBody),
     /// The author acknowledges an alert.
     Ack {
         /// Which alert.
@@ -443,6 +499,10 @@ pub enum Body {
         alert: RecordId,
         /// How it ended.
         note: String,
+        /// For a missed check-in resolved by a node: the member's later check-in, as signed
+        /// bytes, which is what lets a node resolve it.
+        #[serde(with = "serde_bytes")]
+        checkin: Option<Vec<u8>>,
     },
     /// The author checks in.
     Checkin(CheckinBody),
@@ -459,10 +519,13 @@ pub enum Body {
         /// Change in occupancy.
         delta: i32,
     },
-    /// The author's duress tag ([`duress_tag`]); kept in the roster so every node knows it.
+    /// The author's duress tag ([`duress_tag`]), sealed to their organisation's nodes
+    /// ([`crate::private::seal_duress_tag`]). Every member sets one on joining (of a random
+    /// code, when they choose none), so the roster does not say who has a duress code.
     DuressSet {
-        /// The tag.
-        tag: [u8; 16],
+        /// The sealed tag.
+        #[serde(with = "serde_bytes")]
+        sealed: Vec<u8>,
     },
     /// A delivery receipt: the author node holds these alerts on its disk. It lives in the
     /// receipts document of the alerts' region and month ([`crate::ids::DocId::receipts_for`]).
@@ -494,6 +557,17 @@ pub enum Body {
         /// The region slug.
         region: String,
     },
+}
+
+impl Body {
+    /// The id of the alert this event creates, plain or sealed.
+    pub fn created_alert(&self) -> Option<RecordId> {
+        match self {
+            Body::Alert(a) => Some(a.id),
+            Body::SealedAlert(a) => Some(a.id),
+            _ => None,
+        }
+    }
 }
 
 /// An unsigned event.
@@ -733,6 +807,15 @@ fn check_text(what: &str, s: &str) -> Result<(), VerifyError> {
     Ok(())
 }
 
+fn check_sealed(sealed: &[u8]) -> Result<(), VerifyError> {
+    if sealed.is_empty() || sealed.len() > MAX_SEALED_BYTES {
+        return Err(VerifyError::Invalid(format!(
+            "a sealed part is 1 to {MAX_SEALED_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 fn check_slug(what: &'static str, s: &str) -> Result<(), VerifyError> {
     crate::ids::check_slug(what, s).map_err(|e| VerifyError::Invalid(e.to_string()))
 }
@@ -848,23 +931,48 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if *doc != DocId::alerts(&alert.region, event.at) {
                 return Err(wrong_doc());
             }
-            let about_member = matches!(alert.kind, AlertKind::MissedCheckin | AlertKind::Duress);
-            if about_member != alert.subject.is_some() || about_member != alert.due.is_some() {
-                return Err(VerifyError::Invalid(
-                    "a member and a time go with missed check-ins and duress alerts only".into(),
-                ));
-            }
             let expected = match (alert.kind, alert.subject, alert.due) {
-                (AlertKind::MissedCheckin, Some(subject), Some(due)) => {
-                    AlertBody::missed_checkin_id(&subject, due)
+                (AlertKind::Panic | AlertKind::Alert, None, None) => {
+                    AlertBody::id_for(&event.author, event.at)
                 }
-                (AlertKind::Duress, Some(subject), Some(at)) => AlertBody::duress_id(&subject, at),
-                _ => AlertBody::id_for(&event.author, event.at),
+                (AlertKind::MissedCheckin, Some(subject), Some(due)) => {
+                    // Every field follows from the member and the due time; the roster checks
+                    // the region and organisation. Nobody notices a miss before it is due.
+                    let canonical =
+                        AlertBody::missed_checkin(subject, &alert.org, &alert.region, due);
+                    if *alert != canonical || event.at < due {
+                        return Err(VerifyError::Invalid(
+                            "a missed check-in alert is the one its member and due time make"
+                                .into(),
+                        ));
+                    }
+                    canonical.id
+                }
+                _ => {
+                    return Err(VerifyError::Invalid(
+                        "panics and alerts have no member and time; missed check-ins have \
+                         both; duress alerts are sealed"
+                            .into(),
+                    ))
+                }
             };
             if alert.id != expected {
                 return Err(VerifyError::Invalid(
                     "an alert's id derives from its author and time (or its member and time)"
                         .into(),
+                ));
+            }
+        }
+        Body::SealedAlert(alert) => {
+            check_slug("region", &alert.region)?;
+            check_slug("org", &alert.org)?;
+            check_sealed(&alert.sealed)?;
+            if *doc != DocId::alerts(&alert.region, event.at) {
+                return Err(wrong_doc());
+            }
+            if alert.id != SealedAlertBody::id_for(&event.author, &alert.sealed) {
+                return Err(VerifyError::Invalid(
+                    "a sealed alert's id derives from its node and sealed part".into(),
                 ));
             }
         }
@@ -874,15 +982,21 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             }
             check_not_before_period(event)?;
         }
-        Body::Resolve { note, .. } => {
+        Body::Resolve { note, checkin, .. } => {
             check_text("note", note)?;
+            if let Some(bytes) = checkin {
+                let cited = SignedEvent::decode(bytes)?;
+                if !matches!(cited.event().body, Body::Checkin(_)) {
+                    return Err(VerifyError::Invalid("a resolve cites a check-in".into()));
+                }
+            }
             if doc.collection() != crate::ids::Collection::Alerts {
                 return Err(wrong_doc());
             }
             check_not_before_period(event)?;
         }
         Body::Checkin(checkin) => {
-            check_text("note", &checkin.note)?;
+            check_sealed(&checkin.sealed)?;
             if doc.collection() != crate::ids::Collection::Checkins
                 || doc.period() != Some(event.at.month().as_str())
             {
@@ -913,7 +1027,8 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                 return Err(wrong_doc());
             }
         }
-        Body::DuressSet { .. } => {
+        Body::DuressSet { sealed } => {
+            check_sealed(sealed)?;
             if *doc != DocId::roster() {
                 return Err(wrong_doc());
             }
@@ -935,10 +1050,11 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
         Body::ShelterRequest(request) => {
             check_slug("org", &request.org)?;
             check_slug("region", &request.region)?;
-            if request.sealed.is_empty() || request.sealed.len() > MAX_SEALED_BYTES {
-                return Err(VerifyError::Invalid(format!(
-                    "the sealed part is 1 to {MAX_SEALED_BYTES} bytes"
-                )));
+            check_sealed(&request.sealed)?;
+            if request.id != ShelterRequestBody::id_for(&event.author, &request.sealed) {
+                return Err(VerifyError::Invalid(
+                    "a shelter request's id derives from its node and sealed part".into(),
+                ));
             }
             if *doc != DocId::shelters(&request.region) {
                 return Err(wrong_doc());

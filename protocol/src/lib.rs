@@ -9,6 +9,7 @@
 //! - [`bundle`]: sneakernet bundles, encrypted to nodes and signed by the exporter.
 //! - [`ids`]: keys, ids and timestamps, with stable text forms.
 //! - [`event`]: the signed, content-addressed events every document is made of.
+//! - [`private`]: what only some may read (check-in notes, duress), sealed to them.
 //! - [`roster`]: who belongs to the network, with which role, and what each may write.
 //! - [`doc`]: automerge documents as grow-only maps of signed events, and their validation.
 //! - [`view`]: alerts, check-ins and shelters folded from events.
@@ -21,6 +22,7 @@ pub mod control;
 pub mod doc;
 pub mod event;
 pub mod ids;
+pub mod private;
 pub mod roster;
 pub mod sealed;
 pub mod view;

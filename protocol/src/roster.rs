@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AlertKind, Body, Event, Role, SignedEvent};
-use crate::ids::{DocId, PeriodError, PublicKey, Timestamp};
+use crate::ids::{DocId, PeriodError, PublicKey, SecretKey, Timestamp};
 
 /// The most regions one organisation may declare: far above what one organisation covers,
 /// and it bounds the documents anyone can make every node hold.
@@ -65,6 +65,13 @@ pub struct Member {
     pub revoked_at: Option<Timestamp>,
 }
 
+impl Member {
+    /// The region they answer to: theirs, or their organisation's name when they have none.
+    pub fn home_region(&self) -> String {
+        self.region.clone().unwrap_or_else(|| self.org.clone())
+    }
+}
+
 /// A node as the roster knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
@@ -96,8 +103,8 @@ pub struct Roster {
     pub members: BTreeMap<PublicKey, Member>,
     /// Nodes by key.
     pub nodes: BTreeMap<PublicKey, Node>,
-    /// Members' duress tags (the latest each set).
-    pub duress: BTreeMap<PublicKey, [u8; 16]>,
+    /// Members' duress tags (the latest each set), sealed to their organisation's nodes.
+    pub duress: BTreeMap<PublicKey, Vec<u8>>,
     /// Declared regions and the organisations working in each.
     pub regions: BTreeMap<String, BTreeSet<String>>,
     /// The (time, event) that set each duress tag, so that the latest wins.
@@ -277,12 +284,12 @@ impl Roster {
                     .or_default()
                     .insert(org.clone());
             }
-            Body::DuressSet { tag } => {
+            Body::DuressSet { sealed } => {
                 let from = (event.at, signed.id());
                 let slot = self.duress_from.entry(event.author).or_insert(from);
                 if *slot <= from {
                     *slot = from;
-                    self.duress.insert(event.author, *tag);
+                    self.duress.insert(event.author, sealed.clone());
                 }
             }
             _ => {}
@@ -312,6 +319,97 @@ impl Roster {
             Principal::Member(m) => Some(&m.org),
             Principal::Node(n) => Some(&n.org),
         }
+    }
+
+    /// Whether `key`, a security contact or admin, may assign and resolve in `doc` (an alerts
+    /// document): a security contact only in their own region; an admin anywhere, since
+    /// whether the alert is their organisation's is decided with the alert
+    /// ([`Roster::may_resolve`]).
+    fn may_answer_in(&self, key: &PublicKey, doc: &DocId) -> bool {
+        match self.members.get(key) {
+            Some(m) if m.role == Role::Admin => true,
+            Some(m) if m.role == Role::SecurityContact => {
+                doc.scope().is_some_and(|r| m.region.as_deref() == Some(r))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `key` may assign or resolve an alert of `org` in `region`: the security
+    /// contacts of the region and the admins of the organisation (the author's, or for a
+    /// missed check-in or duress alert the member's).
+    pub fn may_resolve(&self, key: &PublicKey, org: &str, region: &str) -> bool {
+        self.members.get(key).is_some_and(|m| match m.role {
+            Role::SecurityContact => m.region.as_deref() == Some(region),
+            Role::Admin => m.org == org,
+            Role::Member => false,
+        })
+    }
+
+    /// The active nodes of `org`.
+    pub fn org_nodes(&self, org: &str) -> Vec<PublicKey> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.org == org && n.revoked_at.is_none())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The active admins of `org`.
+    pub fn org_admins(&self, org: &str) -> Vec<PublicKey> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.org == org && m.role == Role::Admin && m.revoked_at.is_none())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The active security contacts of `region`.
+    pub fn region_contacts(&self, region: &str) -> Vec<PublicKey> {
+        self.members
+            .iter()
+            .filter(|(_, m)| {
+                m.role == Role::SecurityContact
+                    && m.revoked_at.is_none()
+                    && m.region.as_deref() == Some(region)
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Who reads the private part of `member`'s check-ins: their organisation's nodes and
+    /// admins and their region's security contacts (and the member, who wrote it).
+    pub fn checkin_readers(&self, member: &PublicKey) -> Vec<PublicKey> {
+        let Some(m) = self.members.get(member) else {
+            return Vec::new();
+        };
+        let mut out = self.org_nodes(&m.org);
+        out.extend(self.org_admins(&m.org));
+        out.extend(self.region_contacts(&m.home_region()));
+        out.push(*member);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Who reads a duress alert about `member`: their region's security contacts and their
+    /// organisation's admins, never the member.
+    pub fn duress_readers(&self, member: &PublicKey) -> Vec<PublicKey> {
+        let Some(m) = self.members.get(member) else {
+            return Vec::new();
+        };
+        let mut out = self.org_admins(&m.org);
+        out.extend(self.region_contacts(&m.home_region()));
+        out.retain(|k| k != member);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// `member`'s duress tag, if `me` (a node of their organisation) can open it.
+    pub fn duress_tag(&self, member: &PublicKey, me: &SecretKey) -> Option<[u8; 16]> {
+        let sealed = self.duress.get(member)?;
+        crate::private::open_duress_tag(sealed, member, me)
     }
 
     /// Security contacts (not revoked) by region.
@@ -439,8 +537,10 @@ impl Roster {
                     let subject = alert.subject.and_then(|s| self.members.get(&s));
                     match subject {
                         None => forbidden("missed check-in of an unknown member"),
-                        Some(s) if s.org != alert.org => {
-                            forbidden("a missed check-in is for the member's organisation")
+                        Some(s) if s.org != alert.org || s.home_region() != alert.region => {
+                            forbidden(
+                                "a missed check-in is for the member's organisation and region",
+                            )
                         }
                         // Any node may notice (the id is derived, so raises merge); people
                         // raise them only for their own organisation.
@@ -451,18 +551,17 @@ impl Roster {
                         ),
                     }
                 }
-                AlertKind::Duress => {
-                    let subject = alert.subject.and_then(|s| self.members.get(&s));
-                    match subject {
-                        None => forbidden("duress alert about an unknown member"),
-                        Some(s) if s.org != alert.org => {
-                            forbidden("a duress alert is for the member's organisation")
-                        }
-                        Some(_) if is_node => Ok(()),
-                        Some(_) => forbidden("duress alerts are raised by nodes"),
-                    }
-                }
+                AlertKind::Duress | AlertKind::Sealed => forbidden("duress alerts are sealed"),
             },
+            Body::SealedAlert(alert) => {
+                if !is_node || alert.org != org {
+                    return forbidden("sealed alerts are raised by nodes, for their organisation");
+                }
+                if !self.declares(org, &alert.region) {
+                    return forbidden("a sealed alert is for a region its organisation declared");
+                }
+                Ok(())
+            }
             Body::DuressSet { .. } => {
                 if is_node {
                     return forbidden("a duress code belongs to a member");
@@ -479,14 +578,25 @@ impl Roster {
                 if !is_responder {
                     return forbidden("only security contacts and admins assign");
                 }
+                if !self.may_answer_in(&event.author, &event.doc) {
+                    return forbidden("a security contact assigns in their own region only");
+                }
                 if !self.members.contains_key(assignee) {
                     return forbidden("assignee is not a member");
                 }
                 Ok(())
             }
-            Body::Resolve { .. } => {
+            Body::Resolve { checkin, .. } => {
+                if is_node != checkin.is_some() {
+                    return forbidden(
+                        "nodes resolve missed check-ins only, citing the member's check-in",
+                    );
+                }
                 if !(is_responder || is_node) {
                     return forbidden("only security contacts, admins and nodes resolve");
+                }
+                if !is_node && !self.may_answer_in(&event.author, &event.doc) {
+                    return forbidden("a security contact resolves in their own region only");
                 }
                 Ok(())
             }

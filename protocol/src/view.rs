@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AlertKind, Body, CheckinStatus, Role, SignedEvent};
-use crate::ids::{PublicKey, RecordId, Timestamp};
+use crate::ids::{PublicKey, RecordId, SecretKey, Timestamp};
 use crate::roster::Roster;
 
 /// One line of an alert's signed history.
@@ -91,14 +91,58 @@ pub struct AlertView {
     pub network_nodes: usize,
     /// Milliseconds from the alert being raised to the first acknowledgement.
     pub first_ack_after_ms: Option<i64>,
+    /// A sealed alert's sealed part, base64 ([`crate::private::DuressAlert`]): its kind shows
+    /// as `sealed` and its text and member are unknown to whoever cannot open it.
+    #[serde(default)]
+    pub sealed: Option<String>,
     #[serde(skip)]
     created: Timestamp,
+    /// The member and due time of a missed check-in, exactly.
+    #[serde(skip)]
+    missed: Option<(PublicKey, Timestamp)>,
 }
 
 impl AlertView {
     /// Whether the alert still calls for someone: neither resolved nor expired.
     pub fn is_open(&self) -> bool {
         !matches!(self.status.as_str(), "resolved" | "expired")
+    }
+
+    /// Opens a sealed alert with `me`: it then shows as the duress alert it is. `false` (and
+    /// nothing changed) when it is not sealed or not to `me`, or when the node that wrote it
+    /// is not of the member's organisation as it claims.
+    pub fn open_sealed(
+        &mut self,
+        me: &SecretKey,
+        subject_org: impl Fn(&PublicKey) -> Option<String>,
+    ) -> bool {
+        let Some(sealed) = self.sealed.as_deref() else {
+            return false;
+        };
+        let (Ok(sealed), Ok(id), Ok(node)) = (
+            data_encoding::BASE64.decode(sealed.as_bytes()),
+            self.id.parse::<RecordId>(),
+            self.author.parse::<PublicKey>(),
+        ) else {
+            return false;
+        };
+        let body = crate::event::SealedAlertBody {
+            id,
+            region: self.region.clone(),
+            org: self.org.clone(),
+            sealed,
+        };
+        let Some(opened) = crate::private::DuressAlert::open(&body, &node, me) else {
+            return false;
+        };
+        if subject_org(&opened.subject).as_deref() != Some(self.org.as_str()) {
+            return false;
+        }
+        self.kind = AlertKind::Duress;
+        self.subject = Some(opened.subject.to_string());
+        self.due = Some(opened.checkin_at.rfc3339());
+        self.text = opened.name;
+        true
     }
 }
 
@@ -135,19 +179,23 @@ pub fn alerts<'a>(
     let mut out: BTreeMap<RecordId, AlertView> = BTreeMap::new();
     for e in &events {
         let ev = e.event();
-        if let Body::Alert(a) = &ev.body {
-            // A panic or alert (whose id derives from its author) takes precedence over a
-            // missed check-in claiming the same id; missed check-ins with one id merge.
-            match out.get(&a.id) {
-                Some(existing)
-                    if matches!(existing.kind, AlertKind::MissedCheckin | AlertKind::Duress)
-                        && matches!(a.kind, AlertKind::Panic | AlertKind::Alert) => {}
-                Some(_) => continue,
-                None => {}
-            }
-            let raised = entry(roster, e, "raised", None);
-            out.insert(
-                a.id,
+        let raised = || entry(roster, e, "raised", None);
+        let view = match &ev.body {
+            Body::Alert(a) => {
+                // Ids derive from their author (or member) and time, so two alerts never share
+                // one; copies of a missed check-in alert are equal but for who noticed, and the
+                // earliest counts.
+                let text = match (a.kind, a.subject, a.due) {
+                    (AlertKind::MissedCheckin, Some(subject), Some(due)) => format!(
+                        "{} missed the check-in due at {}",
+                        roster
+                            .members
+                            .get(&subject)
+                            .map_or(subject.fmt_short(), |m| m.name.clone()),
+                        due.rfc3339()
+                    ),
+                    _ => a.text.clone(),
+                };
                 AlertView {
                     id: a.id.to_string(),
                     kind: a.kind,
@@ -156,26 +204,30 @@ pub fn alerts<'a>(
                     certainty: a.certainty,
                     region: a.region.clone(),
                     org: a.org.clone(),
-                    text: a.text.clone(),
-                    status: String::new(),
-                    author: ev.author.to_string(),
-                    author_name: roster.members.get(&ev.author).map(|m| m.name.clone()),
-                    created_at: ev.at.rfc3339(),
+                    text,
                     expires_at: a.expires_at.map(|t| t.rfc3339()),
                     subject: a.subject.map(|s| s.to_string()),
                     due: a.due.map(|t| t.rfc3339()),
-                    acknowledgements: Vec::new(),
-                    assignee: None,
-                    resolution: None,
-                    history: vec![raised],
-                    doc: ev.doc.to_string(),
-                    held_by: Vec::new(),
-                    network_nodes,
-                    first_ack_after_ms: None,
-                    created: ev.at,
-                },
-            );
-        }
+                    sealed: None,
+                    missed: a.subject.zip(a.due),
+                    ..blank_view(roster, e, raised(), network_nodes)
+                }
+            }
+            Body::SealedAlert(a) => AlertView {
+                id: a.id.to_string(),
+                region: a.region.clone(),
+                org: a.org.clone(),
+                sealed: Some(data_encoding::BASE64.encode(&a.sealed)),
+                ..blank_view(roster, e, raised(), network_nodes)
+            },
+            _ => continue,
+        };
+        let id = match &ev.body {
+            Body::Alert(a) => a.id,
+            Body::SealedAlert(a) => a.id,
+            _ => continue,
+        };
+        out.entry(id).or_insert(view);
     }
     for e in &events {
         let ev = e.event();
@@ -220,7 +272,7 @@ pub fn alerts<'a>(
                 alert,
                 entry(roster, e, "assigned", Some(assignee.to_string())),
             ),
-            Body::Resolve { alert, note } => {
+            Body::Resolve { alert, note, .. } => {
                 (alert, entry(roster, e, "resolved", Some(note.clone())))
             }
             _ => continue,
@@ -229,6 +281,10 @@ pub fn alerts<'a>(
             continue;
         };
         if view.doc != ev.doc.as_str() {
+            continue;
+        }
+        let reserved = matches!(ev.body, Body::Assign { .. } | Body::Resolve { .. });
+        if reserved && !may_answer(roster, view, ev) {
             continue;
         }
         match &ev.body {
@@ -266,6 +322,72 @@ pub fn alerts<'a>(
     list
 }
 
+/// An alert's fields that do not depend on what it says.
+fn blank_view(
+    roster: &Roster,
+    e: &SignedEvent,
+    raised: HistoryEntry,
+    network_nodes: usize,
+) -> AlertView {
+    let ev = e.event();
+    AlertView {
+        id: String::new(),
+        kind: AlertKind::Sealed,
+        severity: crate::event::Severity::Extreme,
+        urgency: crate::event::Urgency::Immediate,
+        certainty: crate::event::Certainty::Unknown,
+        region: String::new(),
+        org: String::new(),
+        text: String::new(),
+        status: String::new(),
+        author: ev.author.to_string(),
+        author_name: roster.members.get(&ev.author).map(|m| m.name.clone()),
+        created_at: ev.at.rfc3339(),
+        expires_at: None,
+        subject: None,
+        due: None,
+        acknowledgements: Vec::new(),
+        assignee: None,
+        resolution: None,
+        history: vec![raised],
+        doc: ev.doc.to_string(),
+        held_by: Vec::new(),
+        network_nodes,
+        first_ack_after_ms: None,
+        sealed: None,
+        created: ev.at,
+        missed: None,
+    }
+}
+
+/// Whether an assignment or resolution counts: by a security contact of the alert's region
+/// or an admin of its organisation; or, for a missed check-in, by a node citing a check-in
+/// the member signed after the due time.
+fn may_answer(roster: &Roster, view: &AlertView, ev: &crate::event::Event) -> bool {
+    if roster.may_resolve(&ev.author, &view.org, &view.region) {
+        return true;
+    }
+    let Body::Resolve {
+        checkin: Some(bytes),
+        ..
+    } = &ev.body
+    else {
+        return false;
+    };
+    let (AlertKind::MissedCheckin, Some((subject, due))) = (view.kind, view.missed) else {
+        return false;
+    };
+    let Ok(cited) = SignedEvent::decode(bytes) else {
+        return false;
+    };
+    let c = cited.event();
+    matches!(c.body, Body::Checkin(_))
+        && c.author == subject
+        && c.at > due
+        && roster.nodes.contains_key(&ev.author)
+        && roster.authorize(c).is_ok()
+}
+
 /// A member's latest check-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckinView {
@@ -277,10 +399,15 @@ pub struct CheckinView {
     pub org: String,
     /// Home region.
     pub region: Option<String>,
-    /// ok, need-help, danger.
-    pub status: CheckinStatus,
-    /// Note.
-    pub note: String,
+    /// ok, need-help, danger: known only to the check-in's readers
+    /// ([`crate::roster::Roster::checkin_readers`]).
+    pub status: Option<CheckinStatus>,
+    /// Note, likewise.
+    pub note: Option<String>,
+    /// The sealed private part, base64, for a reader whose node cannot open it.
+    pub sealed: String,
+    /// The check-in's time in milliseconds, to which its sealed part is bound.
+    pub at_ms: i64,
     /// RFC 3339.
     pub at: String,
     /// RFC 3339.
@@ -291,11 +418,13 @@ pub struct CheckinView {
     pub security_contacts: Vec<String>,
 }
 
-/// The latest check-in of each member, sorted by name.
+/// The latest check-in of each member, sorted by name; the status and note are filled in
+/// where `opener` is one of the check-in's readers.
 pub fn checkins<'a>(
     roster: &Roster,
     events: impl IntoIterator<Item = &'a SignedEvent>,
     now: Timestamp,
+    opener: Option<&SecretKey>,
 ) -> Vec<CheckinView> {
     let mut latest: BTreeMap<PublicKey, &SignedEvent> = BTreeMap::new();
     for e in events {
@@ -327,13 +456,18 @@ pub fn checkins<'a>(
                         .collect()
                 })
                 .unwrap_or_default();
+            let private = opener.and_then(|me| {
+                crate::private::CheckinPrivate::open(&c.sealed, &key, e.event().at, me)
+            });
             Some(CheckinView {
                 member: key.to_string(),
                 name: m.name.clone(),
                 org: m.org.clone(),
                 region: m.region.clone(),
-                status: c.status,
-                note: c.note.clone(),
+                status: private.as_ref().map(|p| p.status),
+                note: private.map(|p| p.note),
+                sealed: data_encoding::BASE64.encode(&c.sealed),
+                at_ms: e.event().at.0,
                 at: e.event().at.rfc3339(),
                 next_due: c.next_due.map(|t| t.rfc3339()),
                 overdue: c.next_due.is_some_and(|d| d < now),
@@ -343,6 +477,28 @@ pub fn checkins<'a>(
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name).then(a.member.cmp(&b.member)));
     out
+}
+
+impl CheckinView {
+    /// Fills in the status and note with `me`, if they are not known yet and `me` is one of
+    /// the check-in's readers.
+    pub fn open_with(&mut self, me: &SecretKey) {
+        if self.status.is_some() {
+            return;
+        }
+        let (Ok(member), Ok(sealed)) = (
+            self.member.parse::<PublicKey>(),
+            data_encoding::BASE64.decode(self.sealed.as_bytes()),
+        ) else {
+            return;
+        };
+        if let Some(p) =
+            crate::private::CheckinPrivate::open(&sealed, &member, Timestamp(self.at_ms), me)
+        {
+            self.status = Some(p.status);
+            self.note = Some(p.note);
+        }
+    }
 }
 
 /// A shelter with its current occupancy.

@@ -116,6 +116,13 @@ pub struct Profile {
     pub role: Role,
     /// Home region.
     pub region: Option<String>,
+    /// Who may read the private part of their check-ins
+    /// ([`crate::roster::Roster::checkin_readers`]).
+    #[serde(default)]
+    pub checkin_readers: Vec<PublicKey>,
+    /// Their organisation's nodes, which alone read their duress tag.
+    #[serde(default)]
+    pub org_nodes: Vec<PublicKey>,
 }
 
 /// A node a CLI can talk to.

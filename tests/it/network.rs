@@ -154,12 +154,10 @@ fn revoked_member_is_refused_everywhere() {
     let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
     wait_converged(&[&a, &b]);
     bea.run(&["whoami"]).ok();
+    // Her check-ins go to her own organisation's node only; B holds them by sync.
     assert_eq!(
-        bea.json(&["checkin", "--note", "antes"])["stored_by"]
-            .as_array()
-            .expect("stored")
-            .len(),
-        2
+        bea.json(&["checkin", "--note", "antes"])["stored_by"],
+        serde_json::json!([a.id()])
     );
 
     let key = bea.key();
@@ -183,13 +181,20 @@ fn revoked_member_is_refused_everywhere() {
             .iter()
             .all(|c| c["note"] != "después"));
     }
-    // What was written before the revocation still counts.
-    let checkins = b.tejido(&["checkins", "--json"]).json();
+    // What was written before the revocation still counts (B holds it sealed: its note is for
+    // her organisation).
+    let checkins = a.tejido(&["checkins", "--json"]).json();
     assert!(checkins
         .as_array()
         .expect("checkins")
         .iter()
         .any(|c| c["note"] == "antes"));
+    let checkins = b.tejido(&["checkins", "--json"]).json();
+    assert!(checkins
+        .as_array()
+        .expect("checkins")
+        .iter()
+        .any(|c| c["member"] == key.as_str() && c["note"].is_null()));
     // Only the member's own organisation may revoke them.
     let refused = b.tejido(&["revoke", &a.id()]);
     assert_ne!(refused.code, Some(0));

@@ -29,10 +29,13 @@ fn old_checkin(
             at,
             doc: DocId::checkins(org, at),
             body: Body::Checkin(CheckinBody {
-                status: CheckinStatus::Ok,
-                note: format!("{days_ago} days ago"),
                 next_due: None,
-                code_tag: None,
+                sealed: protocol::private::CheckinPrivate::without_code(
+                    CheckinStatus::Ok,
+                    format!("{days_ago} days ago"),
+                )
+                .seal(&key.public(), at, &[key.public()])
+                .expect("seal"),
             }),
         },
         key,

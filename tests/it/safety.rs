@@ -45,6 +45,16 @@ fn missed_checkin_raises_one_alert_and_a_late_checkin_resolves_it() {
     assert_eq!(alert["region"], "oaxaca");
     assert_eq!(alert["org"], "red-oax");
     assert_eq!(alert["status"], "open");
+    // Finding: a third organisation's node read her note ("salgo a la marcha"). Every node
+    // watches her due time; only her organisation (and her region's security contacts) reads
+    // how she is and what she said.
+    let note_on = |node: &Node| node.tejido(&["checkins", "--json"]).json()[0]["note"].clone();
+    assert_eq!(note_on(&a), "salgo a la marcha");
+    for node in [&b, &c] {
+        assert!(note_on(node).is_null());
+    }
+    assert_eq!(sol.json(&["checkins"])[0]["note"], "salgo a la marcha");
+    assert!(cleo.json(&["checkins"])[0]["note"].is_null());
     // Every node watches; let them all have their chance, then count.
     wait_converged(&[&a, &b, &c]);
     for node in [&a, &b, &c] {
@@ -130,8 +140,11 @@ fn listing(dir: &std::path::Path) -> Vec<(String, u64)> {
 }
 
 /// A check-in with the duress code looks and prints exactly like a normal one on the
-/// member's device, leaves the same files there, and raises a silent alert that the
-/// security contact's node holds and the member never sees.
+/// member's device, leaves the same files there, and raises a silent alert that only the
+/// security contacts of her region and the admins of her organisation can read.
+///
+/// Finding (reproduced on the release binaries before): a plain member of another
+/// organisation listed the duress alert in `tejido alerts`, and so did every node's operator.
 #[test]
 fn duress_checkin_looks_normal_and_alerts_silently() {
     let t = TestDir::new();
@@ -140,6 +153,7 @@ fn duress_checkin_looks_normal_and_alerts_silently() {
     b.join_network(&a.invite_node());
     let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
     let sol = Member::join(&t, "sol", &b.invite("Sol", "security-contact", "oaxaca"));
+    let carlos = Member::join(&t, "carlos", &b.invite("Carlos", "member", "casa-chis"));
     pin_member_to(&bea, &a);
     let set = run_with_stdin(&bea, &["duress", "set"], "9999\n");
     assert!(set.ok().contains("Duress code set"), "{set:?}");
@@ -166,39 +180,45 @@ fn duress_checkin_looks_normal_and_alerts_silently() {
     assert_eq!(before, after_normal);
     assert_eq!(after_normal, after_duress);
 
-    // The silent alert reaches the security contact's node, once; the normal check-in
-    // raised none.
-    let duress_alerts = |node: &Node| -> Vec<serde_json::Value> {
-        let alerts = node.tejido(&["alerts", "--json"]).json();
+    // The security contact of her region reads it, on another organisation's node.
+    let of_kind = |alerts: serde_json::Value, kind: &str| -> Vec<serde_json::Value> {
         alerts
             .as_array()
             .expect("alerts")
             .iter()
-            .filter(|x| x["kind"] == "duress")
+            .filter(|x| x["kind"] == kind)
             .cloned()
             .collect()
     };
-    let alert = wait_for("the duress alert on the security contact's node", || {
-        duress_alerts(&b).into_iter().next()
+    let alert = wait_for("the duress alert, read by the security contact", || {
+        of_kind(sol.json(&["alerts"]), "duress").into_iter().next()
     });
     assert_eq!(alert["subject"], key.as_str());
     assert_eq!(alert["region"], "oaxaca");
     wait_converged(&[&a, &b]);
-    assert_eq!(duress_alerts(&a).len(), 1);
-    assert_eq!(duress_alerts(&b).len(), 1);
-    let seen_by_sol = sol.json(&["alerts"]);
-    assert!(seen_by_sol
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .any(|x| x["kind"] == "duress"));
-    // The member's own device never shows it, and her check-ins look like any other.
-    let seen_by_bea = bea.json(&["alerts"]);
-    assert!(seen_by_bea
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .all(|x| x["kind"] != "duress"));
+    assert_eq!(
+        of_kind(sol.json(&["alerts"]), "duress").len(),
+        1,
+        "raised once"
+    );
+    // Her organisation's admin (the operator of A) reads it; B's operator, of another
+    // organisation, holds it sealed: not whose, not what.
+    assert_eq!(
+        of_kind(a.tejido(&["alerts", "--json"]).json(), "duress").len(),
+        1
+    );
+    let on_b = b.tejido(&["alerts", "--json"]).json();
+    assert!(of_kind(on_b.clone(), "duress").is_empty(), "{on_b}");
+    let sealed = of_kind(on_b, "sealed");
+    assert_eq!(sealed.len(), 1);
+    assert!(sealed[0]["subject"].is_null() && sealed[0]["text"] == "");
+    // A plain member of another organisation sees nothing of it; nor does she.
+    for who in [&carlos, &bea] {
+        let seen = who.json(&["alerts"]);
+        assert!(of_kind(seen.clone(), "duress").is_empty(), "{seen}");
+        assert!(of_kind(seen.clone(), "sealed").is_empty(), "{seen}");
+    }
+    // Her check-ins look like any other to the security contact, who reads them.
     let checkins = sol.json(&["checkins"]);
     let row = checkins
         .as_array()
@@ -208,4 +228,5 @@ fn duress_checkin_looks_normal_and_alerts_silently() {
         .expect("Bea")
         .clone();
     assert_eq!(row["status"], "ok");
+    assert_eq!(row["note"], "todo bien");
 }

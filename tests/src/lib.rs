@@ -404,6 +404,8 @@ pub fn pin_member_to(member: &Member, node: &Node) {
         .cloned()
         .collect();
     saved["nodes"] = Value::Array(nodes);
+    // The device then takes it for a node of its own organisation (it talks to no other).
+    saved["profile"]["org_nodes"] = Value::Array(vec![Value::String(id.clone())]);
     std::fs::write(&path, serde_json::to_string(&saved).expect("json")).expect("write profile");
 }
 

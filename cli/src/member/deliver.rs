@@ -103,7 +103,21 @@ pub(crate) async fn deliver(
 pub(crate) async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
     let queued = home::queued(home);
     for chunk in queued.chunks(QUEUE_BATCH) {
-        match deliver(home, key, &saved.nodes, chunk.to_vec()).await {
+        // Panics may go to any node; everything else only to the member's own.
+        let (panics, others): (Vec<SignedEvent>, Vec<SignedEvent>) = chunk
+            .iter()
+            .cloned()
+            .partition(|e| saved.nodes_for(e).len() > saved.own_nodes().len());
+        if !panics.is_empty() {
+            let nodes = saved.nodes_for(&panics[0]);
+            if deliver(home, key, &nodes, panics).await.is_err() {
+                return;
+            }
+        }
+        if others.is_empty() {
+            continue;
+        }
+        match deliver(home, key, &saved.own_nodes(), others).await {
             Ok(d) if !d.stored_by.is_empty() => {
                 eprintln!("tejido: {}", tr!("sent-queued", count = chunk.len()));
             }
@@ -134,7 +148,7 @@ async fn flush_queue_except(home: &Home, key: &SecretKey, saved: &Saved, except:
     if others.is_empty() {
         return;
     }
-    if let Ok(d) = deliver(home, key, &saved.nodes, others.clone()).await {
+    if let Ok(d) = deliver(home, key, &saved.own_nodes(), others.clone()).await {
         if !d.stored_by.is_empty() {
             eprintln!("tejido: {}", tr!("sent-queued", count = others.len()));
         }
@@ -153,8 +167,9 @@ pub(crate) async fn send_record(
 ) -> anyhow::Result<Exit> {
     home.enqueue(&event).map_err(home::local)?;
     flush_queue_except(home, key, saved, &event).await;
-    let delivery = deliver(home, key, &saved.nodes, vec![event.clone()]).await?;
-    output::delivery(p, what, &event, &delivery, saved.nodes.len())?;
+    let nodes = saved.nodes_for(&event);
+    let delivery = deliver(home, key, &nodes, vec![event.clone()]).await?;
+    output::delivery(p, what, &event, &delivery, nodes.len())?;
     if !delivery.stored_by.is_empty() {
         Ok(Exit::Ok)
     } else if delivery.unreachable.is_empty() {

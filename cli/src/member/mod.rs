@@ -61,14 +61,25 @@ pub(crate) async fn run(
         MemberCommand::Alert(action) => records::alert(p, home, action).await,
         MemberCommand::Alerts { region, open_only } => {
             match ask(home, ClientRequestV0::Alerts { region, open_only }).await? {
-                ClientResponseV0::Alerts(alerts) => output::alerts(p, &alerts)?,
+                ClientResponseV0::Alerts(alerts) => {
+                    let (key, saved) = load(home)?;
+                    let alerts = records::readable_alerts(&key, &saved, alerts).await;
+                    output::alerts(p, &alerts)?
+                }
                 _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(Exit::Ok)
         }
         MemberCommand::Checkins { overdue_only } => {
             match ask(home, ClientRequestV0::Checkins { overdue_only }).await? {
-                ClientResponseV0::Checkins(list) => output::checkins(p, &list)?,
+                ClientResponseV0::Checkins(mut list) => {
+                    // What the node could not open for this member, their key may.
+                    let (key, _) = load(home)?;
+                    for c in &mut list {
+                        c.open_with(&key);
+                    }
+                    output::checkins(p, &list)?
+                }
                 _ => anyhow::bail!(tr!("unexpected-answer")),
             }
             Ok(Exit::Ok)
@@ -102,7 +113,7 @@ pub(crate) async fn run(
 async fn ask(home: &Home, request: ClientRequestV0) -> anyhow::Result<ClientResponseV0> {
     let (key, saved) = load(home)?;
     deliver::flush_queue(home, &key, &saved).await;
-    deliver::query(&key, &saved.nodes, request).await
+    deliver::query(&key, &saved.own_nodes(), request).await
 }
 
 /// Signs `body` as the member, at `at`, for document `doc`.
@@ -160,11 +171,18 @@ async fn join(p: &mut Printer<'_>, home: &Home, code: &str) -> anyhow::Result<Ex
     .await?;
     match results.into_iter().next() {
         Some((_, Ok(ClientResponseV0::Profile { profile, nodes }))) => {
-            home.save(&Saved {
+            let saved = Saved {
                 profile: profile.clone(),
                 nodes,
-            })
-            .map_err(home::local)?;
+            };
+            home.save(&saved).map_err(home::local)?;
+            // Every member has a duress tag from the start, of a code nobody knows until they
+            // set one: the roster does not tell who has set a duress code. Queued if no node
+            // takes it now, sent with the next record.
+            let unknown = data_encoding::HEXLOWER.encode(&protocol::ids::random_bytes::<32>());
+            let event = records::duress_event(&key, &saved, &unknown).await?;
+            home.enqueue(&event).map_err(home::local)?;
+            let _ = deliver::deliver(home, &key, &saved.own_nodes(), vec![event]).await;
             output::joined(p, &profile)?;
             Ok(Exit::Ok)
         }

@@ -9,6 +9,7 @@ use protocol::event::{
     AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Severity, Urgency,
 };
 use protocol::ids::{DocId, SecretKey, Timestamp};
+use protocol::private::CheckinPrivate;
 use protocol::view::AlertView;
 use protocol::wire::{ClientRequestV0, ClientResponseV0};
 
@@ -37,12 +38,21 @@ pub(super) async fn checkin(
     let (key, saved) = load(home)?;
     let at = Timestamp::now();
     let next_due = next.map(|d| at.plus_ms(millis(d)));
-    let body = Body::Checkin(CheckinBody {
-        status,
-        note,
-        next_due,
-        code_tag: code.map(|c| protocol::event::duress_tag(&key, &c)),
-    });
+    // The same steps with a code or without, the duress code or another: only the member's
+    // organisation's nodes can tell them apart.
+    let private = match code {
+        Some(c) => CheckinPrivate {
+            status,
+            note,
+            code_tag: protocol::event::duress_tag(&key, &c),
+        },
+        None => CheckinPrivate::without_code(status, note),
+    };
+    let readers = readers(&key, &saved, |p| p.checkin_readers.clone()).await;
+    let sealed = private
+        .seal(&key.public(), at, &readers)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = Body::Checkin(CheckinBody { next_due, sealed });
     let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
     send_record(p, home, &key, &saved, event, "check-in").await
 }
@@ -132,17 +142,85 @@ pub(super) async fn duress_set(p: &mut Printer<'_>, home: &Home) -> anyhow::Resu
     if code.len() < MIN_DURESS_CODE {
         anyhow::bail!(tr!("duress-too-short"));
     }
-    let at = Timestamp::now();
-    let body = Body::DuressSet {
-        tag: protocol::event::duress_tag(&key, &code),
-    };
-    let event = sign(&key, DocId::roster(), at, body)?;
-    let delivery = deliver(home, &key, &saved.nodes, vec![event]).await?;
+    let event = duress_event(&key, &saved, &code).await?;
+    let delivery = deliver(home, &key, &saved.own_nodes(), vec![event]).await?;
     if delivery.stored_by.is_empty() {
         anyhow::bail!(tr!("duress-not-stored"));
     }
     p.line(&tr!("duress-set"))?;
     Ok(Exit::Ok)
+}
+
+/// The `DuressSet` event for `code`, sealed to the member's organisation's nodes.
+pub(super) async fn duress_event(
+    key: &SecretKey,
+    saved: &Saved,
+    code: &str,
+) -> anyhow::Result<protocol::event::SignedEvent> {
+    let readers = readers(key, saved, |p| p.org_nodes.clone()).await;
+    let tag = protocol::event::duress_tag(key, code);
+    let sealed = protocol::private::seal_duress_tag(&tag, &key.public(), &readers)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    sign(
+        key,
+        DocId::roster(),
+        Timestamp::now(),
+        Body::DuressSet { sealed },
+    )
+}
+
+/// Who to seal to, as the member's own node lists them now (the roster may have changed
+/// since joining), or as saved when no node answers.
+async fn readers(
+    key: &SecretKey,
+    saved: &Saved,
+    pick: impl Fn(&protocol::wire::Profile) -> Vec<protocol::ids::PublicKey>,
+) -> Vec<protocol::ids::PublicKey> {
+    match query(key, &saved.own_nodes(), ClientRequestV0::Whoami).await {
+        Ok(ClientResponseV0::Profile { profile, .. }) if !pick(&profile).is_empty() => {
+            pick(&profile)
+        }
+        _ => pick(&saved.profile),
+    }
+}
+
+/// The alerts as this member reads them: sealed alerts opened with their key (and shown as
+/// what they are), and those they cannot open, or whose writing node is not of the member's
+/// organisation they are about, left out.
+pub(super) async fn readable_alerts(
+    key: &SecretKey,
+    saved: &Saved,
+    alerts: Vec<AlertView>,
+) -> Vec<AlertView> {
+    if alerts.iter().all(|a| a.sealed.is_none()) {
+        return alerts;
+    }
+    // Every duress alert follows a check-in, and the check-ins say whose organisation is
+    // whose.
+    let orgs: std::collections::BTreeMap<String, String> = match query(
+        key,
+        &saved.own_nodes(),
+        ClientRequestV0::Checkins {
+            overdue_only: false,
+        },
+    )
+    .await
+    {
+        Ok(ClientResponseV0::Checkins(list)) => {
+            list.into_iter().map(|c| (c.member, c.org)).collect()
+        }
+        _ => Default::default(),
+    };
+    alerts
+        .into_iter()
+        .filter_map(|mut a| {
+            if a.sealed.is_none() {
+                return Some(a);
+            }
+            a.open_sealed(key, |k| orgs.get(&k.to_string()).cloned())
+                .then_some(a)
+        })
+        .collect()
 }
 
 /// Finds an alert by id or unique prefix.
@@ -154,9 +232,10 @@ async fn find_alert(key: &SecretKey, saved: &Saved, id: &str) -> anyhow::Result<
         region: None,
         open_only: false,
     };
-    let ClientResponseV0::Alerts(alerts) = query(key, &saved.nodes, request).await? else {
+    let ClientResponseV0::Alerts(alerts) = query(key, &saved.own_nodes(), request).await? else {
         anyhow::bail!(tr!("unexpected-answer"));
     };
+    let alerts = readable_alerts(key, saved, alerts).await;
     let prefix = id.to_ascii_lowercase();
     let mut matches: Vec<_> = alerts
         .into_iter()
@@ -223,6 +302,7 @@ pub(super) async fn alert(
         AlertCommand::Resolve { id, note } => {
             let alert = find_alert(&key, &saved, &id).await?;
             let body = Body::Resolve {
+                checkin: None,
                 alert: alert.id.parse()?,
                 note,
             };

@@ -23,7 +23,7 @@ async fn find_shelter(key: &SecretKey, saved: &Saved, id: &str) -> anyhow::Resul
         region: None,
         available_only: false,
     };
-    let ClientResponseV0::Shelters(list) = query(key, &saved.nodes, request).await? else {
+    let ClientResponseV0::Shelters(list) = query(key, &saved.own_nodes(), request).await? else {
         anyhow::bail!(tr!("unexpected-answer"));
     };
     let prefix = id.to_ascii_lowercase();
@@ -43,7 +43,7 @@ async fn readable_requests(
     saved: &Saved,
 ) -> anyhow::Result<(Vec<OpenedRequest>, usize)> {
     let ClientResponseV0::ShelterRequests(list) =
-        query(key, &saved.nodes, ClientRequestV0::ShelterRequests).await?
+        query(key, &saved.own_nodes(), ClientRequestV0::ShelterRequests).await?
     else {
         anyhow::bail!(tr!("unexpected-answer"));
     };
@@ -60,8 +60,9 @@ async fn readable_requests(
                     .decode(request.sealed.as_bytes())
                     .ok()?,
             };
-            let payload = ShelterRequestPayload::open(&body, key)?;
-            Some((payload.verify(&body.id, &body.shelter), payload))
+            let node: PublicKey = request.via_node.parse().ok()?;
+            let payload = ShelterRequestPayload::open(&body, &node, key)?;
+            Some((payload.verify(&body.shelter, &node), payload))
         })();
         match readable {
             Some((signature_ok, payload)) => opened.push(OpenedRequest {
@@ -102,26 +103,43 @@ async fn request_places(
         ));
     }
     recipients.push(key.public());
-    let rid = RecordId::random();
-    let payload = ShelterRequestPayload::sign(key, &rid, &sid, &saved.profile.name, people, note);
-    let sealed = payload
-        .seal(&rid, &sid, &shelter.org, &recipients)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let request = ShelterRequestBody {
-        id: rid,
-        shelter: sid,
-        org: shelter.org.clone(),
-        region: shelter.region.clone(),
-        sealed,
-    };
-    let ClientResponseV0::Stored { node, ids } = query(
-        key,
-        &saved.nodes,
-        ClientRequestV0::RequestShelter { request },
-    )
-    .await?
-    else {
-        anyhow::bail!(tr!("unexpected-answer"));
+    // The member's own node relays it, bound to that node: tried one by one until one
+    // stores it.
+    let mut errors = Vec::new();
+    let mut stored = None;
+    for contact in saved.own_nodes() {
+        let payload =
+            ShelterRequestPayload::sign(key, &sid, &contact.key, &saved.profile.name, people, note);
+        let request = payload
+            .seal(
+                &sid,
+                &shelter.org,
+                &shelter.region,
+                &contact.key,
+                &recipients,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let rid = request.id;
+        match query(
+            key,
+            std::slice::from_ref(&contact),
+            ClientRequestV0::RequestShelter { request },
+        )
+        .await
+        {
+            Ok(ClientResponseV0::Stored { node, ids }) => {
+                stored = Some((rid, node, ids));
+                break;
+            }
+            Ok(_) => anyhow::bail!(tr!("unexpected-answer")),
+            Err(e) if e.downcast_ref::<super::deliver::Unreachable>().is_some() => {
+                errors.push(e.to_string())
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((rid, node, ids)) = stored else {
+        anyhow::bail!(super::deliver::Unreachable(errors.join("; ")));
     };
     if p.json() {
         p.json_line(&serde_json::json!({
@@ -250,8 +268,9 @@ pub(super) async fn shelter(
         anyhow::bail!(tr!("nothing-to-update"));
     };
     let first = first.clone();
-    let delivery = deliver(home, &key, &saved.nodes, events).await?;
-    output::delivery(p, what, &first, &delivery, saved.nodes.len())?;
+    let nodes = saved.own_nodes();
+    let delivery = deliver(home, &key, &nodes, events).await?;
+    output::delivery(p, what, &first, &delivery, nodes.len())?;
     if delivery.stored_by.is_empty() {
         let why = delivery
             .refused

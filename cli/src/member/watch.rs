@@ -81,8 +81,9 @@ pub(super) async fn watch(
             region: region.clone(),
             open_only: false,
         };
-        match query(&key, &saved.nodes, request).await {
+        match query(&key, &saved.own_nodes(), request).await {
             Ok(ClientResponseV0::Alerts(list)) => {
+                let list = super::records::readable_alerts(&key, &saved, list).await;
                 if std::mem::take(&mut down) {
                     eprintln!("tejido: {}", tr!("watch-reconnected"));
                 }

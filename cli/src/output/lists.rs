@@ -18,7 +18,8 @@ pub(crate) fn checkins(p: &mut Printer<'_>, list: &[CheckinView]) -> anyhow::Res
         .map(|c| {
             vec![
                 c.name.clone(),
-                shown("checkin-status", &c.status),
+                c.status
+                    .map_or_else(|| tr!("checkin-sealed"), |s| shown("checkin-status", &s)),
                 c.at.clone(),
                 c.next_due.clone().unwrap_or_else(|| "-".into()),
                 if c.overdue {
@@ -27,7 +28,7 @@ pub(crate) fn checkins(p: &mut Printer<'_>, list: &[CheckinView]) -> anyhow::Res
                     "".into()
                 },
                 c.security_contacts.join(", "),
-                c.note.clone(),
+                c.note.clone().unwrap_or_default(),
             ]
         })
         .collect();

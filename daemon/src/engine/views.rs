@@ -134,29 +134,41 @@ impl Engine {
             .collect()
     }
 
+    /// The latest check-ins, their private parts opened with `opener` where it is a reader.
     pub(crate) fn checkins(
         &self,
         overdue_only: bool,
         now: Timestamp,
+        opener: Option<&protocol::ids::SecretKey>,
     ) -> Vec<protocol::view::CheckinView> {
-        protocol::view::checkins(&self.roster, self.events_of(Collection::Checkins), now)
-            .into_iter()
-            .filter(|c| !overdue_only || c.overdue)
-            .collect()
+        protocol::view::checkins(
+            &self.roster,
+            self.events_of(Collection::Checkins),
+            now,
+            opener,
+        )
+        .into_iter()
+        .filter(|c| !overdue_only || c.overdue)
+        .collect()
     }
 
-    /// Each member's latest allowed check-in: (member, time, next due).
-    pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> {
-        let mut latest: BTreeMap<PublicKey, (Timestamp, Option<Timestamp>)> = BTreeMap::new();
+    /// Each member's latest allowed check-in.
+    pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, LatestCheckin<'_>> {
+        let mut latest: BTreeMap<PublicKey, LatestCheckin<'_>> = BTreeMap::new();
         for e in self.events_of(Collection::Checkins) {
             let ev = e.event();
             let Body::Checkin(c) = &ev.body else { continue };
             if self.roster.authorize(ev).is_err() {
                 continue;
             }
-            let slot = latest.entry(ev.author).or_insert((ev.at, c.next_due));
-            if ev.at > slot.0 {
-                *slot = (ev.at, c.next_due);
+            let this = LatestCheckin {
+                at: ev.at,
+                next_due: c.next_due,
+                event: e,
+            };
+            let slot = latest.entry(ev.author).or_insert(this);
+            if ev.at > slot.at {
+                *slot = this;
             }
         }
         latest
@@ -169,13 +181,25 @@ impl Engine {
             if d.id().collection() != Collection::Alerts {
                 continue;
             }
+            // Resolutions that count: by a node (which cites a check-in to be allowed) or by
+            // someone who answers for the alert. One by anyone else leaves it to this node.
             let resolved: std::collections::HashSet<protocol::ids::RecordId> = d
                 .events()
                 .iter()
                 .filter_map(|e| match &e.event().body {
-                    Body::Resolve { alert, .. } => Some(*alert),
+                    Body::Resolve { alert, .. } => Some((*alert, e.event().author)),
                     _ => None,
                 })
+                .filter(|(alert, author)| {
+                    self.roster.nodes.contains_key(author)
+                        || d.events().iter().any(|e| match &e.event().body {
+                            Body::Alert(a) if a.id == *alert => {
+                                self.roster.may_resolve(author, &a.org, &a.region)
+                            }
+                            _ => false,
+                        })
+                })
+                .map(|(alert, _)| alert)
                 .collect();
             for e in d.events() {
                 let Body::Alert(a) = &e.event().body else {
@@ -216,8 +240,8 @@ impl Engine {
         };
         let mut alerts = std::collections::BTreeSet::new();
         for e in d.events() {
-            if let Body::Alert(a) = &e.event().body {
-                alerts.insert(a.id);
+            if let Some(id) = e.event().body.created_alert() {
+                alerts.insert(id);
             }
         }
         let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));
@@ -263,4 +287,12 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// A member's latest check-in, as the dead man's switch needs it.
+#[derive(Clone, Copy)]
+pub(crate) struct LatestCheckin<'a> {
+    pub(crate) at: Timestamp,
+    pub(crate) next_due: Option<Timestamp>,
+    pub(crate) event: &'a protocol::event::SignedEvent,
 }

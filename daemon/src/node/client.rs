@@ -48,7 +48,7 @@ impl Core {
                 self.replies.push(Reply::Client {
                     peer,
                     channel,
-                    response,
+                    response: Box::new(response),
                 });
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -112,10 +112,10 @@ impl Core {
                     warn!(%peer, "member over budget");
                     return error(ErrorKind::BadRequest, why.to_string());
                 }
-                let under_duress: Vec<Timestamp> = events
+                let under_duress: Vec<SignedEvent> = events
                     .iter()
                     .filter(|e| self.is_duress_checkin(e))
-                    .map(|e| e.event().at)
+                    .cloned()
                     .collect();
                 let alerts = alert_events(&events);
                 match self.engine.submit(Some(key), events, Timestamp::now()) {
@@ -124,8 +124,8 @@ impl Core {
                             self.on_local_change(&doc, None);
                         }
                         self.publish_alerts(alerts);
-                        for at in under_duress {
-                            self.raise_duress(key, at);
+                        for checkin in &under_duress {
+                            self.raise_duress(checkin);
                         }
                         // The answer is the same as for any check-in: nothing on the member's
                         // device may show that the duress code was used. It leaves after the
@@ -153,22 +153,25 @@ impl Core {
                 None => error(ErrorKind::NotFound, "not a member".into()),
             },
             ClientRequestV0::Alerts { region, open_only } => {
-                // A duress alert is never shown to the member it is about: whoever holds their
-                // device must not learn that the alarm went off.
-                let me = key.to_string();
+                // Sealed alerts go to those who may be among their readers (security contacts
+                // and admins), who open them on their device; a plain member is never shown
+                // one, so a captor holding their device sees nothing there.
+                let responder = self
+                    .engine
+                    .roster()
+                    .members
+                    .get(&key)
+                    .is_some_and(|m| m.role != protocol::event::Role::Member);
                 let alerts = self
                     .engine
                     .alerts(region.as_deref(), open_only, Timestamp::now())
                     .into_iter()
-                    .filter(|a| {
-                        !(a.kind == protocol::event::AlertKind::Duress
-                            && a.subject.as_deref() == Some(me.as_str()))
-                    })
+                    .filter(|a| responder || a.sealed.is_none())
                     .collect();
                 ClientResponseV0::Alerts(alerts)
             }
             ClientRequestV0::Checkins { overdue_only } => {
-                ClientResponseV0::Checkins(self.engine.checkins(overdue_only, Timestamp::now()))
+                ClientResponseV0::Checkins(self.checkins_for(&key, overdue_only))
             }
             ClientRequestV0::Shelters {
                 region,
@@ -179,7 +182,7 @@ impl Core {
             ClientRequestV0::Directory { region } => ClientResponseV0::Directory(
                 protocol::view::directory(self.engine.roster(), region.as_deref()),
             ),
-            ClientRequestV0::RequestShelter { request } => self.request_shelter(request),
+            ClientRequestV0::RequestShelter { request } => self.request_shelter(&key, request),
             ClientRequestV0::ShelterRequests => {
                 ClientResponseV0::ShelterRequests(self.engine.shelter_requests())
             }
@@ -191,9 +194,18 @@ impl Core {
     /// network sent it.
     fn request_shelter(
         &mut self,
+        key: &PublicKey,
         request: protocol::event::ShelterRequestBody,
     ) -> ClientResponseV0 {
         let error = |kind, message: String| ClientResponseV0::Error { kind, message };
+        // A member's own organisation's node relays their requests: it is the one node that
+        // learns who asked.
+        if self.engine.roster().org_of(key) != Some(self.org.as_str()) {
+            return error(
+                ErrorKind::Forbidden,
+                "ask a node of your own organisation".into(),
+            );
+        }
         // The request goes in the shelter's own document: a region it names otherwise would
         // make documents for the asking.
         if !self
@@ -226,13 +238,48 @@ impl Core {
         }
     }
 
-    /// Whether an event is a check-in given with its author's duress code.
+    /// Whether an event is a check-in given with its author's duress code. Only a node of
+    /// the member's organisation can tell: both the check-in's code and the member's duress
+    /// tag are sealed to those nodes.
     fn is_duress_checkin(&self, event: &SignedEvent) -> bool {
         let Body::Checkin(checkin) = &event.event().body else {
             return false;
         };
-        let registered = self.engine.roster().duress.get(&event.event().author);
-        checkin.code_tag.is_some() && checkin.code_tag.as_ref() == registered
+        let author = event.event().author;
+        let Some(registered) = self.engine.roster().duress_tag(&author, &self.node_key) else {
+            return false;
+        };
+        protocol::private::CheckinPrivate::open(
+            &checkin.sealed,
+            &author,
+            event.event().at,
+            &self.node_key,
+        )
+        .is_some_and(|p| p.code_tag == registered)
+    }
+
+    /// The latest check-ins as `key` may see them: the status and note only of the members
+    /// whose check-ins `key` is a reader of (and only where this node is one too).
+    pub(super) fn checkins_for(
+        &self,
+        key: &PublicKey,
+        overdue_only: bool,
+    ) -> Vec<protocol::view::CheckinView> {
+        let roster = self.engine.roster();
+        let mut list = self
+            .engine
+            .checkins(overdue_only, Timestamp::now(), Some(&self.node_key));
+        for c in &mut list {
+            let may_read = c
+                .member
+                .parse::<PublicKey>()
+                .is_ok_and(|m| roster.checkin_readers(&m).contains(key));
+            if !may_read {
+                c.status = None;
+                c.note = None;
+            }
+        }
+        list
     }
 
     /// Takes a request's events, and the documents they would add, from the member's budgets.
@@ -261,13 +308,16 @@ impl Core {
     }
 
     fn profile(&self, key: &PublicKey) -> Option<Profile> {
-        let m = self.engine.roster().members.get(key)?;
+        let roster = self.engine.roster();
+        let m = roster.members.get(key)?;
         Some(Profile {
             key: *key,
             name: m.name.clone(),
             org: m.org.clone(),
             role: m.role,
             region: m.region.clone(),
+            checkin_readers: roster.checkin_readers(key),
+            org_nodes: roster.org_nodes(&m.org),
         })
     }
 

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 
 use libp2p::PeerId;
-use protocol::event::{AlertBody, AlertKind, Body};
-use protocol::ids::{DocId, PublicKey, Timestamp};
+use protocol::event::{AlertBody, Body, SignedEvent};
+use protocol::ids::{DocId, Timestamp};
+use protocol::private::DuressAlert;
 use tracing::{info, warn};
 
 use super::{Core, Signer};
@@ -35,58 +36,51 @@ impl Core {
 
     /// The dead man's switch: raises a missed check-in alert for every member whose next
     /// check-in is overdue by more than the grace period, and resolves such alerts once the
-    /// member checks in again. Any node may do this; the alert's id derives from (member, due
-    /// time), so nodes raising it concurrently create one alert.
+    /// member checks in again, citing that check-in. Any node may do this; the alert is the
+    /// one its member and due time make, so nodes raising it concurrently create one alert,
+    /// and a copy that another node wrote first is that same alert.
     pub(super) fn on_watch(&mut self) {
         self.render_metrics();
         let now = Timestamp::now();
+        let roster = self.engine.roster();
         let latest = self.engine.latest_checkins();
         let mut events = Vec::new();
-        for (member, (_, next_due)) in &latest {
-            let Some(due) = next_due else { continue };
+        for (member, checkin) in &latest {
+            let Some(due) = checkin.next_due else {
+                continue;
+            };
             if due.plus_ms(self.checkin_grace_ms) > now {
                 continue;
             }
-            let id = AlertBody::missed_checkin_id(member, *due);
-            if self.engine.has_alert(id) {
+            if self
+                .engine
+                .has_alert(AlertBody::missed_checkin_id(member, due))
+            {
                 continue;
             }
-            let roster = self.engine.roster();
             let Some(m) = roster.members.get(member) else {
                 continue;
             };
             if m.revoked_at.is_some() {
                 continue;
             }
-            let region = m.region.clone().unwrap_or_else(|| m.org.clone());
-            let body = Body::Alert(AlertBody {
-                id,
-                kind: AlertKind::MissedCheckin,
-                severity: protocol::event::Severity::Severe,
-                urgency: protocol::event::Urgency::Immediate,
-                certainty: protocol::event::Certainty::Possible,
-                region: region.clone(),
-                org: m.org.clone(),
-                text: format!("{} missed the check-in due at {}", m.name, due.rfc3339()),
-                expires_at: None,
-                subject: Some(*member),
-                due: Some(*due),
-            });
-            events.push((DocId::alerts(&region, now), body));
+            let region = m.home_region();
+            let alert = AlertBody::missed_checkin(*member, &m.org, &region, due);
+            events.push((DocId::alerts(&region, now), Body::Alert(alert)));
         }
         for open in self.engine.open_missed_checkins() {
-            let Some((last, _)) = latest.get(&open.subject) else {
+            let Some(last) = latest.get(&open.subject) else {
                 continue;
             };
-            if *last <= open.due {
+            if last.at <= open.due {
                 continue;
             }
-            let note = format!("checked in again at {}", last.rfc3339());
             events.push((
                 open.doc,
                 Body::Resolve {
                     alert: open.id,
-                    note,
+                    note: format!("checked in again at {}", last.at.rfc3339()),
+                    checkin: Some(last.event.as_bytes().to_vec()),
                 },
             ));
         }
@@ -99,33 +93,36 @@ impl Core {
         }
     }
 
-    /// Raises the silent alert for a check-in given under duress: to the member's region and
-    /// organisation, where their security contacts see it. Its id derives from the member and
-    /// the check-in's time, so every node that received the check-in raises the same alert.
-    pub(super) fn raise_duress(&mut self, member: PublicKey, at: Timestamp) {
-        let Some(m) = self.engine.roster().members.get(&member).cloned() else {
+    /// Raises the silent alert for a check-in given under duress: sealed to the security
+    /// contacts of the member's region and the admins of their organisation, in the region's
+    /// alerts document. Every other node holds it without being able to read it; it is never
+    /// gossiped.
+    pub(super) fn raise_duress(&mut self, checkin: &SignedEvent) {
+        let member = checkin.event().author;
+        let roster = self.engine.roster();
+        let Some(m) = roster.members.get(&member) else {
             return;
         };
-        let region = m.region.clone().unwrap_or_else(|| m.org.clone());
-        let id = AlertBody::duress_id(&member, at);
-        if self.engine.has_alert(id) {
-            return;
-        }
-        let body = Body::Alert(AlertBody {
-            id,
-            kind: AlertKind::Duress,
-            severity: protocol::event::Severity::Extreme,
-            urgency: protocol::event::Urgency::Immediate,
-            certainty: protocol::event::Certainty::Likely,
-            region: region.clone(),
-            org: m.org.clone(),
-            text: format!("{} checked in with the duress code", m.name),
-            expires_at: None,
-            subject: Some(member),
-            due: Some(at),
-        });
-        let stored =
-            self.sign_and_store(Signer::Node, DocId::alerts(&region, Timestamp::now()), body);
+        let readers = roster.duress_readers(&member);
+        let region = m.home_region();
+        let alert = DuressAlert {
+            subject: member,
+            name: m.name.clone(),
+            checkin: checkin.id(),
+            checkin_at: checkin.event().at,
+        };
+        let body = match alert.seal(&region, &m.org, &self.me, &readers) {
+            Ok(body) => body,
+            Err(e) => {
+                warn!(error = %e, "cannot seal a duress alert");
+                return;
+            }
+        };
+        let stored = self.sign_and_store(
+            Signer::Node,
+            DocId::alerts(&region, Timestamp::now()),
+            Body::SealedAlert(body),
+        );
         if let Err(e) = stored {
             warn!(error = %e, "cannot raise a duress alert");
         }

@@ -132,7 +132,7 @@ enum Reply {
     Client {
         peer: PeerId,
         channel: ResponseChannel<ClientResponse>,
-        response: ClientResponseV0,
+        response: Box<ClientResponseV0>,
     },
     Operator {
         reply: oneshot::Sender<Response>,
@@ -451,9 +451,9 @@ impl Node {
                     channel,
                     response,
                 } => {
-                    let response = match response {
-                        ClientResponseV0::Error { .. } => response,
-                        _ if flushed.is_ok() => response,
+                    let response = match *response {
+                        response @ ClientResponseV0::Error { .. } => response,
+                        response if flushed.is_ok() => response,
                         _ => ClientResponseV0::Error {
                             kind: ErrorKind::Internal,
                             message: "store failure: the node cannot write to disk".into(),
@@ -589,10 +589,7 @@ fn alert_events(events: &[SignedEvent]) -> Vec<SignedEvent> {
 
 /// The ids of the alerts among `events`.
 fn alert_ids(events: &[SignedEvent]) -> impl Iterator<Item = protocol::ids::RecordId> + '_ {
-    events.iter().filter_map(|e| match &e.event().body {
-        Body::Alert(a) => Some(a.id),
-        _ => None,
-    })
+    events.iter().filter_map(|e| e.event().body.created_alert())
 }
 
 impl Core {

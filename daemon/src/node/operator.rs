@@ -34,13 +34,26 @@ impl Core {
                 };
                 self.create_invite(invite)
             }
-            Request::Alerts { region, open_only } => Response::Alerts {
-                alerts: self
+            Request::Alerts { region, open_only } => {
+                // The operator is this organisation's admin: the duress alerts of its members
+                // are sealed to them too.
+                let roster = self.engine.roster();
+                let org_of = |k: &protocol::ids::PublicKey| roster.org_of(k).map(str::to_string);
+                let mut alerts = self
                     .engine
-                    .alerts(region.as_deref(), open_only, Timestamp::now()),
-            },
+                    .alerts(region.as_deref(), open_only, Timestamp::now());
+                for a in &mut alerts {
+                    a.open_sealed(&self.admin_key, org_of);
+                }
+                Response::Alerts { alerts }
+            }
             Request::Checkins { overdue_only } => Response::Checkins {
-                checkins: self.engine.checkins(overdue_only, Timestamp::now()),
+                // The operator runs this organisation's node and reads what it reads.
+                checkins: self.engine.checkins(
+                    overdue_only,
+                    Timestamp::now(),
+                    Some(&self.node_key),
+                ),
             },
             Request::Shelters {
                 region,

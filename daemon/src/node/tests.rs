@@ -156,10 +156,13 @@ fn the_dead_mans_switch_raises_and_resolves_from_domain_types() {
                 at,
                 doc: DocId::checkins("casa", at),
                 body: Body::Checkin(CheckinBody {
-                    status: CheckinStatus::Ok,
-                    note: String::new(),
                     next_due: next,
-                    code_tag: None,
+                    sealed: protocol::private::CheckinPrivate::without_code(
+                        CheckinStatus::Ok,
+                        String::new(),
+                    )
+                    .seal(&bea.public(), at, &[bea.public()])
+                    .expect("seal"),
                 }),
             },
             &bea,

@@ -183,6 +183,7 @@ fn save_and_load_keep_every_event() {
             Body::Resolve {
                 alert: panic,
                 note: "safe".into(),
+                checkin: None,
             },
         ),
         alert_event(&net.s, t.plus_ms(3), AlertKind::Alert, "org-a"),

@@ -73,6 +73,7 @@ fn hostile_forged_event_is_refused() {
         body: Body::Resolve {
             alert: honest.panic,
             note: "all fine".into(),
+            checkin: None,
         },
     };
     let forged = forge(&event, &honest.net.m);

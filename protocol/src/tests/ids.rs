@@ -152,6 +152,7 @@ fn actions_and_receipts_are_not_dated_before_their_documents_period() {
             Body::Resolve {
                 alert,
                 note: "safe".into(),
+                checkin: None,
             },
         ),
         (

@@ -26,6 +26,7 @@ mod hostile_sync;
 mod ids;
 mod receipts;
 mod roster;
+mod safety;
 mod sealed;
 mod signing;
 mod views;
@@ -128,14 +129,7 @@ fn missed_event(
     due: Timestamp,
     org: &str,
 ) -> SignedEvent {
-    let mut body = alert_body(
-        AlertBody::missed_checkin_id(&subject, due),
-        AlertKind::MissedCheckin,
-        "oaxaca",
-        org,
-        Some(subject),
-    );
-    body.due = Some(due);
+    let body = AlertBody::missed_checkin(subject, org, "oaxaca", due);
     sign(key, t, DocId::alerts("oaxaca", t), Body::Alert(body))
 }
 
@@ -154,12 +148,31 @@ fn checkin_event(
         t,
         DocId::checkins("org-a", t),
         Body::Checkin(CheckinBody {
-            status,
-            note: format!("note at {}", t.0),
             next_due,
-            code_tag: None,
+            sealed: crate::private::CheckinPrivate::without_code(
+                status,
+                format!("note at {}", t.0),
+            )
+            .seal(&key.public(), t, &[key.public(), node_key().public()])
+            .expect("seals"),
         }),
     )
+}
+
+/// The node key of org-a in [`Net`].
+fn node_key() -> SecretKey {
+    key("node-a")
+}
+
+/// A check-in's sealed part, to a key no test holds.
+fn sealed_checkin(status: CheckinStatus, note: String) -> Vec<u8> {
+    crate::private::CheckinPrivate::without_code(status, note)
+        .seal(
+            &SecretKey::from_bytes([9; 32]).public(),
+            Timestamp(0),
+            &[SecretKey::from_bytes([9; 32]).public()],
+        )
+        .expect("seals")
 }
 
 fn rid(label: &str) -> RecordId {
@@ -426,6 +439,7 @@ impl Honest {
             Body::Resolve {
                 alert: panic,
                 note: "safe".into(),
+                checkin: None,
             },
         );
         peer.insert(std::slice::from_ref(&peer_event));

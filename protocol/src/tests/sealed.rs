@@ -53,13 +53,15 @@ fn sealed_opens_for_each_recipient_and_nobody_else() {
     assert_ne!(again, once);
 }
 
-fn request_event(node: &SecretKey, t: Timestamp, id: RecordId, sealed: Vec<u8>) -> SignedEvent {
+/// A shelter request that `node` writes, with `sealed` as its sealed part (and the id that
+/// they make).
+fn request_event(node: &SecretKey, t: Timestamp, sealed: Vec<u8>) -> SignedEvent {
     sign(
         node,
         t,
         DocId::shelters("oaxaca"),
         Body::ShelterRequest(crate::event::ShelterRequestBody {
-            id,
+            id: crate::event::ShelterRequestBody::id_for(&node.public(), &sealed),
             shelter: rid("casa"),
             org: "org-a".into(),
             region: "oaxaca".into(),
@@ -88,32 +90,40 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
     use crate::event::ShelterRequestPayload;
     let net = Net::new();
     let roster = net.roster();
-    let id = rid("request");
     let shelter = rid("casa");
+    let node = net.n.public();
     let note = "two children, one needs insulin";
-    let payload = ShelterRequestPayload::sign(&net.m, &id, &shelter, "Mario", 3, note);
-    assert!(payload.verify(&id, &shelter));
+    let payload = ShelterRequestPayload::sign(&net.m, &shelter, &node, "Mario", 3, note);
+    assert!(payload.verify(&shelter, &node));
     let mut forged = payload.clone();
     forged.people = 30;
-    assert!(!forged.verify(&id, &shelter), "the count is signed");
+    assert!(!forged.verify(&shelter, &node), "the count is signed");
     let mut renamed = payload.clone();
     renamed.name = "Alice".into();
-    assert!(!renamed.verify(&id, &shelter), "so is the name");
+    assert!(!renamed.verify(&shelter, &node), "so is the name");
     assert!(
-        !payload.verify(&rid("other"), &shelter),
-        "so is the request id"
+        !payload.verify(&shelter, &net.b.public()),
+        "so is the node that relays it"
     );
 
-    let context = crate::event::ShelterRequestBody::context(&id, &shelter, "org-a");
-    let plain = postcard::to_stdvec(&payload).expect("encodes");
-    let sealed =
-        crate::sealed::seal(&plain, &[net.a.public(), net.m.public()], &context).expect("seals");
-    let request = request_event(&net.n, at(HOUR), id, sealed.clone());
+    let context = crate::event::ShelterRequestBody::context(&shelter, "org-a", &node);
+    let body = payload
+        .seal(
+            &shelter,
+            "org-a",
+            "oaxaca",
+            &node,
+            &[net.a.public(), net.m.public()],
+        )
+        .expect("seals");
+    let (id, sealed) = (body.id, body.sealed.clone());
+    let request = request_event(&net.n, at(HOUR), sealed.clone());
+    assert_eq!(request.event().body, Body::ShelterRequest(body));
     assert_eq!(roster.authorize(request.event()), Ok(()));
     // The member does not sign it (that would name them), nor does anyone but a node.
     for who in [&net.m, &net.a] {
         assert!(matches!(
-            roster.authorize(request_event(who, at(HOUR), id, sealed.clone()).event()),
+            roster.authorize(request_event(who, at(HOUR), sealed.clone()).event()),
             Err(AuthError::Forbidden(_))
         ));
     }
@@ -133,7 +143,10 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
             at: at(HOUR),
             doc: DocId::shelters("oaxaca"),
             body: Body::ShelterRequest(crate::event::ShelterRequestBody {
-                id,
+                id: crate::event::ShelterRequestBody::id_for(
+                    &net.n.public(),
+                    &[0; crate::event::MAX_SEALED_BYTES + 1],
+                ),
                 shelter,
                 org: "org-a".into(),
                 region: "oaxaca".into(),

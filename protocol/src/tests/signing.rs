@@ -157,10 +157,8 @@ fn sign_refuses_a_key_that_is_not_the_author() {
         at: at(HOUR),
         doc: DocId::checkins("org-a", at(HOUR)),
         body: Body::Checkin(CheckinBody {
-            status: CheckinStatus::Ok,
-            note: String::new(),
             next_due: None,
-            code_tag: None,
+            sealed: sealed_checkin(CheckinStatus::Ok, String::new()),
         }),
     };
     assert!(matches!(
@@ -173,22 +171,28 @@ fn sign_refuses_a_key_that_is_not_the_author() {
 #[test]
 fn sign_refuses_oversized_text() {
     let net = Net::new();
-    let with_note = |len: usize| Event {
+    let with_sealed = |len: usize| Event {
         author: net.m.public(),
         at: at(HOUR),
         doc: DocId::checkins("org-a", at(HOUR)),
         body: Body::Checkin(CheckinBody {
-            status: CheckinStatus::NeedHelp,
-            note: "x".repeat(len),
             next_due: None,
-            code_tag: None,
+            sealed: vec![1; len],
         }),
     };
-    assert!(SignedEvent::sign(with_note(MAX_TEXT_BYTES), &net.m).is_ok());
+    assert!(SignedEvent::sign(with_sealed(crate::event::MAX_SEALED_BYTES), &net.m).is_ok());
     assert!(matches!(
-        SignedEvent::sign(with_note(MAX_TEXT_BYTES + 1), &net.m),
+        SignedEvent::sign(with_sealed(crate::event::MAX_SEALED_BYTES + 1), &net.m),
         Err(VerifyError::Invalid(_))
     ));
+    // A note too long for a check-in is refused before it is sealed.
+    let long = crate::private::CheckinPrivate::without_code(
+        CheckinStatus::Ok,
+        "x".repeat(MAX_TEXT_BYTES + 1),
+    );
+    assert!(long
+        .seal(&net.m.public(), at(HOUR), &[net.m.public()])
+        .is_err());
 
     // The limit is in bytes, not characters.
     let mut alert = alert_body(
@@ -261,10 +265,8 @@ fn sign_refuses_events_in_the_wrong_document() {
     refused(&net.s, DocId::shelters("oaxaca"), oaxaca_alert.clone());
     // A check-in in a shelters document, an alerts document, or another month's document.
     let checkin = Body::Checkin(CheckinBody {
-        status: CheckinStatus::Ok,
-        note: String::new(),
         next_due: None,
-        code_tag: None,
+        sealed: sealed_checkin(CheckinStatus::Ok, String::new()),
     });
     refused(&net.m, DocId::shelters("oaxaca"), checkin.clone());
     refused(&net.m, DocId::alerts("oaxaca", t), checkin.clone());
@@ -467,18 +469,35 @@ fn alert_ids_derive_from_author_and_time() {
         author: net.n.public(),
         at: t,
         doc: DocId::alerts("oaxaca", t),
-        body: Body::Alert(AlertBody {
-            due: Some(t.plus_ms(-HOUR)),
-            ..alert_body(
-                AlertBody::missed_checkin_id(&m, t.plus_ms(-HOUR)),
-                AlertKind::MissedCheckin,
-                "oaxaca",
-                "org-a",
-                Some(m),
-            )
-        }),
+        body: Body::Alert(AlertBody::missed_checkin(
+            m,
+            "org-a",
+            "oaxaca",
+            t.plus_ms(-HOUR),
+        )),
     };
-    assert!(SignedEvent::sign(missed, &net.n).is_ok());
+    assert!(SignedEvent::sign(missed.clone(), &net.n).is_ok());
+    // Its fields are the ones its member and due time make: none may be chosen.
+    for change in [
+        |a: &mut AlertBody| a.severity = Severity::Minor,
+        |a: &mut AlertBody| a.text = "nothing to see".into(),
+        |a: &mut AlertBody| a.certainty = Certainty::Unknown,
+        |a: &mut AlertBody| a.expires_at = Some(Timestamp(1)),
+    ] {
+        let mut other = missed.clone();
+        if let Body::Alert(a) = &mut other.body {
+            change(a);
+        }
+        assert!(matches!(
+            SignedEvent::sign(other, &net.n),
+            Err(VerifyError::Invalid(_))
+        ));
+    }
+    // Nor may it be noticed before it is due (a backdated copy).
+    let mut early = missed.clone();
+    early.at = t.plus_ms(-HOUR - 1);
+    early.doc = DocId::alerts("oaxaca", early.at);
+    assert!(SignedEvent::sign(early, &net.n).is_err());
 
     // So two people alerting in the same millisecond raise two alerts, each with its author.
     let roster = net.roster();

@@ -25,6 +25,7 @@ fn alert_lifecycle() {
             Body::Resolve {
                 alert: id,
                 note: "safe at home".into(),
+                checkin: None,
             },
         ),
     ];
@@ -151,6 +152,7 @@ fn actions_refer_to_alerts_of_their_own_document() {
         Body::Resolve {
             alert: id,
             note: "wrong".into(),
+            checkin: None,
         },
     );
     let list = view::alerts(&roster, &[panic_event(&net.m, t), elsewhere], t);
@@ -168,12 +170,14 @@ fn concurrent_missed_checkins_fold_into_one_alert() {
     let by_node = missed_event(&net.n, due.plus_ms(10 * MIN), net.m.public(), due, "org-a");
     let by_contact = missed_event(&net.s, due.plus_ms(11 * MIN), net.m.public(), due, "org-a");
     assert_ne!(by_node.id(), by_contact.id());
+    let later = checkin_event(&net.m, due.plus_ms(15 * MIN), CheckinStatus::Ok, None);
     let resolve = alert_action(
         &net.n,
         due.plus_ms(20 * MIN),
         Body::Resolve {
             alert: id,
             note: "checked in".into(),
+            checkin: Some(later.as_bytes().to_vec()),
         },
     );
     let now = due.plus_ms(HOUR);
@@ -272,13 +276,14 @@ fn latest_checkin_wins_and_overdue_follows_next_due() {
         vec![first.clone(), second.clone(), by_s.clone()],
         vec![by_s.clone(), second.clone(), first.clone()],
     ] {
-        let list = view::checkins(&roster, &events, t2.plus_ms(MIN));
+        let list = view::checkins(&roster, &events, t2.plus_ms(MIN), Some(&net.n));
         assert_eq!(list.len(), 2);
         // Sorted by name: Mario, Sofia.
         let m = &list[0];
         assert_eq!(m.member, net.m.public().to_string());
         assert_eq!(m.name, "Mario");
-        assert_eq!(m.status, CheckinStatus::Ok);
+        assert_eq!(m.status, Some(CheckinStatus::Ok));
+        assert_eq!(m.note, Some(format!("note at {}", t2.0)));
         assert_eq!(m.at, t2.rfc3339());
         assert_eq!(m.next_due, Some(t2.plus_ms(HOUR).rfc3339()));
         assert!(!m.overdue);
@@ -287,13 +292,13 @@ fn latest_checkin_wins_and_overdue_follows_next_due() {
         assert!(!list[1].overdue, "no next check-in set, never overdue");
     }
     let events = [first, second];
-    let overdue = view::checkins(&roster, &events, t2.plus_ms(HOUR + 1));
+    let overdue = view::checkins(&roster, &events, t2.plus_ms(HOUR + 1), None);
     assert!(overdue[0].overdue);
-    let exactly_due = view::checkins(&roster, &events, t2.plus_ms(HOUR));
+    let exactly_due = view::checkins(&roster, &events, t2.plus_ms(HOUR), None);
     assert!(!exactly_due[0].overdue);
     // Check-ins by strangers are left out.
     let stranger = checkin_event(&net.x, t1, CheckinStatus::Ok, None);
-    assert!(view::checkins(&roster, &[stranger], t2).is_empty());
+    assert!(view::checkins(&roster, &[stranger], t2, None).is_empty());
 }
 
 fn occupancy_event(
