@@ -1,6 +1,6 @@
 //! A content key sealed to one ed25519 identity with HPKE (RFC 9180): base mode, single-shot,
 //! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and ChaCha20-Poly1305. Sealed payloads
-//! ([`crate::sealed`]) are made of these entries.
+//! ([`crate::sealed`]) and bundles ([`crate::bundle`]) are both made of these entries.
 //!
 //! Nobody holds a second key for encryption: an ed25519 identity is used as an X25519 key by
 //! the standard map between the two curves (the public key's Montgomery form, and the clamped

@@ -16,7 +16,7 @@
 //! - [`control`]: the operator API spoken over the node's local socket.
 //! - [`sealed`]: a small payload sealed to several people without naming them.
 //! - `hpke_wrap` (private): a content key sealed to one identity with HPKE, the entry
-//!   [`sealed`] payloads are made of.
+//!   [`sealed`] payloads and [`bundle`]s are made of.
 #![deny(missing_docs)]
 
 pub mod bundle;
