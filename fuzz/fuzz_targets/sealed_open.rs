@@ -4,8 +4,8 @@
 //! - even: the rest is a sealed payload. Opening must not panic; it opens to nothing for a
 //!   key it was not sealed to.
 //! - odd: the rest is a plaintext, sealed to two people and opened again: both get it back, a
-//!   stranger gets nothing, and one flipped bit in the ciphertext or ephemeral key never opens
-//!   to other text.
+//!   stranger gets nothing, and one flipped bit anywhere (the ciphertext, an entry, the
+//!   framing) never opens to other text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

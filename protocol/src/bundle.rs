@@ -1,13 +1,15 @@
 //! Sneakernet bundles: signed events carried on a USB stick between nodes when the network is
-//! cut. A bundle is encrypted to the nodes named at export (X25519 key agreement with keys
-//! derived from their ed25519 identities, ChaCha20-Poly1305) and signed by the exporting node.
-//! Importing checks the signature, then every event exactly as sync does.
+//! cut. A bundle is encrypted to the nodes named at export and signed by the exporting node:
+//! a random content key encrypts the events (ChaCha20-Poly1305), and is sealed to each node's
+//! ed25519 identity with HPKE (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256)), bound to the
+//! bundle's id and exporter. Importing checks the signature, then every event exactly as sync
+//! does.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
-use curve25519_dalek::montgomery::MontgomeryPoint;
 use serde::{Deserialize, Serialize};
 
+use crate::hpke_wrap;
 use crate::ids::{DocId, PublicKey, SecretKey, Timestamp};
 
 /// The largest bundle read.
@@ -37,10 +39,16 @@ pub struct Contents {
     pub docs: Vec<(DocId, Vec<Vec<u8>>)>,
 }
 
+/// Where HPKE's `info` starts: the format, then the bundle's id and exporter.
+const DOMAIN: &[u8] = b"tejido bundle v1";
+
 #[derive(Serialize, Deserialize)]
 struct Recipient {
+    /// Named in the clear, so that a node finds its entry.
     node: PublicKey,
-    wrapped: Vec<u8>,
+    /// The content key sealed to `node` (an HPKE entry).
+    #[serde(with = "serde_bytes")]
+    entry: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,7 +56,6 @@ struct Sealed {
     exporter: PublicKey,
     id: [u8; 16],
     created: Timestamp,
-    ephemeral: [u8; 32],
     recipients: Vec<Recipient>,
     nonce: [u8; 12],
     ciphertext: Vec<u8>,
@@ -56,7 +63,13 @@ struct Sealed {
 
 #[derive(Serialize, Deserialize)]
 enum BundleFile {
-    V0 { sealed: Vec<u8>, sig: Vec<u8> },
+    /// The format before HPKE: neither made nor read. Its tag stays taken so that such a file
+    /// is never read as a later version.
+    V0,
+    V1 {
+        sealed: Vec<u8>,
+        sig: Vec<u8>,
+    },
 }
 
 /// A bundle that passed its signature check and was decrypted.
@@ -72,20 +85,12 @@ pub struct Opened {
     pub contents: Contents,
 }
 
-fn x25519_public(key: &PublicKey) -> Result<MontgomeryPoint, BundleError> {
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(key.as_bytes())
-        .map_err(|_| BundleError::Malformed("invalid node key".into()))?;
-    Ok(vk.to_montgomery())
-}
-
-fn kek(shared: &MontgomeryPoint, id: &[u8; 16], recipient: &PublicKey) -> [u8; 32] {
-    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(id), shared.as_bytes());
-    let mut info = b"tejido bundle v0".to_vec();
-    info.extend_from_slice(recipient.as_bytes());
-    let mut out = [0u8; 32];
-    // 32 bytes is always a valid HKDF-SHA256 output length.
-    let _ = hk.expand(&info, &mut out);
-    out
+/// HPKE's `info` for the entries of the bundle `id` by `exporter`: an entry cannot be moved
+/// to another bundle. (HPKE binds the recipient's key itself.)
+fn info(id: &[u8; 16], exporter: &PublicKey) -> Vec<u8> {
+    let mut info = DOMAIN.to_vec();
+    info.extend_from_slice(&aad(id, exporter));
+    info
 }
 
 fn aad(id: &[u8; 16], exporter: &PublicKey) -> Vec<u8> {
@@ -103,8 +108,8 @@ pub struct SealRandomness {
     pub content_key: [u8; 32],
     /// The nonce of the contents' encryption.
     pub nonce: [u8; 12],
-    /// The ephemeral X25519 secret the content key is wrapped with for each recipient.
-    pub ephemeral_secret: [u8; 32],
+    /// The seed of the generator HPKE draws each recipient's ephemeral X25519 key from.
+    pub ephemeral_seed: [u8; 32],
 }
 
 impl SealRandomness {
@@ -114,7 +119,7 @@ impl SealRandomness {
             id: crate::ids::random_bytes(),
             content_key: crate::ids::random_bytes(),
             nonce: crate::ids::random_bytes(),
-            ephemeral_secret: crate::ids::random_bytes(),
+            ephemeral_seed: crate::ids::random_bytes(),
         }
     }
 }
@@ -167,20 +172,19 @@ pub fn seal_with_randomness(
         id,
         content_key,
         nonce,
-        ephemeral_secret,
+        ephemeral_seed,
     } = *randomness;
-    let ephemeral = MontgomeryPoint::mul_base_clamped(ephemeral_secret);
     let exporter_key = exporter.public();
+    let info = info(&id, &exporter_key);
+    let mut rng = hpke_wrap::rng(ephemeral_seed);
     let mut wrapped = Vec::new();
     for node in recipients {
-        let shared = x25519_public(node)?.mul_clamped(ephemeral_secret);
-        let cipher = ChaCha20Poly1305::new(&kek(&shared, &id, node).into());
-        let key = cipher
-            .encrypt(&[0u8; 12].into(), content_key.as_slice())
-            .map_err(|_| BundleError::Decrypt)?;
+        let entry = hpke_wrap::Recipient::new(node)
+            .and_then(|to| hpke_wrap::seal(&content_key, &to, &info, &mut rng))
+            .ok_or_else(|| BundleError::Malformed("invalid node key".into()))?;
         wrapped.push(Recipient {
             node: *node,
-            wrapped: key,
+            entry: entry.to_vec(),
         });
     }
     let ciphertext = ChaCha20Poly1305::new(&content_key.into())
@@ -196,14 +200,13 @@ pub fn seal_with_randomness(
         exporter: exporter_key,
         id,
         created,
-        ephemeral: ephemeral.to_bytes(),
         recipients: wrapped,
         nonce,
         ciphertext,
     };
     let sealed = postcard::to_stdvec(&sealed).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let sig = exporter.sign(&sealed).to_vec();
-    let bytes = postcard::to_stdvec(&BundleFile::V0 { sealed, sig })
+    let bytes = postcard::to_stdvec(&BundleFile::V1 { sealed, sig })
         .map_err(|e| BundleError::Malformed(e.to_string()))?;
     Ok((bytes, id))
 }
@@ -213,8 +216,11 @@ pub fn open(bytes: &[u8], me: &SecretKey) -> Result<Opened, BundleError> {
     if bytes.len() > MAX_BUNDLE_BYTES {
         return Err(BundleError::Malformed("too large".into()));
     }
-    let BundleFile::V0 { sealed, sig } =
-        postcard::from_bytes(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let BundleFile::V1 { sealed, sig } =
+        postcard::from_bytes(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?
+    else {
+        return Err(BundleError::Malformed("a format before version 1".into()));
+    };
     let sealed_bytes = sealed;
     let sealed: Sealed =
         postcard::from_bytes(&sealed_bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
@@ -230,12 +236,9 @@ pub fn open(bytes: &[u8], me: &SecretKey) -> Result<Opened, BundleError> {
         .iter()
         .find(|r| r.node == my_key)
         .ok_or(BundleError::NotForUs)?;
-    let my_secret = ed25519_dalek::SigningKey::from_bytes(&me.to_bytes()).to_scalar_bytes();
-    let shared = MontgomeryPoint(sealed.ephemeral).mul_clamped(my_secret);
-    let content_key = ChaCha20Poly1305::new(&kek(&shared, &sealed.id, &my_key).into())
-        .decrypt(&[0u8; 12].into(), entry.wrapped.as_slice())
-        .map_err(|_| BundleError::Decrypt)?;
-    let content_key: [u8; 32] = content_key.try_into().map_err(|_| BundleError::Decrypt)?;
+    let opener = hpke_wrap::Opener::new(me).ok_or(BundleError::NotForUs)?;
+    let content_key = hpke_wrap::open(&entry.entry, &opener, &info(&sealed.id, &sealed.exporter))
+        .ok_or(BundleError::Decrypt)?;
     let plaintext = ChaCha20Poly1305::new(&content_key.into())
         .decrypt(
             &sealed.nonce.into(),

@@ -15,12 +15,16 @@
 //! - [`view`]: alerts, check-ins and shelters folded from events.
 //! - [`wire`]: messages between CLI and node and between nodes; invite codes.
 //! - [`control`]: the operator API spoken over the node's local socket.
+//! - [`sealed`]: a small payload sealed to several people without naming them.
+//! - `hpke_wrap` (private): a content key sealed to one identity with HPKE, the entry
+//!   [`sealed`] payloads and [`bundle`]s are made of.
 #![deny(missing_docs)]
 
 pub mod bundle;
 pub mod control;
 pub mod doc;
 pub mod event;
+mod hpke_wrap;
 pub mod ids;
 pub mod private;
 pub mod roster;
