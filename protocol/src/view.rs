@@ -108,6 +108,11 @@ impl AlertView {
         !matches!(self.status.as_str(), "resolved" | "expired")
     }
 
+    /// The member and exact due time of a missed check-in alert.
+    pub fn missed_checkin(&self) -> Option<(PublicKey, Timestamp)> {
+        self.missed
+    }
+
     /// Opens a sealed alert with `me`: it then shows as the duress alert it is. `false` (and
     /// nothing changed) when it is not sealed or not to `me`, or when the node that wrote it
     /// is not of the member's organisation as it claims.

@@ -99,7 +99,7 @@ pub(crate) fn join_as_node(
 
 /// Runs automerge sync of `doc` with the node until neither side has more to say; returns
 /// the first refusal, if any.
-async fn sync_raw(
+pub(crate) async fn sync_raw(
     peer: &mut SyncPeer,
     node: PeerId,
     addr: &Multiaddr,
@@ -137,7 +137,7 @@ async fn sync_raw(
     Err("sync did not settle".into())
 }
 
-fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
+pub(crate) fn put_raw(doc: &mut automerge::Automerge, bytes: &[u8]) -> String {
     let key = protocol::event::EventId::of(bytes).to_string();
     let mut tx = doc.transaction();
     tx.put(

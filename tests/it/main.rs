@@ -12,6 +12,8 @@
 //! - `retention`: old documents dropped whole, refused from clients and peers.
 //! - `safety`: missed check-ins raised once network-wide and resolved by a late check-in,
 //!   the directory, an alert's history.
+//! - `safety_net`: a trusted node gone bad or a foreign region's security contact against a
+//!   member's missed check-in, panic, duress alert and shelter request.
 //! - `shelters`: occupancy counted at two nodes at once; sealed shelter requests that a third
 //!   node carries but cannot read.
 //! - `sneakernet`: bundles on a file between nodes that never connect; bad bundles refused.
@@ -29,6 +31,7 @@ mod partition;
 mod receipts;
 mod retention;
 mod safety;
+mod safety_net;
 mod seizure;
 mod shelters;
 mod single_node;

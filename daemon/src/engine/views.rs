@@ -175,47 +175,27 @@ impl Engine {
     }
 
     /// Missed check-in alerts that no event resolved yet, as the dead man's switch needs them.
-    pub(crate) fn open_missed_checkins(&self) -> Vec<OpenMissedCheckin> {
+    pub(crate) fn open_missed_checkins(&self, now: Timestamp) -> Vec<OpenMissedCheckin> {
         let mut out = Vec::new();
         for d in self.docs.values() {
             if d.id().collection() != Collection::Alerts {
                 continue;
             }
-            // Resolutions that count: by a node (which cites a check-in to be allowed) or by
-            // someone who answers for the alert. One by anyone else leaves it to this node.
-            let resolved: std::collections::HashSet<protocol::ids::RecordId> = d
-                .events()
-                .iter()
-                .filter_map(|e| match &e.event().body {
-                    Body::Resolve { alert, .. } => Some((*alert, e.event().author)),
-                    _ => None,
-                })
-                .filter(|(alert, author)| {
-                    self.roster.nodes.contains_key(author)
-                        || d.events().iter().any(|e| match &e.event().body {
-                            Body::Alert(a) if a.id == *alert => {
-                                self.roster.may_resolve(author, &a.org, &a.region)
-                            }
-                            _ => false,
-                        })
-                })
-                .map(|(alert, _)| alert)
-                .collect();
-            for e in d.events() {
-                let Body::Alert(a) = &e.event().body else {
+            // The view decides which resolutions count (a node's only when it cites the
+            // member's later check-in), as it does for everyone who looks.
+            for view in protocol::view::alerts(&self.roster, d.events(), now) {
+                let Some((subject, due)) = view.missed_checkin() else {
                     continue;
                 };
-                if a.kind != protocol::event::AlertKind::MissedCheckin || resolved.contains(&a.id) {
+                let (None, Ok(id)) = (&view.resolution, view.id.parse()) else {
                     continue;
-                }
-                if let (Some(subject), Some(due)) = (a.subject, a.due) {
-                    out.push(OpenMissedCheckin {
-                        doc: d.id().clone(),
-                        id: a.id,
-                        subject,
-                        due,
-                    });
-                }
+                };
+                out.push(OpenMissedCheckin {
+                    doc: d.id().clone(),
+                    id,
+                    subject,
+                    due,
+                });
             }
         }
         out

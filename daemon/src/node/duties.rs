@@ -68,7 +68,7 @@ impl Core {
             let alert = AlertBody::missed_checkin(*member, &m.org, &region, due);
             events.push((DocId::alerts(&region, now), Body::Alert(alert)));
         }
-        for open in self.engine.open_missed_checkins() {
+        for open in self.engine.open_missed_checkins(now) {
             let Some(last) = latest.get(&open.subject) else {
                 continue;
             };

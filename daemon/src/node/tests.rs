@@ -179,7 +179,7 @@ fn the_dead_mans_switch_raises_and_resolves_from_domain_types() {
         )
         .expect("stored");
     node.core.on_watch();
-    let open = node.core.engine.open_missed_checkins();
+    let open = node.core.engine.open_missed_checkins(Timestamp::now());
     assert_eq!(open.len(), 1, "one missed check-in raised");
     assert_eq!(open[0].subject, bea.public());
     // The alert is offered to peers and gossiped (as actions; no peer is connected here, so
@@ -191,12 +191,22 @@ fn the_dead_mans_switch_raises_and_resolves_from_domain_types() {
         .any(|a| matches!(a, Action::Publish(_))));
     // Watching again raises nothing more; a later check-in resolves it.
     node.core.on_watch();
-    assert_eq!(node.core.engine.open_missed_checkins().len(), 1);
+    assert_eq!(
+        node.core
+            .engine
+            .open_missed_checkins(Timestamp::now())
+            .len(),
+        1
+    );
     let later = Timestamp::now();
     node.core
         .engine
         .submit(Some(bea.public()), vec![checkin(later, None)], later)
         .expect("stored");
     node.core.on_watch();
-    assert!(node.core.engine.open_missed_checkins().is_empty());
+    assert!(node
+        .core
+        .engine
+        .open_missed_checkins(Timestamp::now())
+        .is_empty());
 }
