@@ -157,7 +157,7 @@ fn a_summary_of_invented_documents_changes_nothing() {
     wait_converged(&[&a, &c]);
 }
 
-fn member_key(member: &Member) -> SecretKey {
+pub(crate) fn member_key(member: &Member) -> SecretKey {
     let bytes: [u8; 32] = std::fs::read(member.home.join("member.key"))
         .expect("key")
         .try_into()

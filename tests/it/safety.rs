@@ -99,7 +99,7 @@ fn missed_checkin_raises_one_alert_and_a_late_checkin_resolves_it() {
     assert_eq!(shown["acknowledgements"].as_array().expect("acks").len(), 0);
 }
 
-fn run_with_stdin(member: &Member, args: &[&str], input: &str) -> tests::Run {
+pub(crate) fn run_with_stdin(member: &Member, args: &[&str], input: &str) -> tests::Run {
     use std::io::Write;
     let mut child = std::process::Command::new(tests::bin_dir().join("tejido"))
         .arg("--home")

@@ -373,3 +373,68 @@ fn a_shelter_request_cannot_be_shadowed() {
     assert_eq!(seen[0]["signature_ok"], true);
     assert_eq!(seen[0]["via_node"], a.id().as_str());
 }
+
+/// Finding: gossip published the duress alert, and any allow-listed peer could subscribe, so
+/// a captor holding the seized device's key heard the alarm go off. A duress alert is never
+/// gossiped: the subscriber hears nothing of it while the security contact reads it.
+#[test]
+fn a_captor_holding_her_key_hears_nothing_of_the_duress_alert_on_gossip() {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let sol = Member::join(&t, "sol", &a.invite("Sol", "security-contact", "oaxaca"));
+    let set = crate::safety::run_with_stdin(&bea, &["duress", "set"], "9999\n");
+    assert!(set.ok().contains("Duress code set"), "{set:?}");
+    let key = crate::door::member_key(&bea);
+    let (a_peer, a_addr) = node_addr(&a);
+    let heard: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Default::default();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = {
+        let (heard, stop) = (heard.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let rt = runtime();
+            let _in_runtime = rt.enter();
+            let mut swarm = crate::hostile::gossip_swarm(&key, a_peer, &a_addr);
+            rt.block_on(async {
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::select! {
+                        event = swarm.select_next_some() => {
+                            if let SwarmEvent::Behaviour(libp2p::gossipsub::Event::Message { message, .. }) = event {
+                                heard.lock().expect("lock").push(message.data);
+                            }
+                        }
+                        _ = tick.tick() => {}
+                    }
+                }
+            });
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    bea.run(&["checkin", "--code", "9999", "--note", "todo bien"])
+        .ok();
+    wait_for("the duress alert, read by the security contact", || {
+        sol.json(&["alerts"])
+            .as_array()?
+            .iter()
+            .any(|x| x["kind"] == "duress")
+            .then_some(())
+    });
+    // Time for gossip to carry it, had it been published.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    listener.join().expect("listener");
+    for data in heard.lock().expect("lock").iter() {
+        let Ok(event) = SignedEvent::decode(data) else {
+            continue;
+        };
+        let duress = match &event.event().body {
+            Body::SealedAlert(_) => true,
+            Body::Alert(a) => a.kind == AlertKind::Duress,
+            _ => false,
+        };
+        assert!(!duress, "the captor heard the duress alert: {event:?}");
+    }
+}
