@@ -557,7 +557,7 @@ pub fn authorize_batch(
                     "roster event outside the roster".into(),
                 ));
             }
-            roster.authorize(event.event()).map_err(SyncError::Auth)?;
+            roster.admit(event.event()).map_err(SyncError::Auth)?;
         }
         return Ok(());
     }
@@ -595,7 +595,7 @@ pub(crate) fn authorize_roster_batch(
     while let Some(Reverse(((pass, at, id), i))) = queue.pop() {
         work += 1;
         let event = &events[i];
-        match scratch.apply(event) {
+        match scratch.apply_admitted(event) {
             Ok(()) => {
                 applied[i] = true;
                 for key in crate::roster::added_keys(event.event()) {
@@ -628,7 +628,7 @@ pub(crate) fn authorize_roster_batch(
         None => (Ok(()), work),
         Some(i) => {
             let err = scratch
-                .authorize(events[i].event())
+                .admit(events[i].event())
                 .err()
                 .unwrap_or(AuthError::Forbidden("roster".into()));
             (Err(SyncError::Auth(err)), work)
@@ -652,7 +652,7 @@ pub(crate) fn authorize_roster_batch_by_passes(
         let mut last_err = None;
         pending.retain(|e| {
             work += 1;
-            match scratch.apply(e) {
+            match scratch.apply_admitted(e) {
                 Ok(()) => {
                     progressed = true;
                     false

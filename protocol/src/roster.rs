@@ -207,6 +207,19 @@ impl Roster {
     /// Applies one roster event if it is allowed.
     pub fn apply(&mut self, signed: &SignedEvent) -> Result<(), AuthError> {
         self.authorize(signed.event())?;
+        self.apply_allowed(signed);
+        Ok(())
+    }
+
+    /// Applies one roster event if [`Roster::admit`] allows it: the scratch roster of an
+    /// admission check, never the roster that views count with.
+    pub(crate) fn apply_admitted(&mut self, signed: &SignedEvent) -> Result<(), AuthError> {
+        self.admit(signed.event())?;
+        self.apply_allowed(signed);
+        Ok(())
+    }
+
+    fn apply_allowed(&mut self, signed: &SignedEvent) {
         let event = signed.event();
         match &event.body {
             Body::Genesis {
@@ -294,7 +307,6 @@ impl Roster {
             }
             _ => {}
         }
-        Ok(())
     }
 
     fn principal(&self, key: &PublicKey) -> Option<Principal<'_>> {
@@ -425,9 +437,23 @@ impl Roster {
         out
     }
 
-    /// Checks that `event`'s author may write it. Field bounds and placement were checked when
-    /// the event was signed or decoded.
+    /// Checks that `event`'s author may write it, now: an event by a key revoked before it was
+    /// written does not count. Field bounds and placement were checked when the event was
+    /// signed or decoded. The views and the roster fold count what this allows.
     pub fn authorize(&self, event: &Event) -> Result<(), AuthError> {
+        self.check(event, true)
+    }
+
+    /// Whether a node stores `event`: as [`Roster::authorize`], but whatever revocations it
+    /// knows of. Whether an event is stored then depends only on what the roster held (keys
+    /// and roles only ever get added), never on whether a revocation had arrived yet, so two
+    /// honest nodes never refuse each other's documents for an event one of them stored before
+    /// it learnt of a revocation. Such an event is stored and counts nowhere.
+    pub fn admit(&self, event: &Event) -> Result<(), AuthError> {
+        self.check(event, false)
+    }
+
+    fn check(&self, event: &Event, revocation: bool) -> Result<(), AuthError> {
         let forbidden = |why: &str| Err(AuthError::Forbidden(why.to_string()));
         if let Body::Genesis { .. } = event.body {
             if self.network.is_some() {
@@ -442,7 +468,7 @@ impl Roster {
             Principal::Member(m) => (m.org.as_str(), Some(m.role), m.revoked_at),
             Principal::Node(n) => (n.org.as_str(), None, n.revoked_at),
         };
-        if revoked_at.is_some_and(|r| event.at >= r) {
+        if revocation && revoked_at.is_some_and(|r| event.at >= r) {
             return Err(AuthError::Revoked(event.author.fmt_short()));
         }
         let is_admin = role == Some(Role::Admin);

@@ -1,5 +1,7 @@
 //! The integration tests: real `tejidod` processes driven by the real `tejido` binary.
 //!
+//! - `authority`: whether an event counts does not depend on when a node learnt of a
+//!   revocation.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes and gossip from a trusted node.
@@ -21,6 +23,7 @@
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
+mod authority;
 mod crash;
 mod door;
 mod hostile;
