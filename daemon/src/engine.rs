@@ -77,6 +77,8 @@ pub(crate) struct Stats {
     pub(crate) gossip_accepted: u64,
     /// Gossiped messages rejected (invalid; dropped, never forwarded).
     pub(crate) gossip_rejected: u64,
+    /// Organisations, nodes and admins that appeared in the roster since start.
+    pub(crate) roster_additions: u64,
 }
 
 /// How long documents are kept after their period ends. A seized node reveals no more than
@@ -110,6 +112,9 @@ pub(crate) enum Verdict {
     Reject(String),
 }
 
+/// Roster news kept for `status`.
+const MAX_ROSTER_NEWS: usize = 64;
+
 /// Gossiped alerts kept at most while sync catches up with them.
 const MAX_HINTS: usize = 1024;
 /// How long a gossiped alert is shown without its document holding it.
@@ -124,6 +129,8 @@ pub(crate) struct Engine {
     /// in views meanwhile, never stored, never signed for.
     hints: std::collections::VecDeque<SignedEvent>,
     roster: Roster,
+    /// Organisations, nodes and admins that appeared since start ([`Engine::roster_news`]).
+    roster_news: Vec<String>,
     pub(crate) stats: Stats,
 }
 
@@ -145,6 +152,7 @@ impl Engine {
             store,
             docs,
             roster: Roster::default(),
+            roster_news: Vec::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
@@ -217,10 +225,27 @@ impl Engine {
     }
 
     fn refold_roster(&mut self) {
-        self.roster = match self.docs.get(&DocId::roster()) {
+        let roster = match self.docs.get(&DocId::roster()) {
             Some(doc) => Roster::from_events(doc.events()),
             None => Roster::default(),
         };
+        // What a network had when this node first saw it (at start-up, or on joining another
+        // network) is not news; what appears later is.
+        if self.roster.network.is_some() && self.roster.genesis_at == roster.genesis_at {
+            for line in roster.news_since(&self.roster) {
+                tracing::warn!(news = %line, "the roster changed");
+                self.roster_news.push(line);
+                self.stats.roster_additions += 1;
+            }
+            let excess = self.roster_news.len().saturating_sub(MAX_ROSTER_NEWS);
+            self.roster_news.drain(..excess);
+        }
+        self.roster = roster;
+    }
+
+    /// Organisations, nodes and admins that appeared since start, newest last.
+    pub(crate) fn roster_news(&self) -> &[String] {
+        &self.roster_news
     }
 
     /// Creates the network's genesis: the first organisation, its admin and this node.

@@ -50,6 +50,7 @@ pub(crate) struct Snapshot {
     pub(crate) throttled_requests: u64,
     pub(crate) peer_faults: u64,
     pub(crate) peers_suspended: u64,
+    pub(crate) roster_additions: u64,
     pub(crate) sync_in_flight: u64,
     pub(crate) control_queue: u64,
     pub(crate) store_bytes: u64,
@@ -131,6 +132,13 @@ pub(crate) fn render(s: &Snapshot) -> String {
         "counter",
         "Faults counted against peer nodes (invalid messages, contained crashes).",
         &one(s.peer_faults),
+    );
+    metric(
+        &mut out,
+        "tejido_roster_additions_total",
+        "counter",
+        "Organisations, nodes and admins that appeared in the roster since start.",
+        &one(s.roster_additions),
     );
     metric(
         &mut out,

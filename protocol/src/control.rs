@@ -147,6 +147,11 @@ pub struct Status {
     /// Peer nodes suspended now after repeated faults.
     #[serde(default)]
     pub suspended_peers: usize,
+    /// Organisations, nodes and admins that appeared in the roster since this node started,
+    /// newest last (at most 64): whoever holds an admin key can add them, so the operator
+    /// should know.
+    #[serde(default)]
+    pub roster_news: Vec<String>,
     /// Where Prometheus metrics are served, if they are.
     pub metrics_addr: Option<String>,
     /// Size of the store on disk.

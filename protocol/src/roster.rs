@@ -424,6 +424,31 @@ impl Roster {
         crate::private::open_duress_tag(sealed, member, me)
     }
 
+    /// What `self` holds that `before` did not: organisations, nodes and admins, each as a
+    /// line for the operator.
+    pub fn news_since(&self, before: &Roster) -> Vec<String> {
+        let mut out = Vec::new();
+        for org in self.orgs.keys().filter(|o| !before.orgs.contains_key(*o)) {
+            out.push(format!("organisation {org} joined the network"));
+        }
+        for (key, n) in &self.nodes {
+            if !before.nodes.contains_key(key) {
+                out.push(format!("node {} of {} was added", key.fmt_short(), n.org));
+            }
+        }
+        for (key, m) in &self.members {
+            if m.role == Role::Admin && !before.members.contains_key(key) {
+                out.push(format!(
+                    "admin {} ({}) of {} was added",
+                    m.name,
+                    key.fmt_short(),
+                    m.org
+                ));
+            }
+        }
+        out
+    }
+
     /// Security contacts (not revoked) by region.
     pub fn directory(&self) -> BTreeMap<String, Vec<(PublicKey, &Member)>> {
         let mut out: BTreeMap<String, Vec<(PublicKey, &Member)>> = BTreeMap::new();

@@ -65,3 +65,44 @@ fn a_stolen_key_racing_its_revocation_splits_nothing() {
     assert_eq!(latest(&a), latest(&b));
     assert_eq!(latest(&a), latest(&c));
 }
+
+/// Whoever holds an admin key can add an organisation, a node or an admin: every node tells
+/// its operator when one appears (status, log).
+#[test]
+fn every_node_tells_its_operator_of_a_new_organisation_node_or_admin() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let b = Node::start(&t, "b", "casa-chis");
+    b.join_network(&a.invite_node());
+    wait_converged(&[&a, &b]);
+    // What B found when it joined is not news to B; what A saw appear is.
+    let news = |n: &Node| -> Vec<String> {
+        n.status()["roster_news"]
+            .as_array()
+            .expect("news")
+            .iter()
+            .map(|l| l.as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(news(&a)
+        .iter()
+        .any(|l| l == "organisation casa-chis joined the network"));
+    assert!(news(&b).is_empty(), "{:?}", news(&b));
+    let c = Node::start(&t, "c", "colectiva-gro");
+    c.join_network(&a.invite_node());
+    let seen = wait_for("B to hear of the new organisation", || {
+        let lines = news(&b);
+        lines
+            .iter()
+            .any(|l| l == "organisation colectiva-gro joined the network")
+            .then_some(lines)
+    });
+    assert!(seen
+        .iter()
+        .any(|l| l.starts_with("node ") && l.ends_with(" of colectiva-gro was added")));
+    assert!(seen
+        .iter()
+        .any(|l| l.starts_with("admin ") && l.ends_with(" of colectiva-gro was added")));
+    assert!(b.log().contains("the roster changed"));
+    drop(c);
+}

@@ -683,6 +683,7 @@ impl Core {
             throttled_requests: stats.throttled_requests,
             peer_faults: self.sessions.stats.faults,
             peers_suspended: self.sessions.suspended(Timestamp::now()).len() as u64,
+            roster_additions: stats.roster_additions,
             sync_in_flight: self.sessions.in_flight() as u64,
             control_queue: self.control_queue as u64,
             store_bytes: self.engine.store_bytes(),

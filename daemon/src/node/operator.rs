@@ -188,6 +188,7 @@ impl Core {
             throttled_requests: self.engine.stats.throttled_requests,
             peer_faults: self.sessions.stats.faults,
             suspended_peers: self.sessions.suspended(now).len(),
+            roster_news: self.engine.roster_news().to_vec(),
             store_bytes: self.engine.store_bytes(),
             metrics_addr: self.metrics.as_ref().map(|(_, addr)| addr.to_string()),
         }
