@@ -130,19 +130,51 @@ pub fn is_sealed_key(bytes: &[u8]) -> bool {
     bytes.starts_with(SEALED_KEY_MAGIC)
 }
 
-/// Reads the passphrase from file descriptor `fd` (up to a newline), or asks on the terminal.
-pub fn read_passphrase(fd: Option<i32>, confirm: bool) -> anyhow::Result<Vec<u8>> {
-    if let Some(fd) = fd {
-        let path = format!("/proc/self/fd/{fd}");
-        let mut file = std::fs::File::open(&path)
-            .with_context(|| format!("reading the passphrase from fd {fd}"))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        let line = text.lines().next().unwrap_or("").to_string();
-        return Ok(line.into_bytes());
+/// The name of the systemd credential that holds the passphrase (`LoadCredential=` or
+/// `LoadCredentialEncrypted=tejido-passphrase:...` in the unit).
+pub const CREDENTIAL: &str = "tejido-passphrase";
+
+/// Where the passphrase comes from, in order: a file descriptor, a file, the systemd
+/// credential, the terminal.
+#[derive(Debug, Default, Clone)]
+pub struct PassphraseSource {
+    /// `--passphrase-fd N`.
+    pub fd: Option<i32>,
+    /// `--passphrase-file PATH`.
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// The first line of `path`.
+fn first_line(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("reading the passphrase from {what}"))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .with_context(|| format!("reading the passphrase from {what}"))?;
+    Ok(text.lines().next().unwrap_or("").as_bytes().to_vec())
+}
+
+/// Reads the passphrase (up to a newline) from `source`, or from the systemd credential
+/// `tejido-passphrase` when the service manager passes one (`$CREDENTIALS_DIRECTORY`), or
+/// asks on the terminal.
+pub fn read_passphrase(source: &PassphraseSource, confirm: bool) -> anyhow::Result<Vec<u8>> {
+    if let Some(fd) = source.fd {
+        return first_line(
+            Path::new(&format!("/proc/self/fd/{fd}")),
+            &format!("fd {fd}"),
+        );
+    }
+    if let Some(path) = &source.file {
+        return first_line(path, &path.display().to_string());
+    }
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+        let path = Path::new(&dir).join(CREDENTIAL);
+        if path.exists() {
+            return first_line(&path, &format!("the credential {CREDENTIAL}"));
+        }
     }
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        anyhow::bail!("this node's data is encrypted: give the passphrase on a terminal or with --passphrase-fd N");
+        anyhow::bail!("this node's data is encrypted: give the passphrase on a terminal, with --passphrase-fd N or --passphrase-file PATH, or as the systemd credential {CREDENTIAL}");
     }
     let first = rpassword::prompt_password("Passphrase for this node's data: ")?;
     if confirm {

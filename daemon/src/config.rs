@@ -78,6 +78,10 @@ pub struct Args {
     /// Read the passphrase from this file descriptor instead of the terminal.
     #[arg(long)]
     pub passphrase_fd: Option<i32>,
+    /// Read the passphrase from the first line of this file (readable by the node's user
+    /// only). Under systemd, the credential `tejido-passphrase` is read without this flag.
+    #[arg(long, conflicts_with = "passphrase_fd")]
+    pub passphrase_file: Option<PathBuf>,
     /// Relay connections between trusted nodes that cannot reach each other directly (for a
     /// node with a public address); sets `relay_server` in config.toml's stead.
     #[arg(long)]
@@ -254,6 +258,10 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         );
     }
     let mut at_rest = None;
+    let passphrase_source = crate::at_rest::PassphraseSource {
+        fd: args.passphrase_fd,
+        file: args.passphrase_file.clone(),
+    };
     if fresh {
         let org = args.org.clone().unwrap_or_else(|| "my-org".to_string());
         protocol::ids::check_slug("organisation", &org).map_err(|_| {
@@ -262,12 +270,12 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
         if args.encrypt {
-            let passphrase = crate::at_rest::read_passphrase(args.passphrase_fd, true)?;
+            let passphrase = crate::at_rest::read_passphrase(&passphrase_source, true)?;
             at_rest = Some(crate::at_rest::AtRest::create(&data_dir, &passphrase)?);
         }
         init_dir(&data_dir, &org, at_rest.as_ref())?;
     } else if encrypted {
-        let passphrase = crate::at_rest::read_passphrase(args.passphrase_fd, false)?;
+        let passphrase = crate::at_rest::read_passphrase(&passphrase_source, false)?;
         at_rest = Some(crate::at_rest::AtRest::open(&data_dir, &passphrase)?);
     }
     let text = std::fs::read_to_string(&config_path)

@@ -95,3 +95,56 @@ fn encrypted_node_keeps_nothing_in_clear() {
         .any(|a| a["id"] == panic["id"]));
     assert_eq!(zen.json(&["whoami"])["name"], "Zenaida");
 }
+
+/// A node under systemd has no terminal: with encryption at rest it reads its passphrase from
+/// the `tejido-passphrase` credential (`LoadCredential=`, `$CREDENTIALS_DIRECTORY`), on its
+/// first start and on every start after, and keeps its keys sealed.
+#[test]
+fn a_service_without_a_terminal_runs_encrypted_from_its_credential() {
+    let t = TestDir::new();
+    let creds = t.path("credentials");
+    std::fs::create_dir_all(&creds).expect("dir");
+    std::fs::write(creds.join("tejido-passphrase"), "frase de servicio 2026\n").expect("write");
+    let env = format!("CREDENTIALS_DIRECTORY={}", creds.display());
+    let args = [
+        "--org",
+        "red-oax",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--encrypt",
+    ];
+    let mut node = Node::start_wrapped(&t, "a", &["env", &env], &args);
+    let port = node.port();
+    let zen = Member::join(&t, "zen", &node.invite("Zenaida", "member", "oaxaca"));
+    zen.json(&["checkin", "--note", "nota-de-servicio"]);
+    node.kill9();
+    assert!(std::fs::read(node.dir.join("node.key"))
+        .expect("key")
+        .starts_with(b"TJE0"));
+    // Started again the same way, it opens its data; without the credential it refuses to.
+    let out = Command::new(tests::bin_dir().join("tejidod"))
+        .arg("--data-dir")
+        .arg(&node.dir)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("tejidod");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tejido-passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut again = Node::start_wrapped(
+        &t,
+        "a",
+        &["env", &env],
+        &["--listen", &format!("/ip4/127.0.0.1/tcp/{port}")],
+    );
+    let checkins = again.tejido(&["checkins", "--json"]).json();
+    assert!(
+        checkins.to_string().contains("nota-de-servicio"),
+        "{checkins}"
+    );
+    again.kill9();
+}

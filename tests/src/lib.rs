@@ -140,6 +140,14 @@ impl Node {
         Self::spawned(proc)
     }
 
+    /// Starts a node under `wrap` (a command that runs `tejidod` with `args`, such as `env
+    /// NAME=VALUE`).
+    pub fn start_wrapped(t: &TestDir, name: &str, wrap: &[&str], args: &[&str]) -> Self {
+        let mut proc = NodeProc::new(t.dir.path(), name, args);
+        proc.wrap = wrap.iter().map(|s| s.to_string()).collect();
+        Self::spawned(proc)
+    }
+
     fn spawned(mut proc: NodeProc) -> Self {
         proc.rust_log = std::env::var("TEJIDO_TEST_LOG").unwrap_or_else(|_| "info".into());
         let mut node = Self {
