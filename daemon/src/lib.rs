@@ -11,8 +11,9 @@
 //! - `sync`: the sync session between nodes, a state machine with no I/O.
 //! - `limiter`, `dialer`: token buckets and dial back-off, with time passed in.
 //! - `gossip`: the gossipsub configuration of the alert fast path.
-//! - `net`: the libp2p behaviour (trust gate first), the node's swarm; re-exports the client
-//!   pieces (key <-> peer id, `request_all`) from the `client` crate.
+//! - `net`: the libp2p behaviour (trust gate first, then the protocols served to active nodes
+//!   only, `net::nodes_only`), the node's swarm; re-exports the client pieces (key <-> peer
+//!   id, `request_all`) from the `client` crate.
 //! - `node`: the one task that owns the swarm; handlers by subject return actions.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
 //!   `client::control`, re-exported.

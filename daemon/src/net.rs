@@ -2,6 +2,13 @@
 //! client needs as well (a Tejido key as a libp2p identity and peer id, the request-response
 //! behaviour with Tejido's size limits, a TCP+QUIC swarm, the one-shot `request_all`) live in
 //! the `client` crate and are re-exported here.
+//!
+//! Two doors, one after the other: the gate admits the roster (members, nodes, pending
+//! invites), and `NodesOnly` (`net/nodes_only.rs`) serves the node-to-node protocols
+//! (sync, gossip, identify, relay, hole punching) to active nodes only. Members and invite
+//! identities get the client protocol and nothing else.
+
+mod nodes_only;
 
 use std::time::Duration;
 
@@ -13,6 +20,8 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{allow_block_list, connection_limits, request_response, swarm::NetworkBehaviour};
 use protocol::ids::SecretKey;
 use protocol::wire::{ClientRequest, ClientResponse, SyncRequest, SyncResponse};
+
+use nodes_only::NodesOnly;
 
 /// Connections a node keeps at most; beyond this, new ones are refused.
 const MAX_ESTABLISHED: u32 = 512;
@@ -26,25 +35,34 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Everything a node speaks. The gate comes first: a peer that is not in the roster is
 /// refused right after the Noise handshake, before any other behaviour sees the connection,
-/// so it receives nothing, not even a protocol list.
+/// so it receives nothing, not even a protocol list. A peer in the roster that is not an
+/// active node (a member's device, an invite identity) gets the client protocol only.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub(crate) gate: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     pub(crate) limits: connection_limits::Behaviour,
     pub(crate) client: request_response::cbor::Behaviour<ClientRequest, ClientResponse>,
+    /// What only the network's active nodes are served.
+    pub(crate) nodes: NodesOnly<NodeBehaviour>,
+    /// Finding trusted nodes on the local network, where the operator turned it on.
+    pub(crate) mdns: Toggle<libp2p::mdns::tokio::Behaviour>,
+}
+
+/// The protocols between nodes. None of them exists on a connection with anyone else.
+#[derive(NetworkBehaviour)]
+pub(crate) struct NodeBehaviour {
     pub(crate) sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
     pub(crate) gossip: libp2p::gossipsub::Behaviour,
-    /// Tells trusted peers the addresses we listen on and the address they are seen from (the
-    /// candidates hole punching tries). Only trusted peers ever get this far.
+    /// Tells peer nodes the addresses we listen on and the address they are seen from (the
+    /// candidates hole punching tries).
     pub(crate) identify: libp2p::identify::Behaviour,
-    /// Reaching nodes behind NAT through a trusted relay (circuit v2), and being reached so.
+    /// Reaching nodes behind NAT through a relay node (circuit v2), and being reached so.
     pub(crate) relay_client: libp2p::relay::client::Behaviour,
-    /// Serving as that relay, for trusted nodes only (the gate admits no one else).
+    /// Serving as that relay: reservations and circuits for nodes only, at both ends (only a
+    /// node can open a circuit, and only a node can hold a reservation to be reached at).
     pub(crate) relay: Toggle<libp2p::relay::Behaviour>,
     /// Upgrading a relayed connection to a direct one (hole punching).
     pub(crate) dcutr: libp2p::dcutr::Behaviour,
-    /// Finding trusted nodes on the local network, where the operator turned it on.
-    pub(crate) mdns: Toggle<libp2p::mdns::tokio::Behaviour>,
 }
 
 /// Which optional parts of the behaviour a node runs.
@@ -100,19 +118,22 @@ impl Behaviour {
                 protocol::wire::CLIENT_PROTOCOL,
                 request_response::ProtocolSupport::Inbound,
             ),
-            sync: request_response_behaviour(
-                protocol::wire::SYNC_PROTOCOL,
-                request_response::ProtocolSupport::Full,
-            ),
-            gossip: crate::gossip::behaviour(key)?,
-            identify: libp2p::identify::Behaviour::new(
-                libp2p::identify::Config::new(IDENTIFY_PROTOCOL.into(), keypair.public())
-                    // No version: a peer learns that this is Tejido, which it knew, and nothing more.
-                    .with_agent_version("tejido".into()),
-            ),
-            relay_client,
-            relay: relay.into(),
-            dcutr: libp2p::dcutr::Behaviour::new(me),
+            nodes: NodesOnly::new(NodeBehaviour {
+                sync: request_response_behaviour(
+                    protocol::wire::SYNC_PROTOCOL,
+                    request_response::ProtocolSupport::Full,
+                ),
+                gossip: crate::gossip::behaviour(key)?,
+                identify: libp2p::identify::Behaviour::new(
+                    libp2p::identify::Config::new(IDENTIFY_PROTOCOL.into(), keypair.public())
+                        // No version: a peer learns that this is Tejido, which it knew, and
+                        // nothing more.
+                        .with_agent_version("tejido".into()),
+                ),
+                relay_client,
+                relay: relay.into(),
+                dcutr: libp2p::dcutr::Behaviour::new(me),
+            }),
             mdns: mdns.into(),
         })
     }

@@ -123,6 +123,8 @@ enum Action {
     Allow(PeerId),
     /// Refuse a peer at the gate (closing its connections).
     Disallow(PeerId),
+    /// The peers served the node-to-node protocols from now on (the active nodes).
+    ServeNodes(HashSet<PeerId>),
     /// An address other nodes can reach this one at (a relay's own addresses).
     ExternalAddress(Multiaddr),
 }
@@ -200,6 +202,9 @@ pub(crate) struct Core {
     org: String,
     /// Peer ids currently on the gate's allow list.
     allowed: HashSet<PeerId>,
+    /// Peer ids served sync, gossip, identify and the relay: the active nodes, as last told
+    /// to the swarm.
+    nodes: HashSet<PeerId>,
     /// Redeemed invite identities, allowed until the newcomer closes the connection (closing
     /// it from here could cut the response off). The invite itself is already gone, so they
     /// can do nothing more.
@@ -269,6 +274,7 @@ impl Node {
         let mut swarm = net::build_node_swarm(&config.node_key, options, net::IDLE_TIMEOUT)?;
         swarm
             .behaviour_mut()
+            .nodes
             .gossip
             .subscribe(&crate::gossip::alerts_topic())
             .map_err(|e| anyhow::anyhow!("subscribing to alerts: {e}"))?;
@@ -288,6 +294,7 @@ impl Node {
             node_key: config.node_key.clone(),
             org: config.org.clone(),
             allowed: HashSet::new(),
+            nodes: HashSet::new(),
             close_after_response: HashSet::new(),
             dialer: Dialer::default(),
             control_queue: 0,
@@ -490,15 +497,20 @@ impl Node {
             let behaviour = self.swarm.behaviour_mut();
             match action {
                 Action::Sync { peer, request } => {
-                    behaviour.sync.send_request(&peer, SyncRequest::V0(request));
+                    behaviour
+                        .nodes
+                        .sync
+                        .send_request(&peer, SyncRequest::V0(request));
                 }
                 Action::SyncResponse { channel, response } => {
                     let _ = behaviour
+                        .nodes
                         .sync
                         .send_response(channel, SyncResponse::V0(response));
                 }
                 Action::Publish(data) => {
                     if let Err(e) = behaviour
+                        .nodes
                         .gossip
                         .publish(crate::gossip::alerts_topic(), data)
                     {
@@ -512,6 +524,7 @@ impl Node {
                     acceptance,
                 } => {
                     behaviour
+                        .nodes
                         .gossip
                         .report_message_validation_result(&id, &source, acceptance);
                 }
@@ -531,6 +544,7 @@ impl Node {
                 Action::Disallow(peer) => {
                     behaviour.gate.disallow_peer(peer);
                 }
+                Action::ServeNodes(nodes) => behaviour.nodes.set_nodes(nodes),
                 Action::ExternalAddress(addr) => self.swarm.add_external_address(addr),
             }
         }

@@ -69,8 +69,9 @@ impl Core {
     /// Validates a gossiped message before gossipsub may forward it: the same checks as sync,
     /// and only from nodes. Gossip is the nodes' fast path: a member's device (or anyone else
     /// the gate admits) reaches the network through the client protocol and its rate limit,
-    /// so a message that a member published or forwarded is rejected. Each node's messages
-    /// are rate limited too.
+    /// and is not even offered gossipsub (`net::NodesOnly`); a message published or forwarded
+    /// by anyone but a node is still rejected here, should one arrive (a node revoked since
+    /// its connection opened). Each node's messages are rate limited too.
     pub(super) fn on_gossip(
         &mut self,
         source: PeerId,

@@ -12,7 +12,7 @@ use tracing::{debug, info};
 
 use super::{Action, Core, MAX_DIAL_BACKOFF};
 use crate::config::Connect;
-use crate::net::{self, BehaviourEvent};
+use crate::net::{self, BehaviourEvent, NodeBehaviourEvent};
 
 impl Core {
     /// Connected peers that are active nodes of the network.
@@ -35,16 +35,23 @@ impl Core {
     }
 
     /// Brings the gate's allow list in line with the roster and pending invites, closing the
-    /// connections of anyone no longer allowed.
+    /// connections of anyone no longer allowed, and tells the swarm which peers are nodes
+    /// (only they are served sync, gossip, identify and the relay).
     pub(super) fn refresh_gate(&mut self) {
         let now = Timestamp::now();
         let roster = self.engine.roster();
+        let nodes: HashSet<PeerId> = roster
+            .nodes
+            .keys()
+            .filter(|k| roster.is_active(k) && **k != self.me)
+            .filter_map(net::peer_id_of)
+            .collect();
         let mut wanted: HashSet<PeerId> = roster
             .members
             .keys()
-            .chain(roster.nodes.keys())
             .filter(|k| roster.is_active(k) && **k != self.me)
             .filter_map(net::peer_id_of)
+            .chain(nodes.iter().copied())
             .collect();
         if let Ok(invites) = self.engine.store().invites() {
             wanted.extend(
@@ -69,6 +76,10 @@ impl Core {
             self.actions.push(Action::Allow(*peer));
         }
         self.allowed = wanted;
+        if nodes != self.nodes {
+            self.actions.push(Action::ServeNodes(nodes.clone()));
+            self.nodes = nodes;
+        }
     }
 
     /// Dials trusted nodes that are not connected, with exponential back-off and jitter.
@@ -239,12 +250,16 @@ impl Core {
                 debug!(addr = %send_back_addr, error = %error, "incoming connection refused or failed");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Client(event)) => self.on_client_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Gossip(libp2p::gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            })) => self.on_gossip(propagation_source, message_id, &message),
+            SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::Sync(event))) => {
+                self.on_sync_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::Gossip(
+                libp2p::gossipsub::Event::Message {
+                    propagation_source,
+                    message_id,
+                    message,
+                },
+            ))) => self.on_gossip(propagation_source, message_id, &message),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
                 self.on_mdns(found)
             }
@@ -258,16 +273,18 @@ impl Core {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
+            SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::RelayClient(
                 libp2p::relay::client::Event::ReservationReqAccepted { relay_peer_id, .. },
-            )) => info!(relay = %relay_peer_id, "reachable through the relay"),
-            SwarmEvent::Behaviour(BehaviourEvent::Relay(
+            ))) => info!(relay = %relay_peer_id, "reachable through the relay"),
+            SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::Relay(
                 libp2p::relay::Event::ReservationReqAccepted { src_peer_id, .. },
-            )) => info!(peer = %src_peer_id, "relaying for a trusted node"),
-            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(libp2p::dcutr::Event {
-                remote_peer_id,
-                result,
-            })) => match result {
+            ))) => info!(peer = %src_peer_id, "relaying for a trusted node"),
+            SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::Dcutr(
+                libp2p::dcutr::Event {
+                    remote_peer_id,
+                    result,
+                },
+            ))) => match result {
                 Ok(_) => info!(peer = %remote_peer_id, "direct connection through hole punching"),
                 Err(e) => debug!(peer = %remote_peer_id, error = %e, "hole punching failed"),
             },

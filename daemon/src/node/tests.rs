@@ -210,3 +210,79 @@ fn the_dead_mans_switch_raises_and_resolves_from_domain_types() {
         .open_missed_checkins(Timestamp::now())
         .is_empty());
 }
+
+/// The identity inside an invite code the operator asked for, valid for `ttl_secs`.
+fn invite_identity(node: &mut Node, ttl_secs: u64) -> libp2p::PeerId {
+    // The code carries the node's addresses; the swarm has not reported any here.
+    if node.core.listeners.is_empty() {
+        node.core.listeners = vec!["/ip4/127.0.0.1/tcp/1".parse().expect("address")];
+    }
+    let response = operator(
+        node,
+        Request::InviteMember {
+            name: "Ana".into(),
+            role: Role::Member,
+            region: Some("oaxaca".into()),
+            ttl_secs,
+        },
+    );
+    let Response::Invite { code, .. } = response else {
+        panic!("no invite: {response:?}");
+    };
+    let identity = protocol::wire::InviteCode::decode(&code)
+        .expect("invite code")
+        .identity();
+    crate::net::peer_id_of(&identity.public()).expect("peer id")
+}
+
+#[test]
+fn the_gate_admits_members_and_invites_but_only_nodes_are_served() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut node = node(dir.path(), &[]);
+    // A member without a region: an AddMember signed in the same millisecond as the
+    // DeclareRegion it needs may sort before it in the roster fold and be dropped there.
+    let bea = SecretKey::generate();
+    node.core
+        .sign_and_store(
+            Signer::Admin,
+            DocId::roster(),
+            Body::AddMember {
+                org: "casa".into(),
+                member: bea.public(),
+                name: "Bea".into(),
+                role: Role::Member,
+                region: None,
+            },
+        )
+        .expect("member added");
+    let other_node = SecretKey::generate();
+    node.core
+        .sign_and_store(
+            Signer::Admin,
+            DocId::roster(),
+            Body::AddNode {
+                org: "casa".into(),
+                node: other_node.public(),
+                addrs: Vec::new(),
+            },
+        )
+        .expect("node added");
+    let live = invite_identity(&mut node, 3600);
+    let expired = invite_identity(&mut node, 0);
+    node.core.refresh_gate();
+
+    let peer = |k: &SecretKey| crate::net::peer_id_of(&k.public()).expect("peer id");
+    let allowed = &node.core.allowed;
+    assert!(allowed.contains(&peer(&bea)) && allowed.contains(&peer(&other_node)));
+    assert!(allowed.contains(&live) && !allowed.contains(&expired));
+    assert_eq!(
+        node.core.nodes,
+        HashSet::from([peer(&other_node)]),
+        "members and invite identities are admitted, not served"
+    );
+    assert!(node.core.actions.iter().any(
+        |a| matches!(a, Action::ServeNodes(nodes) if *nodes == HashSet::from([peer(&other_node)]))
+    ));
+}
