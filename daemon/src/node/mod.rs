@@ -89,6 +89,11 @@ const SYNC_NEW_DOCS_BURST: f64 = 5000.0;
 const CLIENT_REFUSALS_BEFORE_DISCONNECT: u32 = 50;
 /// The longest wait between two dials of one unreachable node.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(300);
+/// How long a used invite's connection stays open after its answer left: closed as soon as
+/// request-response reported the answer sent, the newcomer's CLI often got "connection closed
+/// before a response was received". The CLI closes its side first; a holder of the identity
+/// that lingers is cut off on the first watch tick after this.
+const INVITE_LINGER: Duration = Duration::from_secs(1);
 
 /// An operator command and where to send its answer.
 pub(crate) struct Command {
@@ -205,10 +210,12 @@ pub(crate) struct Core {
     /// Peer ids served sync, gossip, identify and the relay: the active nodes, as last told
     /// to the swarm.
     nodes: HashSet<PeerId>,
-    /// Redeemed invite identities, allowed until the newcomer closes the connection (closing
-    /// it from here could cut the response off). The invite itself is already gone, so they
-    /// can do nothing more.
+    /// Invite identities whose invite was used (or found expired) while they asked: allowed
+    /// only until the answer to them has been sent (closing earlier could cut it off), then
+    /// removed from the allow list, which closes their connection.
     close_after_response: HashSet<PeerId>,
+    /// Those of them whose answer has left, and when: still allowed for [`INVITE_LINGER`].
+    answered_invites: HashMap<PeerId, Instant>,
     dialer: Dialer<PeerId, Multiaddr>,
     /// Operator commands waiting, as of the last watch tick (for the metrics).
     control_queue: usize,
@@ -296,6 +303,7 @@ impl Node {
             allowed: HashSet::new(),
             nodes: HashSet::new(),
             close_after_response: HashSet::new(),
+            answered_invites: HashMap::new(),
             dialer: Dialer::default(),
             control_queue: 0,
             metrics: None,
@@ -401,6 +409,7 @@ impl Node {
                 _ = watch.tick() => {
                     self.core.control_queue = commands.len();
                     self.core.on_watch();
+                    self.core.close_answered_invites();
                     self.keep_relay_listeners();
                 }
                 _ = receipts.tick() => self.core.write_receipts(),

@@ -4,13 +4,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
+use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
 use protocol::control;
 use protocol::ids::Timestamp;
-use tracing::{debug, info};
+use protocol::wire::{ClientRequest, ClientResponse};
+use tracing::{debug, info, warn};
 
-use super::{Action, Core, MAX_DIAL_BACKOFF};
+use super::{Action, Core, INVITE_LINGER, MAX_DIAL_BACKOFF};
 use crate::config::Connect;
 use crate::net::{self, BehaviourEvent, NodeBehaviourEvent};
 
@@ -36,7 +38,9 @@ impl Core {
 
     /// Brings the gate's allow list in line with the roster and pending invites, closing the
     /// connections of anyone no longer allowed, and tells the swarm which peers are nodes
-    /// (only they are served sync, gossip, identify and the relay).
+    /// (only they are served sync, gossip, identify and the relay). Expired invites are
+    /// dropped from the store here, so an invite identity is refused from the first tick
+    /// after its invite expires, whether or not it asks for anything.
     pub(super) fn refresh_gate(&mut self) {
         let now = Timestamp::now();
         let roster = self.engine.roster();
@@ -53,16 +57,24 @@ impl Core {
             .filter_map(net::peer_id_of)
             .chain(nodes.iter().copied())
             .collect();
-        if let Ok(invites) = self.engine.store().invites() {
-            wanted.extend(
-                invites
-                    .iter()
-                    .filter(|(_, i)| i.expires > now)
-                    .filter_map(|(k, _)| net::peer_id_of(k)),
-            );
+        match self.engine.store().invites() {
+            Ok(invites) => {
+                for (identity, invite) in invites {
+                    if invite.expires > now {
+                        wanted.extend(net::peer_id_of(&identity));
+                    } else if let Err(e) = self.engine.store().remove_invite(&identity) {
+                        warn!(error = %format!("{e:#}"), "cannot remove an expired invite");
+                    } else {
+                        info!("an invite expired unused");
+                    }
+                }
+            }
+            Err(e) => warn!(error = %format!("{e:#}"), "cannot read the invites"),
         }
-        // A redeemed invite's identity stays allowed until its response has been sent.
+        // A used invite's identity stays allowed until its answer has been sent, and a moment
+        // after (`INVITE_LINGER`).
         wanted.extend(self.close_after_response.iter().copied());
+        wanted.extend(self.answered_invites.keys().copied());
         for peer in self
             .allowed
             .difference(&wanted)
@@ -79,6 +91,38 @@ impl Core {
         if nodes != self.nodes {
             self.actions.push(Action::ServeNodes(nodes.clone()));
             self.nodes = nodes;
+        }
+    }
+
+    /// A client's answer left (or could not be sent): if it was the last word to a used
+    /// invite's identity, the identity has [`INVITE_LINGER`] left on the allow list.
+    fn on_client_answered(
+        &mut self,
+        event: &request_response::Event<ClientRequest, ClientResponse>,
+    ) {
+        let peer = match event {
+            request_response::Event::ResponseSent { peer, .. }
+            | request_response::Event::InboundFailure { peer, .. } => peer,
+            _ => return,
+        };
+        if self.close_after_response.remove(peer) {
+            self.answered_invites.insert(*peer, Instant::now());
+        }
+    }
+
+    /// Takes the used invites' identities whose answer left [`INVITE_LINGER`] ago off the
+    /// allow list, which closes their connections (called on the watch tick).
+    pub(super) fn close_answered_invites(&mut self) {
+        let before = self.answered_invites.len();
+        self.answered_invites.retain(|peer, answered| {
+            let linger = answered.elapsed() < INVITE_LINGER;
+            if !linger {
+                debug!(%peer, "closing a used invite's connection");
+            }
+            linger
+        });
+        if self.answered_invites.len() != before {
+            self.refresh_gate();
         }
     }
 
@@ -235,7 +279,8 @@ impl Core {
                 self.clients.forget(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.sessions.disconnected(&peer_id);
-                if self.close_after_response.remove(&peer_id) {
+                let used_invite = self.close_after_response.remove(&peer_id);
+                if self.answered_invites.remove(&peer_id).is_some() || used_invite {
                     self.refresh_gate();
                 }
             }
@@ -249,7 +294,10 @@ impl Core {
                 }
                 debug!(addr = %send_back_addr, error = %error, "incoming connection refused or failed");
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Client(event)) => self.on_client_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Client(event)) => {
+                self.on_client_answered(&event);
+                self.on_client_event(event)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Nodes(NodeBehaviourEvent::Sync(event))) => {
                 self.on_sync_event(event)
             }

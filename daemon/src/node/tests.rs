@@ -285,4 +285,9 @@ fn the_gate_admits_members_and_invites_but_only_nodes_are_served() {
     assert!(node.core.actions.iter().any(
         |a| matches!(a, Action::ServeNodes(nodes) if *nodes == HashSet::from([peer(&other_node)]))
     ));
+    // The expired invite is gone from the store, the live one kept.
+    assert_eq!(
+        node.core.engine.store().invites().expect("invites").len(),
+        1
+    );
 }
