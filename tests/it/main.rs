@@ -3,6 +3,8 @@
 //! - `authority`: whether an event counts does not depend on when a node learnt of a
 //!   revocation.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
+//! - `gossip_gate`: only active nodes get gossip, sync, identify and the relay; an invite
+//!   identity redeems and nothing else, and is gone once its invite is used or expires.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
 //!   changes and gossip from a trusted node.
 //! - `partition`: five nodes in network namespaces under a randomised partition schedule.
@@ -26,6 +28,7 @@
 mod authority;
 mod crash;
 mod door;
+mod gossip_gate;
 mod hostile;
 mod lang;
 mod nat;
