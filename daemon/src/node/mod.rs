@@ -204,6 +204,10 @@ pub(crate) struct Core {
     peer_id: PeerId,
     admin_key: SecretKey,
     node_key: SecretKey,
+    /// The time of the last event this node signed: its own events get strictly increasing
+    /// times, so that the roster fold, which applies events in (time, id) order, applies a
+    /// region's declaration before the member it lets in, even within one millisecond.
+    last_signed: std::cell::Cell<Timestamp>,
     org: String,
     /// Peer ids currently on the gate's allow list.
     allowed: HashSet<PeerId>,
@@ -299,6 +303,7 @@ impl Node {
             peer_id,
             admin_key: config.admin_key.clone(),
             node_key: config.node_key.clone(),
+            last_signed: std::cell::Cell::new(Timestamp(i64::MIN)),
             org: config.org.clone(),
             allowed: HashSet::new(),
             nodes: HashSet::new(),
@@ -631,9 +636,11 @@ impl Core {
             Signer::Node => &self.node_key,
             Signer::Admin => &self.admin_key,
         };
+        let at = Timestamp::now().max(self.last_signed.get().plus_ms(1));
+        self.last_signed.set(at);
         let event = Event {
             author: key.public(),
-            at: Timestamp::now(),
+            at,
             doc,
             body,
         };
