@@ -7,7 +7,11 @@
 //!   revoke its nodes and members. A role is fixed for the life of a key.
 //! - A member writes only as themself: check-ins in their own organisation's document,
 //!   acknowledgements, and panics for themself. Security contacts and admins also broadcast
-//!   alerts, assign and resolve. Nodes raise missed check-in alerts and resolve them.
+//!   alerts; security contacts assign and resolve in their own region, admins for their
+//!   organisation (which alert is whose the views decide, [`Roster::may_resolve`]). Nodes
+//!   raise missed check-in alerts (for the member's organisation and region) and resolve them
+//!   only citing the member's later check-in; they raise sealed (duress) alerts for their own
+//!   organisation.
 //! - A shelter and its occupancy are written by its organisation's admins, security contacts
 //!   and nodes. Shelter requests are written by nodes (on behalf of a member, sealed); only the
 //!   shelter's organisation's admins, who can read them, accept or decline them.
@@ -17,10 +21,10 @@
 //!   and for organisations' own names, and a member's region is one their organisation
 //!   declared (or its name). So no one can make every node hold documents for invented
 //!   regions, or name security contacts for a region their organisation does not work in.
-//! - Revocation: an event by a revoked key is valid only if its `at` is before the revocation's
-//!   `at`. Changes in flight when a key is revoked therefore count if they were made before it;
-//!   anything later is refused by every node that knows of the revocation, and hidden from every
-//!   view of a node that stored it before it learnt of the revocation.
+//! - Revocation: an event by a revoked key counts only if its `at` is before the revocation's
+//!   `at`. Whether a node stores an event ([`Roster::admit`]) does not depend on revocations,
+//!   so nodes that learnt of one at different times still hold and replicate the same events;
+//!   what counts ([`Roster::authorize`]) is decided by every view alike.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
