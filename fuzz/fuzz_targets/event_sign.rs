@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Timestamp(decoded.event().at.0.saturating_add(1));
     let events = [&decoded];
     let _ = view::alerts(&full, events, now);
-    let _ = view::checkins(&full, events, now);
+    let _ = view::checkins(&full, events, now, None);
     let _ = view::shelters(&full, events);
     let _ = decoded.event().at.rfc3339();
     let _ = decoded.event().at.month();
