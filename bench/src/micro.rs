@@ -126,6 +126,48 @@ pub(crate) fn micro(report: &mut Report, quick: bool) -> anyhow::Result<Figure> 
             .against(&verify),
         );
     }
+    // A check-in's private part sealed to 8 readers (its organisation's nodes and admins and
+    // the region's security contacts), and opened by the last of them as a node does with
+    // every check-in it receives (for the duress code).
+    {
+        let readers: Vec<SecretKey> = (0..8).map(|_| SecretKey::generate()).collect();
+        let publics: Vec<protocol::ids::PublicKey> = readers.iter().map(|k| k.public()).collect();
+        let at = protocol::ids::Timestamp(1_790_000_000_000);
+        let private = protocol::private::CheckinPrivate::without_code(
+            protocol::event::CheckinStatus::Ok,
+            "salgo a la marcha, vuelvo a las 6".into(),
+        );
+        let sealed = private.seal(&public, at, &publics)?;
+        report.add(
+            Figure::from_samples(
+                "micro_checkin_seal_8",
+                GROUP_MICRO,
+                "CheckinPrivate::seal to 8 readers (HPKE)",
+                "us",
+                &per_call_us(samples, 50, || {
+                    black_box(private.seal(&public, at, &publics).ok());
+                }),
+            )
+            .against(&sign)
+            .with("sealed_bytes", sealed.len()),
+        );
+        let last = &readers[readers.len() - 1];
+        report.add(
+            Figure::from_samples(
+                "micro_checkin_open_8",
+                GROUP_MICRO,
+                "CheckinPrivate::open by one of 8 readers (HPKE)",
+                "us",
+                &per_call_us(samples, 50, || {
+                    assert!(
+                        protocol::private::CheckinPrivate::open(&sealed, &public, at, last)
+                            .is_some()
+                    );
+                }),
+            )
+            .against(&sign),
+        );
+    }
     report.add(
         Figure::from_samples(
             "micro_signed_event_sign",
