@@ -1,4 +1,4 @@
-//! Issue 14, finding 4: being allowed at the gate is not being a node. The gate admits every
+//! Being allowed at the gate is not being a node. The gate admits every
 //! member key and the one-time identity of every pending invite; these tests show that only
 //! active nodes get gossip, sync, identify and the relay, that an invite identity can redeem and
 //! nothing else, and that it is gone as soon as its invite is used. Every peer here is an
