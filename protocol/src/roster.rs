@@ -393,33 +393,31 @@ impl Roster {
             .collect()
     }
 
-    /// Who reads the private part of `member`'s check-ins: their organisation's nodes and
-    /// admins and their region's security contacts (and the member, who wrote it).
+    /// Who reads the private part of `member`'s check-ins: the member, who wrote it, their
+    /// organisation's nodes, their region's security contacts and their organisation's admins,
+    /// in that order and at most [`MAX_READERS`] of them, so that a check-in with the longest
+    /// note can always be sealed (a check-in that cannot be sealed is a check-in not made).
     pub fn checkin_readers(&self, member: &PublicKey) -> Vec<PublicKey> {
         let Some(m) = self.members.get(member) else {
             return Vec::new();
         };
-        let mut out = self.org_nodes(&m.org);
-        out.extend(self.org_admins(&m.org));
+        let mut out = vec![*member];
+        out.extend(self.org_nodes(&m.org));
         out.extend(self.region_contacts(&m.home_region()));
-        out.push(*member);
-        out.sort();
-        out.dedup();
-        out
+        out.extend(self.org_admins(&m.org));
+        first_readers(out)
     }
 
-    /// Who reads a duress alert about `member`: their region's security contacts and their
-    /// organisation's admins, never the member.
+    /// Who reads a duress alert about `member`: their region's security contacts, then their
+    /// organisation's admins, never the member; at most [`MAX_READERS`].
     pub fn duress_readers(&self, member: &PublicKey) -> Vec<PublicKey> {
         let Some(m) = self.members.get(member) else {
             return Vec::new();
         };
-        let mut out = self.org_admins(&m.org);
-        out.extend(self.region_contacts(&m.home_region()));
+        let mut out = self.region_contacts(&m.home_region());
+        out.extend(self.org_admins(&m.org));
         out.retain(|k| k != member);
-        out.sort();
-        out.dedup();
-        out
+        first_readers(out)
     }
 
     /// `member`'s duress tag, if `me` (a node of their organisation) can open it.
@@ -740,6 +738,19 @@ impl Roster {
                 .get(region)
                 .is_some_and(|orgs| orgs.contains(org))
     }
+}
+
+/// The most readers a check-in or duress alert is sealed to: with 80 bytes per reader, the
+/// longest note still fits in a sealed part ([`crate::event::MAX_SEALED_BYTES`]).
+pub const MAX_READERS: usize = 48;
+
+/// The first [`MAX_READERS`] distinct keys of `keys`, in their order.
+fn first_readers(keys: Vec<PublicKey>) -> Vec<PublicKey> {
+    let mut seen = BTreeSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(*k))
+        .take(MAX_READERS)
+        .collect()
 }
 
 /// The keys an allowed roster event may add to the roster (whose waiting events the fold then

@@ -454,3 +454,60 @@ fn a_shelter_request_cannot_be_shadowed() {
     assert!(opened.verify(&shelter, &node));
     assert!(!opened.verify(&shelter, &w.nb.public()));
 }
+
+/// A region with more security contacts than a sealed part has room for: a check-in with the
+/// longest note is still sealed, to the member, her organisation's nodes and as many of the
+/// others as fit.
+#[test]
+fn a_checkin_with_the_longest_note_is_sealed_whatever_the_region_holds() {
+    let w = Wide::new();
+    let m = w.net.m.public();
+    let contacts: Vec<SecretKey> = (0..70).map(|i| key(&format!("contact-{i}"))).collect();
+    let adds: Vec<SignedEvent> = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            sign(
+                &w.net.a,
+                at(10 * MIN + i as i64),
+                DocId::roster(),
+                Body::AddMember {
+                    org: "org-a".into(),
+                    member: c.public(),
+                    name: format!("Contact {i}"),
+                    role: Role::SecurityContact,
+                    region: Some("oaxaca".into()),
+                },
+            )
+        })
+        .collect();
+    let roster = w.roster_with(&adds);
+    let readers = roster.checkin_readers(&m);
+    assert_eq!(readers.len(), crate::roster::MAX_READERS);
+    assert_eq!(readers[0], m);
+    assert!(
+        readers.contains(&w.net.n.public()),
+        "her organisation's node"
+    );
+    let longest = CheckinPrivate {
+        status: CheckinStatus::Danger,
+        note: "ñ".repeat(crate::event::MAX_TEXT_BYTES / 2),
+        code_tag: [0; 16],
+    };
+    let t = at(2 * HOUR);
+    let sealed = longest.seal(&m, t, &readers).expect("seals");
+    assert!(SignedEvent::sign(
+        Event {
+            author: m,
+            at: t,
+            doc: DocId::checkins("org-a", t),
+            body: Body::Checkin(CheckinBody {
+                next_due: None,
+                sealed,
+            }),
+        },
+        &w.net.m,
+    )
+    .is_ok());
+    assert_eq!(roster.duress_readers(&m).len(), crate::roster::MAX_READERS);
+}
