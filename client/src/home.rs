@@ -49,12 +49,8 @@ impl Saved {
     /// Where a record goes: a panic to every known node (the member's own first), so that
     /// it gets out whichever nodes are up; anything else to the member's own nodes.
     pub fn nodes_for(&self, event: &protocol::event::SignedEvent) -> Vec<NodeContact> {
-        let panic = matches!(
-            &event.event().body,
-            protocol::event::Body::Alert(a) if a.kind == protocol::event::AlertKind::Panic
-        );
         let mut out = self.own_nodes();
-        if panic {
+        if goes_everywhere(event) {
             for n in &self.nodes {
                 if !out.iter().any(|o| o.key == n.key) {
                     out.push(n.clone());
@@ -63,6 +59,14 @@ impl Saved {
         }
         out
     }
+}
+
+/// Whether a record goes to every known node: a panic.
+pub fn goes_everywhere(event: &protocol::event::SignedEvent) -> bool {
+    matches!(
+        &event.event().body,
+        protocol::event::Body::Alert(a) if a.kind == protocol::event::AlertKind::Panic
+    )
 }
 
 /// What went wrong with the home directory.

@@ -382,7 +382,9 @@ fn may_answer(roster: &Roster, view: &AlertView, ev: &crate::event::Event) -> bo
     let (AlertKind::MissedCheckin, Some((subject, due))) = (view.kind, view.missed) else {
         return false;
     };
-    let Ok(cited) = SignedEvent::decode(bytes) else {
+    // The cited check-in was verified, signature and all, when the resolve carrying it was
+    // (`check_fields`): a signed event exists only verified.
+    let Ok(cited) = SignedEvent::decode_trusted(bytes) else {
         return false;
     };
     let c = cited.event();

@@ -192,7 +192,7 @@ fn an_invite_identity_subscribing_to_gossip_receives_no_alert() {
 /// A captor holding a member's device listens to gossip with the member's own key while the
 /// member checks in under duress and raises panics. The real node C receives the panics by
 /// gossip; the member's key receives nothing at all (the duress alert is not gossiped in the
-/// first place, `safety_net::a_captor_holding_her_key_hears_nothing_of_the_duress_alert_on_gossip`).
+/// first place, `safety_net::a_duress_alert_is_never_gossiped`).
 #[test]
 fn a_members_key_subscribing_to_gossip_receives_nothing_of_its_own_alerts() {
     let t = TestDir::new();

@@ -2,7 +2,7 @@
 
 use tests::{pin_member_to, wait_converged, wait_for, Member, Node, TestDir};
 
-fn missed_for(node: &Node, key: &str) -> Vec<serde_json::Value> {
+pub(crate) fn missed_for(node: &Node, key: &str) -> Vec<serde_json::Value> {
     let alerts = node.tejido(&["alerts", "--json"]).json();
     alerts
         .as_array()

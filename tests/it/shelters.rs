@@ -17,7 +17,7 @@ fn shelter_on(node: &Node, id: &str) -> Value {
 }
 
 /// Casa Refugio in Oaxaca, added by `by` with `capacity` places; its id.
-fn add_shelter(by: &Member, capacity: &str) -> String {
+pub(crate) fn add_shelter(by: &Member, capacity: &str) -> String {
     by.json(&[
         "shelter",
         "add",

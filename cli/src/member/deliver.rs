@@ -107,7 +107,7 @@ pub(crate) async fn flush_queue(home: &Home, key: &SecretKey, saved: &Saved) {
         let (panics, others): (Vec<SignedEvent>, Vec<SignedEvent>) = chunk
             .iter()
             .cloned()
-            .partition(|e| saved.nodes_for(e).len() > saved.own_nodes().len());
+            .partition(client::home::goes_everywhere);
         if !panics.is_empty() {
             let nodes = saved.nodes_for(&panics[0]);
             if deliver(home, key, &nodes, panics).await.is_err() {

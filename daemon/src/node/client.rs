@@ -246,7 +246,12 @@ impl Core {
             return false;
         };
         let author = event.event().author;
-        let Some(registered) = self.engine.roster().duress_tag(&author, &self.node_key) else {
+        let roster = self.engine.roster();
+        // Sealed to her organisation's nodes only: any other node need not try.
+        if roster.org_of(&author) != Some(self.org.as_str()) {
+            return false;
+        }
+        let Some(registered) = roster.duress_tag(&author, &self.node_key) else {
             return false;
         };
         protocol::private::CheckinPrivate::open(
