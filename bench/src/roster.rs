@@ -38,6 +38,8 @@ fn chain(n: usize, hostile: bool) -> anyhow::Result<Vec<SignedEvent>> {
         let event = Event {
             author: author.public(),
             at,
+            // Every link's time is distinct: the time in ms numbers each author's events.
+            seq: at.0 as u64,
             doc: DocId::roster(),
             body,
         };

@@ -59,6 +59,8 @@ impl Writer {
         let event = Event {
             author: self.key.public(),
             at,
+            // A writer's events have distinct times: the time in ms numbers them.
+            seq: at.0 as u64,
             doc,
             body,
         };
@@ -147,6 +149,7 @@ impl Fixture {
                 Event {
                     author: admin.public(),
                     at,
+                    seq: at.0 as u64,
                     doc: DocId::roster(),
                     body,
                 },

@@ -85,6 +85,7 @@ no-security-contacts = No security contacts yet.
 no-peers = No other nodes yet: invite one with tejido --data-dir DIR invite node
 checkin-overdue = OVERDUE
 member-revoked = revoked
+member-cloned = KEY ON TWO DEVICES: revoke it
 peer-revoked = revoked
 peer-suspended = suspended after repeated faults
 peer-connected = connected
@@ -207,6 +208,7 @@ duress-not-stored = no node stored the duress code; try again when a node is rea
 duress-set = Duress code set. A check-in given with it (tejido checkin --code CODE) looks and prints like any other, and silently alerts your security contacts.
 kind-duress = duress
 kind-sealed = sealed
+kind-cloned-key = cloned-key
 
 ## Delivery receipts
 

@@ -101,6 +101,7 @@ no-security-contacts = Todavía no hay contactos de seguridad.
 no-peers = Todavía no hay otros nodos: invita uno con tejido --data-dir DIR invite node
 checkin-overdue = FUERA DE PLAZO
 member-revoked = clave revocada
+member-cloned = CLAVE EN DOS DISPOSITIVOS: revóquela
 peer-revoked = revocado
 peer-suspended = suspendido tras fallos repetidos
 peer-connected = conectado
@@ -246,6 +247,7 @@ duress-not-stored = ningún nodo guardó el código de coacción; inténtalo de 
 duress-set = Código de coacción guardado. Un check-in con ese código (tejido checkin --code CÓDIGO) se ve y se imprime como cualquier otro, y avisa en silencio a tus contactos de seguridad.
 kind-duress = coacción
 kind-sealed = sellada
+kind-cloned-key = clave clonada
 
 ## Acuses de entrega
 

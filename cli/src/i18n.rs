@@ -398,6 +398,8 @@ mod tests {
             AlertKind::Alert,
             AlertKind::MissedCheckin,
             AlertKind::Duress,
+            AlertKind::Sealed,
+            AlertKind::ClonedKey,
         ] {
             keys.push(format!("kind-{}", kebab(k)));
         }

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// The key's file name.
 const KEY_FILE: &str = "member.key";
+/// The last sequence number this device gave an event of its key.
+const SEQ_FILE: &str = "seq";
+/// The lock that invocations take turns on to number events.
+const SEQ_LOCK_FILE: &str = "seq.lock";
 /// The profile's file name.
 const PROFILE_FILE: &str = "profile.json";
 /// The offline queue's directory name.
@@ -72,6 +76,12 @@ pub fn goes_everywhere(event: &protocol::event::SignedEvent) -> bool {
 /// What went wrong with the home directory.
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
+    /// The sequence number file does not hold a number.
+    #[error("{} is damaged: it should hold one number", path.display())]
+    DamagedSeq {
+        /// Which file.
+        path: PathBuf,
+    },
     /// There is no member key: this device never joined.
     #[error("no member key in {}", dir.display())]
     NoKey {
@@ -211,6 +221,39 @@ impl Home {
         write_atomic(&self.profile_path(), text.as_bytes())
     }
 
+    /// The next sequence number for an event of this member's key, on disk before it is used:
+    /// no two events of one device ever share one (two that do mean two devices hold the
+    /// key). Invocations running at once take turns on a lock.
+    pub fn next_seq(&self) -> Result<u64, HomeError> {
+        let lock_path = self.dir.join(SEQ_LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|error| HomeError::Write {
+                path: lock_path.clone(),
+                error,
+            })?;
+        lock.lock().map_err(|error| HomeError::Write {
+            path: lock_path,
+            error,
+        })?;
+        let path = self.dir.join(SEQ_FILE);
+        let last: u64 = match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| HomeError::DamagedSeq { path: path.clone() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(error) => return Err(HomeError::Write { path, error }),
+        };
+        let next = last + 1;
+        write_atomic(&path, next.to_string().as_bytes())?;
+        Ok(next)
+    }
+
     /// Puts a signed event in the queue, durably, before any attempt to send it.
     pub fn enqueue(&self, event: &SignedEvent) -> Result<(), HomeError> {
         let dir = self.queue_dir();
@@ -298,6 +341,7 @@ mod tests {
         let event = Event {
             author: key.public(),
             at,
+            seq: (at).0 as u64,
             doc: DocId::checkins("org", at),
             body,
         };

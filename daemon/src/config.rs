@@ -82,6 +82,10 @@ pub struct Args {
     /// only). Under systemd, the credential `tejido-passphrase` is read without this flag.
     #[arg(long, conflicts_with = "passphrase_fd")]
     pub passphrase_file: Option<PathBuf>,
+    /// Run the node's clock this many milliseconds ahead of the system's (behind when
+    /// negative): for tests that need a skewed or a past clock, never for a real node.
+    #[arg(long, hide = true, allow_hyphen_values = true, default_value_t = 0)]
+    pub clock_offset_ms: i64,
     /// Relay connections between trusted nodes that cannot reach each other directly (for a
     /// node with a public address); sets `relay_server` in config.toml's stead.
     #[arg(long)]

@@ -6,7 +6,7 @@
 //! caller flushes ([`Engine::flush`]) before it tells any client or operator that a change is
 //! stored. Peers may be sent a change before that flush; it is not an acknowledgement.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::Context;
@@ -79,6 +79,28 @@ pub(crate) struct Stats {
     pub(crate) gossip_rejected: u64,
     /// Organisations, nodes and admins that appeared in the roster since start.
     pub(crate) roster_additions: u64,
+    /// Keys found in use on two devices (two events with one sequence number) since start.
+    pub(crate) cloned_keys: u64,
+}
+
+/// How many sequence numbers a node reserves on disk at once for one of its keys: a crash
+/// skips at most this many, and never reuses one.
+const SEQ_BLOCK: u64 = 1024;
+
+/// What the node knows of one author's sequence numbers.
+#[derive(Default)]
+struct AuthorSeqs {
+    /// The highest seen.
+    max: u64,
+    /// The event seen under each number.
+    ids: HashMap<u64, EventId>,
+}
+
+/// Two different events of one key under one sequence number: the key is on two devices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KeyClone {
+    pub(crate) seq: u64,
+    pub(crate) events: [EventId; 2],
 }
 
 /// How long documents are kept after their period ends. A seized node reveals no more than
@@ -131,6 +153,12 @@ pub(crate) struct Engine {
     roster: Roster,
     /// Organisations, nodes and admins that appeared since start ([`Engine::roster_news`]).
     roster_news: Vec<String>,
+    /// Every author's sequence numbers, over every document held.
+    seqs: HashMap<PublicKey, AuthorSeqs>,
+    /// Keys seen with two events under one number ([`Engine::clones`]).
+    clones: BTreeMap<PublicKey, KeyClone>,
+    /// This node's own keys: the next sequence number and the highest reserved on disk.
+    own_seqs: HashMap<PublicKey, (u64, u64)>,
     pub(crate) stats: Stats,
 }
 
@@ -153,11 +181,103 @@ impl Engine {
             docs,
             roster: Roster::default(),
             roster_news: Vec::new(),
+            seqs: HashMap::new(),
+            clones: BTreeMap::new(),
+            own_seqs: HashMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
+        let loaded: Vec<SignedEvent> = engine
+            .docs
+            .values()
+            .flat_map(|d| d.events().iter().cloned())
+            .collect();
+        engine.note_events(&loaded);
         engine.refold_roster();
         Ok(engine)
+    }
+
+    /// Indexes events by author and sequence number; two different events under one number
+    /// mean the key is in use on two devices ([`Engine::clones`]).
+    fn note_events(&mut self, events: &[SignedEvent]) {
+        for e in events {
+            let author = e.event().author;
+            let seq = e.event().seq;
+            let seen = self.seqs.entry(author).or_default();
+            seen.max = seen.max.max(seq);
+            let first = *seen.ids.entry(seq).or_insert(e.id());
+            if first != e.id() && !self.clones.contains_key(&author) {
+                tracing::warn!(
+                    key = %author.fmt_short(),
+                    seq,
+                    "a key is in use on two devices: two different events carry one number"
+                );
+                self.stats.cloned_keys += 1;
+                self.clones.insert(
+                    author,
+                    KeyClone {
+                        seq,
+                        events: [first, e.id()],
+                    },
+                );
+            }
+        }
+    }
+
+    /// Keys seen with two different events under one sequence number.
+    pub(crate) fn clones(&self) -> &BTreeMap<PublicKey, KeyClone> {
+        &self.clones
+    }
+
+    /// Keys known to be in use on two devices: those this node saw, and those a cloned-key
+    /// alert names (another node of the key's organisation saw it).
+    pub(crate) fn cloned_keys(&self) -> std::collections::BTreeSet<PublicKey> {
+        let mut out: std::collections::BTreeSet<PublicKey> = self.clones.keys().copied().collect();
+        for doc in self.docs.values() {
+            if doc.id().collection() != Collection::Alerts {
+                continue;
+            }
+            for e in doc.events() {
+                if let Body::Alert(a) = &e.event().body {
+                    if a.kind == protocol::event::AlertKind::ClonedKey
+                        && self.roster.authorize(e.event()).is_ok()
+                    {
+                        out.extend(a.subject);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The highest sequence number seen of `key`'s events (0: none): what a revocation
+    /// accepts.
+    pub(crate) fn last_seq(&self, key: &PublicKey) -> u64 {
+        self.seqs.get(key).map_or(0, |s| s.max)
+    }
+
+    /// The next sequence number for an event of this node's own `key`: past every number the
+    /// node reserved on disk or holds an event under, so that none is ever used twice, even
+    /// after a crash or a restore (the reservation is flushed with the event).
+    pub(crate) fn next_seq(&mut self, key: &PublicKey) -> anyhow::Result<u64> {
+        let (next, reserved) = match self.own_seqs.get(key) {
+            Some(&slot) => slot,
+            None => {
+                let floor = self.store.seq_reserved(key)?.max(self.last_seq(key));
+                (floor + 1, floor)
+            }
+        };
+        let next = next.max(self.last_seq(key) + 1);
+        let mut reserved = reserved;
+        if next > reserved {
+            // On disk before any event under these numbers can leave the node (peers may be
+            // sent an event before the turn's flush).
+            reserved = next + SEQ_BLOCK - 1;
+            self.store.reserve_seq(key, reserved)?;
+            self.store.flush()?;
+        }
+        self.own_seqs.insert(*key, (next + 1, reserved));
+        Ok(next)
     }
 
     /// Sets the retention policy; call [`Engine::apply_retention`] to enforce it.
@@ -257,10 +377,12 @@ impl Engine {
         org: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
+        let seq = self.next_seq(&admin.public())?;
         let genesis = SignedEvent::sign(
             Event {
                 author: admin.public(),
                 at: now,
+                seq,
                 doc: DocId::roster(),
                 body: Body::Genesis {
                     network: network.to_string(),
@@ -388,6 +510,7 @@ impl Engine {
                 self.persist(&doc_id, &before)
                     .map_err(SubmitError::Internal)?;
                 self.stats.applied_changes += 1;
+                self.note_events(&events);
                 changed.push(doc_id);
             }
         }
@@ -522,6 +645,7 @@ impl Engine {
             let before = doc.heads();
             added += doc.insert(&events);
             self.persist(&doc_id, &before).map_err(ImportError::Store)?;
+            self.note_events(&events);
             changed.push(doc_id);
         }
         if changed.contains(&DocId::roster()) {
@@ -563,6 +687,7 @@ impl crate::sync::Docs for Engine {
         if *doc_id == DocId::roster() && !fresh.is_empty() {
             self.refold_roster();
         }
+        self.note_events(&fresh);
         self.stats.applied_changes += 1;
         Ok(Some(fresh))
     }

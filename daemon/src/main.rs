@@ -12,6 +12,7 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = daemon::config::Args::parse();
+    protocol::ids::set_clock_offset_ms(args.clock_offset_ms);
     let result = daemon::config::load(args).and_then(|config| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

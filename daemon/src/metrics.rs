@@ -51,6 +51,7 @@ pub(crate) struct Snapshot {
     pub(crate) peer_faults: u64,
     pub(crate) peers_suspended: u64,
     pub(crate) roster_additions: u64,
+    pub(crate) cloned_keys: u64,
     pub(crate) sync_in_flight: u64,
     pub(crate) control_queue: u64,
     pub(crate) store_bytes: u64,
@@ -139,6 +140,13 @@ pub(crate) fn render(s: &Snapshot) -> String {
         "counter",
         "Organisations, nodes and admins that appeared in the roster since start.",
         &one(s.roster_additions),
+    );
+    metric(
+        &mut out,
+        "tejido_cloned_keys_total",
+        "counter",
+        "Keys seen in use on two devices (two events under one sequence number) since start.",
+        &one(s.cloned_keys),
     );
     metric(
         &mut out,

@@ -275,6 +275,31 @@ impl Store {
         self.meta.contains_key(key).unwrap_or(false)
     }
 
+    /// The highest sequence number this node may have given an event of `key`'s (0: none).
+    pub(crate) fn seq_reserved(&self, key: &protocol::ids::PublicKey) -> anyhow::Result<u64> {
+        let value = self
+            .meta
+            .get(seq_key(key))
+            .context("reading a sequence number")?;
+        Ok(value
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Records that `key`'s events may use sequence numbers up to `upto` (not flushed: it is
+    /// flushed with the first event that uses one of them, before that event leaves the node).
+    pub(crate) fn reserve_seq(
+        &mut self,
+        key: &protocol::ids::PublicKey,
+        upto: u64,
+    ) -> anyhow::Result<()> {
+        self.meta
+            .insert(seq_key(key), &upto.to_be_bytes())
+            .context("recording a sequence number")?;
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Bytes on disk, for status.
     pub(crate) fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
@@ -312,6 +337,12 @@ impl Store {
         self.dirty = false;
         Ok(())
     }
+}
+
+fn seq_key(key: &protocol::ids::PublicKey) -> Vec<u8> {
+    let mut out = b"seq/".to_vec();
+    out.extend_from_slice(key.as_bytes());
+    out
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ fn sign(key: &SecretKey, at: i64, doc: DocId, body: Body) -> SignedEvent {
     let event = Event {
         author: key.public(),
         at: Timestamp(at),
+        seq: (Timestamp(at)).0 as u64,
         doc,
         body,
     };
@@ -189,6 +190,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                 Body::Revoke {
                     key: member.public(),
                     reason: "lost phone".into(),
+                    last: 0,
                 },
             ),
             // 7: a second genesis: forbidden.

@@ -173,6 +173,10 @@ pub struct MemberInfo {
     pub region: Option<String>,
     /// Whether revoked.
     pub revoked: bool,
+    /// Whether the key was seen in use on two devices (two different events under one
+    /// sequence number).
+    #[serde(default)]
+    pub cloned: bool,
 }
 
 /// A trusted node as the operator sees it.

@@ -71,6 +71,9 @@ pub enum AlertKind {
     Duress,
     /// A sealed alert as it shows to whoever cannot open it.
     Sealed,
+    /// Raised by a node of the key's organisation when two different events of one key carry
+    /// the same sequence number: the key is in use on two devices.
+    ClonedKey,
 }
 
 /// CAP severity.
@@ -199,6 +202,24 @@ impl AlertBody {
             expires_at: None,
             subject: Some(member),
             due: Some(due),
+        }
+    }
+
+    /// The one cloned-key alert for `key`, of `org`, for the organisation's admins: in the
+    /// organisation's own region, every field fixed, so that copies by several nodes merge.
+    pub fn cloned_key(key: PublicKey, org: &str) -> Self {
+        Self {
+            id: RecordId::derive("tejido cloned key v0", &[key.as_bytes()]),
+            kind: AlertKind::ClonedKey,
+            severity: Severity::Severe,
+            urgency: Urgency::Immediate,
+            certainty: Certainty::Likely,
+            region: org.to_string(),
+            org: org.to_string(),
+            text: String::new(),
+            expires_at: None,
+            subject: Some(key),
+            due: None,
         }
     }
 }
@@ -470,12 +491,15 @@ pub enum Body {
         /// Home region (security contacts answer for it).
         region: Option<String>,
     },
-    /// Revokes a member or node key from `at` on.
+    /// Revokes a member or node key: its events up to sequence number `last` still count,
+    /// none after it, whatever their dates.
     Revoke {
         /// The revoked key.
         key: PublicKey,
         /// Why, for the record.
         reason: String,
+        /// The last of the key's events that the revocation accepts (0: none).
+        last: u64,
     },
     /// Creates an alert.
     Alert(AlertBody),
@@ -577,6 +601,10 @@ pub struct Event {
     pub author: PublicKey,
     /// When the author wrote it (author's clock).
     pub at: Timestamp,
+    /// The author's count of events signed with this key, from 1: what a revocation names
+    /// (every event after the one it accepts counts nowhere, whatever its date), and what
+    /// gives a key used on two devices away (two events with one number).
+    pub seq: u64,
     /// The document it belongs in; a copy found in any other document is invalid.
     pub doc: DocId,
     /// What it says.
@@ -944,6 +972,15 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                         return Err(VerifyError::Invalid(
                             "a missed check-in alert is the one its member and due time make"
                                 .into(),
+                        ));
+                    }
+                    canonical.id
+                }
+                (AlertKind::ClonedKey, Some(subject), None) => {
+                    let canonical = AlertBody::cloned_key(subject, &alert.org);
+                    if *alert != canonical {
+                        return Err(VerifyError::Invalid(
+                            "a cloned-key alert is the one its key makes".into(),
                         ));
                     }
                     canonical.id

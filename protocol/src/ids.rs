@@ -176,11 +176,22 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 pub struct Timestamp(pub i64);
 
+/// Milliseconds added to the wall clock by [`Timestamp::now`]: 0 but in tests that inject a
+/// skewed clock ([`set_clock_offset_ms`]).
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Makes [`Timestamp::now`] run `ms` milliseconds ahead of the wall clock (behind when
+/// negative), for the whole process: how a test gives a node a skewed clock.
+pub fn set_clock_offset_ms(ms: i64) {
+    CLOCK_OFFSET_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Timestamp {
-    /// The current wall-clock time.
+    /// The current wall-clock time (plus the offset a test may have set).
     pub fn now() -> Self {
         let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        Self(ms as i64)
+        let offset = CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed);
+        Self(ms as i64).plus_ms(offset)
     }
 
     /// This time plus `ms` milliseconds.

@@ -21,10 +21,17 @@
 //!   and for organisations' own names, and a member's region is one their organisation
 //!   declared (or its name). So no one can make every node hold documents for invented
 //!   regions, or name security contacts for a region their organisation does not work in.
-//! - Revocation: an event by a revoked key counts only if its `at` is before the revocation's
-//!   `at`. Whether a node stores an event ([`Roster::admit`]) does not depend on revocations,
-//!   so nodes that learnt of one at different times still hold and replicate the same events;
-//!   what counts ([`Roster::authorize`]) is decided by every view alike.
+//! - Revocation never trusts a clock: a `Revoke` names the last of the key's events it accepts
+//!   (by the author's sequence number, [`Event::seq`]), and the key's later events count
+//!   nowhere, whatever their dates. Which revocations count is decided from all of them at
+//!   once ([`revocation_limits`]): a revocation by a key that was itself revoked counts if it
+//!   is within what that key's revocation accepts; two keys that revoke each other are both
+//!   revoked, each keeping what it signed up to its own revocation of the other. An event
+//!   dated before its author was added (beyond the clock bound) counts nowhere.
+//! - Whether a node stores an event ([`Roster::admit`]) does not depend on revocations, so
+//!   nodes that learnt of one at different times still hold and replicate the same events;
+//!   what counts ([`Roster::authorize`]) is decided by every view alike, from the set of
+//!   events held, never from the order they came in.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -65,8 +72,11 @@ pub struct Member {
     pub region: Option<String>,
     /// When they were added.
     pub added_at: Timestamp,
-    /// When their key was revoked.
+    /// When their key was revoked (the revocation's date, for the record).
     pub revoked_at: Option<Timestamp>,
+    /// The last of their events that counts, when revoked.
+    #[serde(default)]
+    pub revoked_after: Option<u64>,
 }
 
 impl Member {
@@ -85,8 +95,11 @@ pub struct Node {
     pub addrs: Vec<String>,
     /// When it was added.
     pub added_at: Timestamp,
-    /// When its key was revoked.
+    /// When its key was revoked (the revocation's date, for the record).
     pub revoked_at: Option<Timestamp>,
+    /// The last of its events that counts, when revoked.
+    #[serde(default)]
+    pub revoked_after: Option<u64>,
     /// The (time, event) that set `addrs`: the latest announcement wins, whatever order the
     /// fold applied them in (an event whose author appears later is applied late).
     #[serde(skip)]
@@ -114,6 +127,23 @@ pub struct Roster {
     /// The (time, event) that set each duress tag, so that the latest wins.
     #[serde(skip)]
     duress_from: BTreeMap<PublicKey, (Timestamp, crate::event::EventId)>,
+    /// The revocations the fold counts with: each revoked key's last counting event, and the
+    /// earliest date of the revocations that cut it.
+    #[serde(skip)]
+    limits: Limits,
+}
+
+/// Revoked keys: the last of each key's events that counts, and the revocation's date.
+type Limits = BTreeMap<PublicKey, (u64, Timestamp)>;
+
+/// A revocation as [`revocation_limits`] weighs it.
+#[derive(Clone, Debug)]
+struct RevokeSeen {
+    by: PublicKey,
+    seq: u64,
+    target: PublicKey,
+    last: u64,
+    at: Timestamp,
 }
 
 enum Principal<'a> {
@@ -142,22 +172,98 @@ impl Roster {
     /// with unknown authors until their author is added, applies every event in exactly the
     /// order of the passes, without the passes: a chain of events each dated before the one
     /// that added its author took one pass per link, quadratic in the chain's length.
+    ///
+    /// Revocations are weighed together once the fold has seen them ([`revocation_limits`]);
+    /// when they cut events the fold counted, it folds again with them, until the
+    /// revocations it sees are those it folded with (once more when there is any revocation,
+    /// rarely twice).
     pub fn from_events_with_work<'a>(
         events: impl IntoIterator<Item = &'a SignedEvent>,
     ) -> (Self, u64) {
+        let events: Vec<&SignedEvent> = events.into_iter().collect();
+        let (roster, work, _) = Self::settle(&events, Self::fold);
+        (roster, work)
+    }
+
+    /// Folds with `fold` until the revocations it sees are those it folded with; returns the
+    /// roster, the work of every fold and the number of folds.
+    fn settle(
+        events: &[&SignedEvent],
+        fold: impl Fn(&[&SignedEvent], &Limits) -> (Self, u64, Vec<RevokeSeen>),
+    ) -> (Self, u64, usize) {
+        let mut limits = Limits::new();
+        let mut total = 0;
+        for folds in 1..=MAX_FOLDS {
+            let (roster, work, revokes) = fold(events, &limits);
+            total += work;
+            let next = revocation_limits(&revokes);
+            if next == limits || folds == MAX_FOLDS {
+                return (roster.finish(), total, folds);
+            }
+            limits = next;
+        }
+        unreachable!("the last fold returns")
+    }
+
+    /// [`Roster::from_events_with_work`], also returning the number of folds.
+    #[cfg(test)]
+    pub(crate) fn from_events_counting_folds<'a>(
+        events: impl IntoIterator<Item = &'a SignedEvent>,
+    ) -> (Self, u64, usize) {
+        let events: Vec<&SignedEvent> = events.into_iter().collect();
+        Self::settle(&events, Self::fold)
+    }
+
+    /// The revocation a fold sees in `event`, if its author could make it.
+    fn revoke_seen(&self, event: &Event) -> Option<RevokeSeen> {
+        let Body::Revoke { key, last, .. } = &event.body else {
+            return None;
+        };
+        self.admit(event).ok()?;
+        Some(RevokeSeen {
+            by: event.author,
+            seq: event.seq,
+            target: *key,
+            last: *last,
+            at: event.at,
+        })
+    }
+
+    /// Marks the revoked keys as revoked, from the limits the fold counted with.
+    fn finish(mut self) -> Self {
+        for (key, (last, at)) in &self.limits {
+            if let Some(m) = self.members.get_mut(key) {
+                m.revoked_after = Some(*last);
+                m.revoked_at = Some(*at);
+            }
+            if let Some(n) = self.nodes.get_mut(key) {
+                n.revoked_after = Some(*last);
+                n.revoked_at = Some(*at);
+            }
+        }
+        self
+    }
+
+    /// One fold with the given revocations; also returns every revocation it saw that its
+    /// author could make, whether or not the author was revoked.
+    fn fold(events: &[&SignedEvent], limits: &Limits) -> (Self, u64, Vec<RevokeSeen>) {
         type Key = (u64, Timestamp, crate::event::EventId);
         let mut queue: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
-        let events: Vec<&SignedEvent> = events.into_iter().collect();
         for (i, e) in events.iter().enumerate() {
             queue.push(Reverse(((0, e.event().at, e.id()), i)));
         }
         // Events waiting for their author, by author.
         let mut waiting: HashMap<PublicKey, Vec<usize>> = HashMap::new();
-        let mut roster = Roster::default();
+        let mut roster = Roster {
+            limits: limits.clone(),
+            ..Roster::default()
+        };
+        let mut revokes = Vec::new();
         let mut work = 0;
         while let Some(Reverse(((pass, at, id), i))) = queue.pop() {
             work += 1;
             let signed = events[i];
+            revokes.extend(roster.revoke_seen(signed.event()));
             match roster.apply(signed) {
                 Ok(()) => {
                     for key in added_keys(signed.event()) {
@@ -178,7 +284,7 @@ impl Roster {
                 Err(_) => {}
             }
         }
-        (roster, work)
+        (roster, work, revokes)
     }
 
     /// The fold by passes that [`Roster::from_events_with_work`] replaces, kept as the
@@ -187,14 +293,26 @@ impl Roster {
     pub(crate) fn from_events_by_passes<'a>(
         events: impl IntoIterator<Item = &'a SignedEvent>,
     ) -> (Self, u64) {
-        let mut pending: Vec<&SignedEvent> = events.into_iter().collect();
+        let events: Vec<&SignedEvent> = events.into_iter().collect();
+        let (roster, work, _) = Self::settle(&events, Self::fold_by_passes);
+        (roster, work)
+    }
+
+    #[cfg(test)]
+    fn fold_by_passes(events: &[&SignedEvent], limits: &Limits) -> (Self, u64, Vec<RevokeSeen>) {
+        let mut pending: Vec<&SignedEvent> = events.to_vec();
         pending.sort_by_key(|e| (e.event().at, e.id()));
-        let mut roster = Roster::default();
+        let mut roster = Roster {
+            limits: limits.clone(),
+            ..Roster::default()
+        };
+        let mut revokes = Vec::new();
         let mut work = 0;
         loop {
             let before = pending.len();
             pending.retain(|e| {
                 work += 1;
+                revokes.extend(roster.revoke_seen(e.event()));
                 match roster.apply(e) {
                     Ok(()) => false,
                     Err(AuthError::UnknownAuthor(_)) => true,
@@ -205,7 +323,7 @@ impl Roster {
                 break;
             }
         }
-        (roster, work)
+        (roster, work, revokes)
     }
 
     /// Applies one roster event if it is allowed.
@@ -242,6 +360,7 @@ impl Roster {
                     addrs: Vec::new(),
                     added_at: event.at,
                     revoked_at: None,
+                    revoked_after: None,
                     addrs_from: None,
                 });
             }
@@ -264,6 +383,7 @@ impl Roster {
                     addrs: Vec::new(),
                     added_at: event.at,
                     revoked_at: None,
+                    revoked_after: None,
                     addrs_from: None,
                 });
                 let from = (event.at, signed.id());
@@ -285,16 +405,8 @@ impl Roster {
                     ..member(name, org, *role, event.at)
                 });
             }
-            Body::Revoke { key, .. } => {
-                let at = event.at;
-                let earliest = |old: Option<Timestamp>| Some(old.map_or(at, |o| o.min(at)));
-                if let Some(m) = self.members.get_mut(key) {
-                    m.revoked_at = earliest(m.revoked_at);
-                }
-                if let Some(n) = self.nodes.get_mut(key) {
-                    n.revoked_at = earliest(n.revoked_at);
-                }
-            }
+            // Revocations are weighed all together ([`revocation_limits`]).
+            Body::Revoke { .. } => {}
             Body::DeclareRegion { org, region } => {
                 self.regions
                     .entry(region.clone())
@@ -491,11 +603,15 @@ impl Roster {
         let Some(principal) = self.principal(&event.author) else {
             return Err(AuthError::UnknownAuthor(event.author.fmt_short()));
         };
-        let (org, role, revoked_at) = match principal {
-            Principal::Member(m) => (m.org.as_str(), Some(m.role), m.revoked_at),
-            Principal::Node(n) => (n.org.as_str(), None, n.revoked_at),
+        let (org, role, added_at) = match principal {
+            Principal::Member(m) => (m.org.as_str(), Some(m.role), m.added_at),
+            Principal::Node(n) => (n.org.as_str(), None, n.added_at),
         };
-        if revocation && revoked_at.is_some_and(|r| event.at >= r) {
+        if event.at < added_at.plus_ms(-crate::event::MAX_CLOCK_SKEW_MS) {
+            return forbidden("dated before its author was added");
+        }
+        let cut = self.limits.get(&event.author);
+        if revocation && cut.is_some_and(|(last, _)| event.seq > *last) {
             return Err(AuthError::Revoked(event.author.fmt_short()));
         }
         let is_admin = role == Some(Role::Admin);
@@ -603,6 +719,15 @@ impl Roster {
                             "missed check-ins are raised by nodes and the member's own responders",
                         ),
                     }
+                }
+                AlertKind::ClonedKey => {
+                    let subject = alert.subject.and_then(|s| self.org_of(&s));
+                    if !is_node || subject != Some(org) || alert.org != org {
+                        return forbidden(
+                            "a cloned-key alert is raised by a node of the key's organisation",
+                        );
+                    }
+                    Ok(())
                 }
                 AlertKind::Duress | AlertKind::Sealed => forbidden("duress alerts are sealed"),
             },
@@ -740,6 +865,58 @@ impl Roster {
     }
 }
 
+/// How many times [`Roster::from_events_with_work`] folds at most while revocations settle.
+const MAX_FOLDS: usize = 8;
+
+/// Which revocations count, and so each revoked key's last counting event and the earliest
+/// date among the revocations that cut it. A function of the set of revocations alone.
+///
+/// A revocation counts unless its author's own counting revocations cut it (its number is
+/// past what they accept). That rule refers to itself; it is settled as in the well-founded
+/// semantics of logic programs: the revocations that count for sure are the least fixed point
+/// of applying the rule twice, and the ones left undecided (a cycle of keys revoking each
+/// other) count too, so that a key whose revocation is disputed is revoked. Where two keys
+/// revoke each other, each keeps its events up to its own revocation of the other, so that a
+/// thief who revokes the honest holder of a key cannot erase what that holder signed before.
+fn revocation_limits(revokes: &[RevokeSeen]) -> Limits {
+    let accepted: Vec<u64> = revokes
+        .iter()
+        .map(|r| {
+            let answer = revokes
+                .iter()
+                .filter(|o| o.by == r.target && o.target == r.by)
+                .map(|o| o.seq)
+                .max();
+            answer.map_or(r.last, |seq| r.last.max(seq))
+        })
+        .collect();
+    let limits_of = |counting: &[bool]| {
+        let mut out = Limits::new();
+        for (i, r) in revokes.iter().enumerate().filter(|(i, _)| counting[*i]) {
+            let slot = out.entry(r.target).or_insert((accepted[i], r.at));
+            slot.0 = slot.0.min(accepted[i]);
+            slot.1 = slot.1.min(r.at);
+        }
+        out
+    };
+    let step = |counting: &[bool]| -> Vec<bool> {
+        let limits = limits_of(counting);
+        revokes
+            .iter()
+            .map(|r| limits.get(&r.by).is_none_or(|(last, _)| r.seq <= *last))
+            .collect()
+    };
+    let mut sure = vec![false; revokes.len()];
+    loop {
+        let next = step(&step(&sure));
+        if next == sure {
+            break;
+        }
+        sure = next;
+    }
+    limits_of(&step(&sure))
+}
+
 /// The most readers a check-in or duress alert is sealed to: with 80 bytes per reader, the
 /// longest note still fits in a sealed part ([`crate::event::MAX_SEALED_BYTES`]).
 pub const MAX_READERS: usize = 48;
@@ -773,5 +950,6 @@ fn member(name: &str, org: &str, role: Role, at: Timestamp) -> Member {
         region: None,
         added_at: at,
         revoked_at: None,
+        revoked_after: None,
     }
 }

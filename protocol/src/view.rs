@@ -199,6 +199,13 @@ pub fn alerts<'a>(
                             .map_or(subject.fmt_short(), |m| m.name.clone()),
                         due.rfc3339()
                     ),
+                    (AlertKind::ClonedKey, Some(subject), None) => format!(
+                        "the key of {} is in use on two devices: revoke it and give them a new one",
+                        roster
+                            .members
+                            .get(&subject)
+                            .map_or(subject.fmt_short(), |m| m.name.clone()),
+                    ),
                     _ => a.text.clone(),
                 };
                 AlertView {

@@ -1,7 +1,30 @@
 //! The authority model across nodes: whether an event counts does not depend on the order in
 //! which nodes learnt of it.
 
+use protocol::event::{Body, CheckinBody, CheckinStatus, Event, SignedEvent};
+use protocol::ids::{DocId, SecretKey, Timestamp};
+use protocol::wire::ClientResponseV0;
 use tests::{pin_member_to, wait_converged, wait_for, Member, Node, TestDir};
+
+/// A check-in by `key` with `note`, dated `at`, under sequence number `seq`, written by hand
+/// as a thief holding the key would.
+fn checkin_by_hand(key: &SecretKey, org: &str, at: Timestamp, seq: u64, note: &str) -> SignedEvent {
+    let sealed =
+        protocol::private::CheckinPrivate::without_code(CheckinStatus::Ok, note.to_string())
+            .seal(&key.public(), at, &[key.public()])
+            .expect("seal");
+    let event = Event {
+        author: key.public(),
+        at,
+        seq,
+        doc: DocId::checkins(org, at),
+        body: Body::Checkin(CheckinBody {
+            next_due: None,
+            sealed,
+        }),
+    };
+    SignedEvent::sign(event, key).expect("sign")
+}
 
 fn is_revoked_on(node: &Node, key: &str) -> bool {
     node.tejido(&["members", "--json"])
@@ -14,6 +37,10 @@ fn is_revoked_on(node: &Node, key: &str) -> bool {
 /// revocation kept that change, the nodes that knew refused every message containing it, and
 /// the two never replicated that document again. Now every node stores it and no view counts
 /// it: afterwards the three nodes hold the same heads and show the same check-ins.
+///
+/// Finding: revocation trusted the dates authors put on their events, so the thief counted
+/// by backdating. The revocation now names the last of her events it accepts: the thief's
+/// check-in dated before the revocation counts nowhere either.
 #[test]
 fn a_stolen_key_racing_its_revocation_splits_nothing() {
     let t = TestDir::new();
@@ -30,6 +57,7 @@ fn a_stolen_key_racing_its_revocation_splits_nothing() {
 
     // B is away while her organisation revokes her key; C learns of it.
     b.kill9();
+    let revoked = Timestamp::now();
     a.tejido(&["revoke", &key, "--reason", "teléfono robado"])
         .ok();
     wait_for("C to learn of the revocation", || {
@@ -42,6 +70,21 @@ fn a_stolen_key_racing_its_revocation_splits_nothing() {
     pin_member_to(&bea, &b);
     let stolen = bea.json(&["checkin", "--note", "después"]);
     assert_eq!(stolen["stored_by"], serde_json::json!([b.id()]), "{stolen}");
+    // The thief also writes one by hand, dated before the revocation.
+    let backdated = checkin_by_hand(
+        &bea.secret_key(),
+        "red-oax",
+        revoked.plus_ms(-2_000),
+        1_000,
+        "atrasada",
+    );
+    assert!(
+        matches!(
+            b.submit_as(&bea.secret_key(), vec![backdated]),
+            Ok(ClientResponseV0::Stored { .. })
+        ),
+        "B, which has not learnt of the revocation, stores it"
+    );
     // Everyone meets again: the same events, the same heads, the same views.
     a.restart_on(&ports.0);
     c.restart_on(&ports.2);
@@ -59,6 +102,7 @@ fn a_stolen_key_racing_its_revocation_splits_nothing() {
     let on_a = a.tejido(&["checkins", "--json"]).json();
     assert!(on_a.to_string().contains("antes"), "{on_a}");
     assert!(!on_a.to_string().contains("después"), "{on_a}");
+    assert!(!on_a.to_string().contains("atrasada"), "{on_a}");
     wait_for("B to learn of the revocation", || {
         is_revoked_on(&b, &key).then_some(())
     });
@@ -105,4 +149,64 @@ fn every_node_tells_its_operator_of_a_new_organisation_node_or_admin() {
         .any(|l| l.starts_with("admin ") && l.ends_with(" of colectiva-gro was added")));
     assert!(b.log().contains("the roster changed"));
     drop(c);
+}
+
+/// A key used from two devices (a phone copied, a key taken) gives itself away: two different
+/// events under one sequence number. Her organisation's node raises an alert for its admins
+/// and says so in `members`; a node of another organisation does not raise it.
+#[test]
+fn a_key_used_from_two_devices_raises_the_cloned_key_alert() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let b = Node::start(&t, "b", "casa-chis");
+    b.join_network(&a.invite_node());
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    bea.run(&["checkin", "--note", "en casa"]).ok();
+    let key = bea.key();
+    let cloned = |node: &Node| {
+        node.tejido(&["members", "--json"])
+            .json()
+            .as_array()
+            .is_some_and(|l| {
+                l.iter()
+                    .any(|m| m["key"] == key.as_str() && m["cloned"] == true)
+            })
+    };
+    assert!(!cloned(&a), "one device so far");
+    // A copy of her device: the same key, the same count of events.
+    let copy = Member {
+        home: t.path("home-bea-copy"),
+    };
+    let status = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&bea.home)
+        .arg(&copy.home)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    bea.run(&["checkin", "--note", "sigo en casa"]).ok();
+    copy.run(&["checkin", "--note", "otra mano"]).ok();
+    let alert = wait_for("A to raise the cloned-key alert", || {
+        let alerts = a.tejido(&["alerts", "--json"]).json();
+        alerts.as_array().and_then(|l| {
+            l.iter()
+                .find(|al| al["kind"] == "cloned-key" && al["subject"] == key.as_str())
+                .cloned()
+        })
+    });
+    assert_eq!(alert["org"], "red-oax", "{alert}");
+    assert_eq!(alert["severity"], "severe", "{alert}");
+    assert!(cloned(&a));
+    assert!(a.log().contains("a key is in use on two devices"));
+    // B holds the alert (it replicates), but only her organisation's node raised it.
+    wait_converged(&[&a, &b]);
+    let on_b = b.tejido(&["alerts", "--json"]).json();
+    let raised: Vec<_> = on_b
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|al| al["kind"] == "cloned-key")
+        .collect();
+    assert_eq!(raised.len(), 1, "{on_b}");
+    assert_eq!(raised[0]["author"], a.id().as_str(), "{on_b}");
 }

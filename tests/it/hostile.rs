@@ -389,6 +389,7 @@ pub(crate) fn alert_in(
         Event {
             author: author.public(),
             at,
+            seq: (at).0 as u64,
             doc: DocId::alerts(region, at),
             body: Body::Alert(AlertBody {
                 id: AlertBody::id_for(&author.public(), at),

@@ -2,18 +2,10 @@
 
 use protocol::event::{Body, CheckinBody, CheckinStatus, Event, SignedEvent};
 use protocol::ids::{DocId, SecretKey, Timestamp};
-use protocol::wire::{ClientRequestV0, ClientResponseV0, NodeContact};
+use protocol::wire::ClientResponseV0;
 use tests::{wait_for, Member, Node, TestDir};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-
-fn member_key(member: &Member) -> SecretKey {
-    let bytes: [u8; 32] = std::fs::read(member.home.join("member.key"))
-        .expect("key")
-        .try_into()
-        .expect("32 bytes");
-    SecretKey::from_bytes(bytes)
-}
 
 /// Submits a check-in written `days_ago` days ago, as the member.
 fn old_checkin(
@@ -27,6 +19,7 @@ fn old_checkin(
         Event {
             author: key.public(),
             at,
+            seq: (at).0 as u64,
             doc: DocId::checkins(org, at),
             body: Body::Checkin(CheckinBody {
                 next_due: None,
@@ -41,32 +34,7 @@ fn old_checkin(
         key,
     )
     .expect("sign");
-    let status = node.status();
-    let contact = NodeContact {
-        key: status["node_id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("key"),
-        addrs: vec![status["listen_addrs"][0]
-            .as_str()
-            .expect("addr")
-            .to_string()],
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut answers = rt
-        .block_on(daemon::net::request_all(
-            key,
-            &[contact],
-            ClientRequestV0::Submit {
-                events: vec![event],
-            },
-        ))
-        .expect("request");
-    answers.pop().expect("an answer").1
+    node.submit_as(key, vec![event])
 }
 
 #[test]
@@ -78,9 +46,12 @@ fn old_documents_are_dropped_and_refused() {
         "--retain-checkins",
         "3650d",
     ];
-    let mut a = Node::start_with(&t, "a", &[&["--org", "red-oax"][..], &long].concat());
+    // A network 70 days old: A starts with its clock 70 days behind, Bea joins and checks in
+    // then (no event may be dated before its author joined).
+    let past = format!("--clock-offset-ms={}", -70 * DAY_MS);
+    let mut a = Node::start_with(&t, "a", &[&["--org", "red-oax", &past][..], &long].concat());
     let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
-    let key = member_key(&bea);
+    let key = bea.secret_key();
     let old_doc = DocId::checkins("red-oax", Timestamp::now().plus_ms(-70 * DAY_MS)).to_string();
 
     assert!(matches!(
@@ -88,6 +59,19 @@ fn old_documents_are_dropped_and_refused() {
         Ok(ClientResponseV0::Stored { .. })
     ));
     assert!(a.heads().contains_key(&old_doc));
+    let port = a.port();
+    a.kill9();
+    let mut a = Node::start_with(
+        &t,
+        "a",
+        &[
+            "--listen",
+            &format!("/ip4/127.0.0.1/tcp/{port}"),
+            "--retain-checkins",
+            "3650d",
+        ],
+    );
+    assert!(a.heads().contains_key(&old_doc), "today, A still keeps it");
 
     // B keeps check-ins one day after their month: it never takes the old document from A.
     let b = Node::start_with(
@@ -113,7 +97,6 @@ fn old_documents_are_dropped_and_refused() {
     );
 
     // A, restarted with the short retention, drops it whole and refuses it from clients.
-    let port = a.port();
     let dir = a.dir.clone();
     a.kill9();
     let mut a = Node::start_with(

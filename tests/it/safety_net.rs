@@ -104,6 +104,7 @@ impl Hostile {
         Event {
             author: self.key.public(),
             at,
+            seq: (at).0 as u64,
             doc,
             body,
         }

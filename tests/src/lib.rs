@@ -246,6 +246,34 @@ impl Node {
     }
 
     /// Kills the process with SIGKILL (no shutdown, no flush).
+    /// Submits events signed by `key` over the member protocol, as a member's device would,
+    /// and returns the node's answer.
+    pub fn submit_as(
+        &self,
+        key: &protocol::ids::SecretKey,
+        events: Vec<protocol::event::SignedEvent>,
+    ) -> Result<protocol::wire::ClientResponseV0, daemon::net::NodeError> {
+        let status = self.status();
+        let contact = protocol::wire::NodeContact {
+            key: status["node_id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("key"),
+            addrs: vec![status["listen_addrs"][0]
+                .as_str()
+                .expect("addr")
+                .to_string()],
+        };
+        let mut answers = block_on(daemon::net::request_all(
+            key,
+            &[contact],
+            protocol::wire::ClientRequestV0::Submit { events },
+        ))
+        .expect("request");
+        answers.pop().expect("an answer").1
+    }
+
     pub fn kill9(&mut self) {
         self.proc.kill9();
     }
@@ -309,6 +337,15 @@ impl Member {
             .as_str()
             .expect("key")
             .to_string()
+    }
+
+    /// This member's secret key, read from the home directory, for tests that sign as her.
+    pub fn secret_key(&self) -> protocol::ids::SecretKey {
+        let bytes: [u8; 32] = std::fs::read(self.home.join("member.key"))
+            .expect("key")
+            .try_into()
+            .expect("32 bytes");
+        protocol::ids::SecretKey::from_bytes(bytes)
     }
 
     /// Files waiting in the offline queue.

@@ -131,6 +131,7 @@ pub async fn join_as_node(
         Event {
             author: admin.public(),
             at: Timestamp::now(),
+            seq: 1,
             doc: DocId::roster(),
             body: Body::AddNode {
                 org: org.into(),

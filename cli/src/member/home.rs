@@ -12,7 +12,7 @@ pub(crate) fn local(e: HomeError) -> anyhow::Error {
     match e {
         HomeError::NoKey { dir } => anyhow::anyhow!(tr!("no-member-key", dir = shown(&dir))),
         HomeError::NotJoined { dir } => anyhow::anyhow!(tr!("not-joined", dir = shown(&dir))),
-        HomeError::DamagedKey { path } => {
+        HomeError::DamagedKey { path } | HomeError::DamagedSeq { path } => {
             anyhow::anyhow!(tr!("damaged-file", path = shown(&path)))
         }
         HomeError::DamagedProfile { path, error } => {

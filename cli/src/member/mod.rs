@@ -116,12 +116,20 @@ async fn ask(home: &Home, request: ClientRequestV0) -> anyhow::Result<ClientResp
     deliver::query(&key, &saved.own_nodes(), request).await
 }
 
-/// Signs `body` as the member, at `at`, for document `doc`.
-fn sign(key: &SecretKey, doc: DocId, at: Timestamp, body: Body) -> anyhow::Result<SignedEvent> {
+/// Signs `body` as the member, at `at`, for document `doc`, under the device's next
+/// sequence number.
+fn sign(
+    home: &Home,
+    key: &SecretKey,
+    doc: DocId,
+    at: Timestamp,
+    body: Body,
+) -> anyhow::Result<SignedEvent> {
     SignedEvent::sign(
         Event {
             author: key.public(),
             at,
+            seq: home.next_seq()?,
             doc,
             body,
         },
@@ -180,7 +188,7 @@ async fn join(p: &mut Printer<'_>, home: &Home, code: &str) -> anyhow::Result<Ex
             // set one: the roster does not tell who has set a duress code. Queued if no node
             // takes it now, sent with the next record.
             let unknown = data_encoding::HEXLOWER.encode(&protocol::ids::random_bytes::<32>());
-            let event = records::duress_event(&key, &saved, &unknown).await?;
+            let event = records::duress_event(home, &key, &saved, &unknown).await?;
             home.enqueue(&event).map_err(home::local)?;
             let _ = deliver::deliver(home, &key, &saved.own_nodes(), vec![event]).await;
             output::joined(p, &profile)?;

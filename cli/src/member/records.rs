@@ -53,7 +53,13 @@ pub(super) async fn checkin(
         .seal(&key.public(), at, &readers)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let body = Body::Checkin(CheckinBody { next_due, sealed });
-    let event = sign(&key, DocId::checkins(&saved.profile.org, at), at, body)?;
+    let event = sign(
+        home,
+        &key,
+        DocId::checkins(&saved.profile.org, at),
+        at,
+        body,
+    )?;
     send_record(p, home, &key, &saved, event, "check-in").await
 }
 
@@ -84,7 +90,7 @@ pub(super) async fn panic(
         subject: None,
         due: None,
     });
-    let event = sign(&key, DocId::alerts(&region, at), at, body)?;
+    let event = sign(home, &key, DocId::alerts(&region, at), at, body)?;
     let code = send_record(p, home, &key, &saved, event, "panic").await?;
     if let (Some(wait), Exit::Ok) = (wait, code) {
         wait_for_receipts(p, &key, &saved, &id.to_string(), wait).await?;
@@ -142,7 +148,7 @@ pub(super) async fn duress_set(p: &mut Printer<'_>, home: &Home) -> anyhow::Resu
     if code.len() < MIN_DURESS_CODE {
         anyhow::bail!(tr!("duress-too-short"));
     }
-    let event = duress_event(&key, &saved, &code).await?;
+    let event = duress_event(home, &key, &saved, &code).await?;
     let delivery = deliver(home, &key, &saved.own_nodes(), vec![event]).await?;
     if delivery.stored_by.is_empty() {
         anyhow::bail!(tr!("duress-not-stored"));
@@ -153,6 +159,7 @@ pub(super) async fn duress_set(p: &mut Printer<'_>, home: &Home) -> anyhow::Resu
 
 /// The `DuressSet` event for `code`, sealed to the member's organisation's nodes.
 pub(super) async fn duress_event(
+    home: &Home,
     key: &SecretKey,
     saved: &Saved,
     code: &str,
@@ -162,6 +169,7 @@ pub(super) async fn duress_event(
     let sealed = protocol::private::seal_duress_tag(&tag, &key.public(), &readers)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     sign(
+        home,
         key,
         DocId::roster(),
         Timestamp::now(),
@@ -309,6 +317,6 @@ pub(super) async fn alert(
             (alert.doc.parse()?, body, "resolution")
         }
     };
-    let event = sign(&key, doc, at, body)?;
+    let event = sign(home, &key, doc, at, body)?;
     send_record(p, home, &key, &saved, event, what).await
 }

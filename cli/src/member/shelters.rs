@@ -202,7 +202,7 @@ pub(super) async fn shelter(
                 region: r.region.clone(),
                 accepted,
             };
-            events.push(sign(&key, DocId::shelters(&r.region), at, body)?);
+            events.push(sign(home, &key, DocId::shelters(&r.region), at, body)?);
             what = "shelter decision";
         }
         ShelterCommand::Add {
@@ -224,7 +224,7 @@ pub(super) async fn shelter(
                 contact,
                 status: ShelterStatus::Open,
             });
-            events.push(sign(&key, DocId::shelters(&region), at, body)?);
+            events.push(sign(home, &key, DocId::shelters(&region), at, body)?);
         }
         ShelterCommand::Update {
             id,
@@ -250,7 +250,13 @@ pub(super) async fn shelter(
                         s => s,
                     }),
                 });
-                events.push(sign(&key, DocId::shelters(&shelter.region), at, body)?);
+                events.push(sign(
+                    home,
+                    &key,
+                    DocId::shelters(&shelter.region),
+                    at,
+                    body,
+                )?);
             }
             let delta = i64::from(arrive) - i64::from(leave);
             if delta != 0 {
@@ -260,7 +266,13 @@ pub(super) async fn shelter(
                     region: shelter.region.clone(),
                     delta: i32::try_from(delta).with_context(|| tr!("too-many-people"))?,
                 };
-                events.push(sign(&key, DocId::shelters(&shelter.region), at, body)?);
+                events.push(sign(
+                    home,
+                    &key,
+                    DocId::shelters(&shelter.region),
+                    at,
+                    body,
+                )?);
             }
         }
     }

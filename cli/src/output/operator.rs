@@ -64,10 +64,10 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                         m.org.clone(),
                         role(m.role),
                         m.region.clone().unwrap_or_else(|| "-".into()),
-                        if m.revoked {
-                            tr!("member-revoked")
-                        } else {
-                            "".into()
+                        match (m.revoked, m.cloned) {
+                            (true, _) => tr!("member-revoked"),
+                            (false, true) => tr!("member-cloned"),
+                            (false, false) => "".into(),
                         },
                     ]
                 })

@@ -157,6 +157,7 @@ fn responses(s: &str) -> Vec<Response> {
                 role: Role::Member,
                 region: None,
                 revoked: true,
+                cloned: false,
             }],
         },
         Response::Peers {

@@ -91,6 +91,33 @@ impl Core {
                 Err(e) => warn!(error = %e, "cannot raise or resolve a missed check-in"),
             }
         }
+        self.raise_cloned_keys(now);
+    }
+
+    /// Raises the cloned-key alert, for its organisation's admins, for every key of this
+    /// node's organisation seen with two different events under one sequence number: the key
+    /// is in use on two devices (a phone copied, a key taken). One alert per key, whichever
+    /// node of the organisation raises it first.
+    fn raise_cloned_keys(&mut self, now: Timestamp) {
+        let roster = self.engine.roster();
+        let mut raise = Vec::new();
+        for key in self.engine.clones().keys() {
+            if roster.org_of(key) != Some(self.org.as_str()) || !roster.is_active(key) {
+                continue;
+            }
+            let alert = AlertBody::cloned_key(*key, &self.org);
+            if !self.engine.has_alert(alert.id) {
+                raise.push(alert);
+            }
+        }
+        for alert in raise {
+            let key = alert.subject;
+            let doc = DocId::alerts(&alert.region, now);
+            match self.sign_and_store(Signer::Node, doc, Body::Alert(alert)) {
+                Ok(_) => warn!(key = ?key.map(|k| k.fmt_short()), "cloned-key alert raised"),
+                Err(e) => warn!(error = %e, "cannot raise a cloned-key alert"),
+            }
+        }
     }
 
     /// Raises the silent alert for a check-in given under duress: sealed to the security

@@ -631,16 +631,26 @@ impl Core {
     }
 
     /// Signs an event of this node's own, as the node or as its operator's admin key.
-    fn sign_own(&self, signer: Signer, doc: DocId, body: Body) -> Result<SignedEvent, OwnError> {
+    fn sign_own(
+        &mut self,
+        signer: Signer,
+        doc: DocId,
+        body: Body,
+    ) -> Result<SignedEvent, OwnError> {
         let key = match signer {
             Signer::Node => &self.node_key,
             Signer::Admin => &self.admin_key,
         };
         let at = Timestamp::now().max(self.last_signed.get().plus_ms(1));
         self.last_signed.set(at);
+        let seq = self
+            .engine
+            .next_seq(&key.public())
+            .map_err(|e| OwnError::Sign(format!("{e:#}")))?;
         let event = Event {
             author: key.public(),
             at,
+            seq,
             doc,
             body,
         };
@@ -714,6 +724,7 @@ impl Core {
             peer_faults: self.sessions.stats.faults,
             peers_suspended: self.sessions.suspended(Timestamp::now()).len() as u64,
             roster_additions: stats.roster_additions,
+            cloned_keys: stats.cloned_keys,
             sync_in_flight: self.sessions.in_flight() as u64,
             control_queue: self.control_queue as u64,
             store_bytes: self.engine.store_bytes(),

@@ -63,6 +63,7 @@ impl Core {
             },
             Request::Members => {
                 let roster = self.engine.roster();
+                let cloned = self.engine.cloned_keys();
                 let members = roster
                     .members
                     .iter()
@@ -73,6 +74,7 @@ impl Core {
                         role: m.role,
                         region: m.region.clone(),
                         revoked: m.revoked_at.is_some(),
+                        cloned: cloned.contains(k),
                     })
                     .collect();
                 Response::Members { members }
@@ -271,8 +273,13 @@ impl Core {
                         .into(),
             };
         }
-        let stored =
-            self.sign_and_store(Signer::Admin, DocId::roster(), Body::Revoke { key, reason });
+        // Everything of the key's that this node holds still counts; nothing after it.
+        let last = self.engine.last_seq(&key);
+        let stored = self.sign_and_store(
+            Signer::Admin,
+            DocId::roster(),
+            Body::Revoke { key, reason, last },
+        );
         match stored {
             Ok(_) => {
                 info!(key = %key.fmt_short(), "revoked");

@@ -27,6 +27,7 @@ fn sign(doc: DocId, at: Timestamp, body: Body) -> SignedEvent {
         Event {
             author: key.public(),
             at,
+            seq: (at).0 as u64,
             doc,
             body,
         },

@@ -69,6 +69,7 @@ fn hostile_forged_event_is_refused() {
     let event = Event {
         author: honest.net.s.public(),
         at: at(HOUR).plus_ms(7),
+        seq: (at(HOUR).plus_ms(7)).0 as u64,
         doc: honest.id.clone(),
         body: Body::Resolve {
             alert: honest.panic,
@@ -550,6 +551,7 @@ fn hostile_alert_under_another_authors_id_is_refused() {
     let event = Event {
         author: honest.net.s.public(),
         at: t.plus_ms(-1),
+        seq: (t.plus_ms(-1)).0 as u64,
         doc: honest.id.clone(),
         body: Body::Alert(alert_body(
             honest.panic,

@@ -167,6 +167,7 @@ fn actions_and_receipts_are_not_dated_before_their_documents_period() {
         let event = |t: Timestamp| Event {
             author: author.public(),
             at: t,
+            seq: (t).0 as u64,
             doc: doc.clone(),
             body: body.clone(),
         };

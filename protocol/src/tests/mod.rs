@@ -20,6 +20,7 @@ use crate::roster::{AuthError, Roster};
 use crate::view;
 use crate::wire::{ClientRequest, ClientRequestV0, InviteCode, InviteKind};
 
+mod authority;
 mod bundle;
 mod doc_sync;
 mod hostile_sync;
@@ -57,6 +58,7 @@ fn sign(key: &SecretKey, at: Timestamp, doc: DocId, body: Body) -> SignedEvent {
         Event {
             author: key.public(),
             at,
+            seq: (at).0 as u64,
             doc,
             body,
         },
@@ -297,6 +299,7 @@ impl Net {
             Body::Revoke {
                 key: who.public(),
                 reason: "phone seized".into(),
+                last: t.0 as u64 - 1,
             },
         )
     }
@@ -516,6 +519,7 @@ fn stored(key: &SecretKey, t: Timestamp, doc: DocId, body: Body) -> SignedEvent 
     let event = Event {
         author: key.public(),
         at: t,
+        seq: (t).0 as u64,
         doc,
         body,
     };
@@ -545,4 +549,20 @@ fn shelter_event(
             status: ShelterStatus::Open,
         }),
     )
+}
+
+/// [`sign`] under an explicit sequence number, for the tests of revocation, where numbers and
+/// dates disagree.
+fn sign_seq(key: &SecretKey, at: Timestamp, seq: u64, doc: DocId, body: Body) -> SignedEvent {
+    SignedEvent::sign(
+        Event {
+            author: key.public(),
+            at,
+            seq,
+            doc,
+            body,
+        },
+        key,
+    )
+    .expect("fixture event signs")
 }

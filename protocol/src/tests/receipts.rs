@@ -39,6 +39,7 @@ fn receipts_are_written_by_nodes_in_receipt_documents_only() {
             Event {
                 author: net.n.public(),
                 at: at(HOUR),
+                seq: (at(HOUR)).0 as u64,
                 doc,
                 body: Body::Held { alerts },
             },
@@ -151,6 +152,7 @@ fn alert_view_counts_each_nodes_receipt_once() {
         Body::Revoke {
             key: nb.public(),
             reason: "seized".into(),
+            last: at(HOUR + 1_000).0 as u64 - 1,
         },
     ));
     let roster = Roster::from_events(&with_revocation);

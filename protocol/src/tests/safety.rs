@@ -115,6 +115,7 @@ fn no_node_can_preempt_or_silence_a_missed_checkin() {
         Event {
             author: w.nb.public(),
             at: t,
+            seq: (t).0 as u64,
             doc: DocId::alerts("oaxaca", t),
             body: Body::Alert(elsewhere),
         },
@@ -232,6 +233,7 @@ fn a_duress_alert_is_sealed_to_its_readers() {
         Event {
             author: w.net.n.public(),
             at: t,
+            seq: (t).0 as u64,
             doc: DocId::alerts("oaxaca", t),
             body: Body::Alert(plain),
         },
@@ -321,6 +323,7 @@ fn a_duress_alert_is_sealed_to_its_readers() {
         Event {
             author: w.net.n.public(),
             at: t,
+            seq: (t).0 as u64,
             doc: DocId::alerts("oaxaca", t),
             body: Body::SealedAlert(shadow),
         },
@@ -431,6 +434,7 @@ fn a_shelter_request_cannot_be_shadowed() {
             Event {
                 author: w.nb.public(),
                 at: at(0),
+                seq: (at(0)).0 as u64,
                 doc: DocId::shelters("oaxaca"),
                 body: Body::ShelterRequest(shadow),
             },
@@ -500,6 +504,7 @@ fn a_checkin_with_the_longest_note_is_sealed_whatever_the_region_holds() {
         Event {
             author: m,
             at: t,
+            seq: (t).0 as u64,
             doc: DocId::checkins("org-a", t),
             body: Body::Checkin(CheckinBody {
                 next_due: None,

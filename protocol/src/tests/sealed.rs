@@ -177,6 +177,7 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
         Event {
             author: net.n.public(),
             at: at(HOUR),
+            seq: (at(HOUR)).0 as u64,
             doc: DocId::shelters("oaxaca"),
             body: Body::ShelterRequest(crate::event::ShelterRequestBody {
                 id: crate::event::ShelterRequestBody::id_for(

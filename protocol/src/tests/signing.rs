@@ -115,10 +115,12 @@ fn decode_refuses_an_event_signed_by_another_key() {
     let event = Event {
         author: net.a.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::roster(),
         body: Body::Revoke {
             key: net.s.public(),
             reason: "forged".into(),
+            last: 0,
         },
     };
     let forged = forge(&event, &net.m);
@@ -134,6 +136,7 @@ fn decode_checks_fields_after_the_signature() {
     let event = Event {
         author: net.s.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::alerts("chiapas", at(HOUR)),
         body: Body::Alert(alert_body(
             alert_id(&net.s, at(HOUR)),
@@ -155,6 +158,7 @@ fn sign_refuses_a_key_that_is_not_the_author() {
     let event = Event {
         author: net.m.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::checkins("org-a", at(HOUR)),
         body: Body::Checkin(CheckinBody {
             next_due: None,
@@ -174,6 +178,7 @@ fn sign_refuses_oversized_text() {
     let with_sealed = |len: usize| Event {
         author: net.m.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::checkins("org-a", at(HOUR)),
         body: Body::Checkin(CheckinBody {
             next_due: None,
@@ -206,6 +211,7 @@ fn sign_refuses_oversized_text() {
     let event = Event {
         author: net.s.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::alerts("oaxaca", at(HOUR)),
         body: Body::Alert(alert),
     };
@@ -217,10 +223,12 @@ fn sign_refuses_oversized_text() {
     let revoke = Event {
         author: net.a.public(),
         at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
         doc: DocId::roster(),
         body: Body::Revoke {
             key: net.m.public(),
             reason: "r".repeat(MAX_TEXT_BYTES + 1),
+            last: 0,
         },
     };
     assert!(matches!(
@@ -237,6 +245,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         let event = Event {
             author: author.public(),
             at: t,
+            seq: (t).0 as u64,
             doc: doc.clone(),
             body: body.clone(),
         };
@@ -282,6 +291,7 @@ fn sign_refuses_events_in_the_wrong_document() {
         Body::Revoke {
             key: net.m.public(),
             reason: String::new(),
+            last: 0,
         },
     );
     refused(
@@ -373,6 +383,9 @@ fn decode_requires_the_canonical_encoding() {
     let pos = 32
         + postcard::to_stdvec(&event.event().at)
             .expect("encodes")
+            .len()
+        + postcard::to_stdvec(&event.event().seq)
+            .expect("encodes")
             .len();
     assert_eq!(usize::from(payload[pos]), event.event().doc.as_str().len());
     let mut long_payload = payload[..pos].to_vec();
@@ -426,6 +439,7 @@ fn alert_ids_derive_from_author_and_time() {
     let alert = |author: &SecretKey, at: Timestamp, id: RecordId, kind: AlertKind| Event {
         author: author.public(),
         at,
+        seq: (at).0 as u64,
         doc: DocId::alerts("oaxaca", at),
         body: Body::Alert(alert_body(id, kind, "oaxaca", "org-a", None)),
     };
@@ -468,6 +482,7 @@ fn alert_ids_derive_from_author_and_time() {
     let missed = Event {
         author: net.n.public(),
         at: t,
+        seq: (t).0 as u64,
         doc: DocId::alerts("oaxaca", t),
         body: Body::Alert(AlertBody::missed_checkin(
             m,

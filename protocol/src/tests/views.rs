@@ -69,7 +69,17 @@ fn alerts_fold_acks_and_receipts_dated_at_the_ends_of_time() {
     // Delays are differences of peer-supplied times; at i64::MIN and i64::MAX they must
     // saturate, not overflow (a panic in debug builds, a wrong sign in release).
     let net = Net::new();
-    let roster = net.roster();
+    let mut roster = net.roster();
+    // As if everyone had been added at the start of time, so that no date is before its
+    // author's addition.
+    roster
+        .members
+        .values_mut()
+        .for_each(|m| m.added_at = Timestamp(i64::MIN));
+    roster
+        .nodes
+        .values_mut()
+        .for_each(|n| n.added_at = Timestamp(i64::MIN));
     for (raised, late) in [
         (at(0), Timestamp(i64::MIN)),
         (Timestamp(i64::MIN), Timestamp(i64::MAX)),
@@ -511,6 +521,7 @@ fn missed_checkins_cannot_shadow_a_panic() {
         Event {
             author: net.n.public(),
             at: at(HOUR),
+            seq: (at(HOUR)).0 as u64,
             doc: DocId::alerts("oaxaca", at(HOUR)),
             body: Body::Alert(AlertBody {
                 due: Some(at(0)),
