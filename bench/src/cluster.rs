@@ -21,6 +21,11 @@ pub(crate) async fn start_node(
 ) -> anyhow::Result<NodeProc> {
     let mut node = NodeProc::new(dir, name, args);
     node.args.extend(bench_limits_except(args));
+    // The networks the benchmark builds are founded letting one organisation admit another
+    // (admissions are not what is measured; a node that joins ignores it).
+    if !args.contains(&"--consent") {
+        node.args.extend(["--consent".to_string(), "1".to_string()]);
+    }
     node.rust_log = std::env::var("TEJIDO_BENCH_LOG").unwrap_or_else(|_| "warn".into());
     node.launch(bins).await?;
     Ok(node)

@@ -53,6 +53,7 @@ fn chain(n: usize, hostile: bool) -> anyhow::Result<Vec<SignedEvent>> {
             org: "org".into(),
             node: SecretKey::generate().public(),
             admin_name: "admin 0".into(),
+            consent: None,
         },
     )?];
     for k in 1..=n {

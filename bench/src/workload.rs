@@ -163,6 +163,7 @@ impl Fixture {
                 org: org.into(),
                 node,
                 admin_name: "admin".into(),
+                consent: None,
             },
             now,
         );

@@ -252,3 +252,6 @@ request-bad-signature = signature does not hold
 col-people = PEOPLE
 col-shelter = SHELTER
 col-requester = REQUESTER
+col-nodes = NODES
+col-admins = ADMINS
+org-pending = waiting: { $change }, { $have } of { $need } organisations agree ({ $orgs })

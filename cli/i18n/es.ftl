@@ -295,3 +295,6 @@ request-bad-signature = la firma no es válida
 col-people = PERSONAS
 col-shelter = REFUGIO
 col-requester = QUIEN PIDE
+col-nodes = NODOS
+col-admins = ADMINS
+org-pending = pendiente: { $change }, { $have } de { $need } organizaciones de acuerdo ({ $orgs })

@@ -35,6 +35,11 @@ pub struct Args {
     /// Network name for a new node (first start only).
     #[arg(long)]
     pub network: Option<String>,
+    /// How many organisations must agree to admit, suspend or remove one, for a new network
+    /// (first start only; fixed for the network's life). Default: one while the network has
+    /// fewer than three organisations, two from three on.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    pub consent: Option<u8>,
     /// Which nodes to dial: `all` trusted nodes of the roster, or only `bootstrap` peers
     /// (config.toml and the node that admitted this one); overrides `connect` in config.toml.
     #[arg(long)]
@@ -199,6 +204,8 @@ pub struct Config {
     pub fresh: bool,
     /// Network name for the genesis of a fresh node.
     pub network: String,
+    /// How many organisations must agree on a change to the network, for its genesis.
+    pub consent: Option<u8>,
     /// Bootstrap peers from config.toml.
     pub bootstrap: Vec<Multiaddr>,
     /// Which nodes to dial.
@@ -391,6 +398,7 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         listen,
         fresh,
         network: args.network.unwrap_or_else(|| "tejido".into()),
+        consent: args.consent,
         relay_server: args.relay_server || file.relay_server,
         relay_via,
         mdns: args.mdns || file.mdns,

@@ -375,6 +375,7 @@ impl Engine {
         node: PublicKey,
         network: &str,
         org: &str,
+        consent: Option<u8>,
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let seq = self.next_seq(&admin.public())?;
@@ -389,6 +390,7 @@ impl Engine {
                     org: org.to_string(),
                     node,
                     admin_name: "admin".into(),
+                    consent,
                 },
             },
             admin,

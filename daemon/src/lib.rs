@@ -62,6 +62,7 @@ pub async fn run(
                     me,
                     &config.network,
                     &config.org,
+                    config.consent,
                     protocol::ids::Timestamp::now(),
                 )
                 .context("creating the network's first roster")?;

@@ -63,6 +63,7 @@ pub fn genesis() -> &'static SignedEvent {
                 org: ORG.into(),
                 node: key("node").public(),
                 admin_name: "Admin".into(),
+                consent: None,
             },
         )
     })
@@ -203,6 +204,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                     org: "evil".into(),
                     node: stranger.public(),
                     admin_name: "Evil".into(),
+                    consent: None,
                 },
             ),
             // 8: unknown author.

@@ -49,6 +49,15 @@ pub enum Request {
         /// Why, for the record.
         reason: String,
     },
+    /// Agree, as this node's organisation, to a change to the network as a whole: admitting,
+    /// suspending, reinstating or removing an organisation. In effect once enough
+    /// organisations agree.
+    Network {
+        /// The change.
+        change: crate::event::NetworkChange,
+    },
+    /// The network's organisations and the changes waiting for agreement.
+    Orgs,
     /// Documents with their heads and sizes.
     Docs,
     /// A sneakernet bundle of every document's events, encrypted to the given nodes (every
@@ -179,6 +188,30 @@ pub struct MemberInfo {
     pub cloned: bool,
 }
 
+/// An organisation as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgInfo {
+    /// Slug.
+    pub org: String,
+    /// "active", "suspended" or "removed".
+    pub status: String,
+    /// Its nodes (not revoked).
+    pub nodes: usize,
+    /// Its admins (not revoked).
+    pub admins: usize,
+}
+
+/// A change to the network waiting for agreement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChange {
+    /// The change.
+    pub change: crate::event::NetworkChange,
+    /// The organisations (in good standing) that agreed.
+    pub agreed: Vec<String>,
+    /// How many must.
+    pub needed: usize,
+}
+
 /// A trusted node as the operator sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerInfo {
@@ -250,6 +283,13 @@ pub enum Response {
     Members {
         /// The members.
         members: Vec<MemberInfo>,
+    },
+    /// Organisations and the changes waiting for agreement.
+    Orgs {
+        /// The organisations.
+        orgs: Vec<OrgInfo>,
+        /// Changes to the network not in effect yet.
+        pending: Vec<PendingChange>,
     },
     /// Trusted nodes.
     Peers {

@@ -596,9 +596,9 @@ pub(crate) fn authorize_roster_batch(
         work += 1;
         let event = &events[i];
         match scratch.apply_admitted(event) {
-            Ok(()) => {
+            Ok(added) => {
                 applied[i] = true;
-                for key in crate::roster::added_keys(event.event()) {
+                for key in added {
                     for j in waiting.remove(&key).unwrap_or_default() {
                         let e = &events[j];
                         let pass = if key_of(e) > (at, id) { pass } else { pass + 1 };
@@ -653,7 +653,7 @@ pub(crate) fn authorize_roster_batch_by_passes(
         pending.retain(|e| {
             work += 1;
             match scratch.apply_admitted(e) {
-                Ok(()) => {
+                Ok(_) => {
                     progressed = true;
                     false
                 }
@@ -688,6 +688,7 @@ pub fn is_roster_body(body: &Body) -> bool {
             | Body::Revoke { .. }
             | Body::DuressSet { .. }
             | Body::DeclareRegion { .. }
+            | Body::Network { .. }
     )
 }
 

@@ -459,8 +459,12 @@ pub enum Body {
         node: PublicKey,
         /// The admin's display name.
         admin_name: String,
+        /// How many organisations must agree on a change to the network as a whole; `None`
+        /// for the default: one while there are fewer than three, two from three on.
+        consent: Option<u8>,
     },
-    /// Adds an organisation with its first admin.
+    /// Proposes an organisation with its first admin: the author's organisation's approval,
+    /// in effect once enough organisations approve ([`Body::Network`]).
     AddOrg {
         /// Organisation slug.
         org: String,
@@ -528,6 +532,12 @@ pub enum Body {
         #[serde(with = "serde_bytes")]
         checkin: Option<Vec<u8>>,
     },
+    /// The author's organisation agrees to a change to the network as a whole; it is in
+    /// effect once as many organisations as the genesis asks for agree.
+    Network {
+        /// The change.
+        change: NetworkChange,
+    },
     /// The author checks in.
     Checkin(CheckinBody),
     /// Creates or updates a shelter.
@@ -590,6 +600,57 @@ impl Body {
             Body::Alert(a) => Some(a.id),
             Body::SealedAlert(a) => Some(a.id),
             _ => None,
+        }
+    }
+}
+
+/// A change to the network as a whole, which no organisation makes alone once there are
+/// three or more ([`crate::roster::Roster::needed`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkChange {
+    /// Admit this organisation (an `AddOrg` names its first admin).
+    Approve {
+        /// Organisation slug.
+        org: String,
+    },
+    /// Suspend this organisation: its nodes and admins count nowhere and nobody syncs with
+    /// its nodes until it is reinstated; its members may still ask any node for help.
+    Suspend {
+        /// Organisation slug.
+        org: String,
+    },
+    /// Lift a suspension.
+    Reinstate {
+        /// Organisation slug.
+        org: String,
+    },
+    /// Remove this organisation for good: none of its keys counts any more.
+    Remove {
+        /// Organisation slug.
+        org: String,
+    },
+}
+
+impl std::fmt::Display for NetworkChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Approve { org } => write!(f, "admit {org}"),
+            Self::Suspend { org } => write!(f, "suspend {org}"),
+            Self::Reinstate { org } => write!(f, "reinstate {org}"),
+            Self::Remove { org } => write!(f, "remove {org}"),
+        }
+    }
+}
+
+impl NetworkChange {
+    /// The organisation the change is about.
+    pub fn org(&self) -> &str {
+        match self {
+            Self::Approve { org }
+            | Self::Suspend { org }
+            | Self::Reinstate { org }
+            | Self::Remove { org } => org,
         }
     }
 }
@@ -948,6 +1009,12 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
         Body::DeclareRegion { org, region } => {
             check_slug("org", org)?;
             check_slug("region", region)?;
+            if *doc != DocId::roster() {
+                return Err(wrong_doc());
+            }
+        }
+        Body::Network { change } => {
+            check_slug("org", change.org())?;
             if *doc != DocId::roster() {
                 return Err(wrong_doc());
             }

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{AlertKind, Body, Event, Role, SignedEvent};
+use crate::event::{AlertKind, Body, Event, NetworkChange, Role, SignedEvent};
 use crate::ids::{DocId, PeriodError, PublicKey, SecretKey, Timestamp};
 
 /// The most regions one organisation may declare: far above what one organisation covers,
@@ -131,6 +131,23 @@ pub struct Roster {
     /// earliest date of the revocations that cut it.
     #[serde(skip)]
     limits: Limits,
+    /// How many organisations must agree on a change to the network (the genesis's choice;
+    /// `None`: the default of [`Roster::needed`]).
+    #[serde(default)]
+    pub consent: Option<u8>,
+    /// Suspended organisations: their nodes and admins count nowhere, nobody syncs with their
+    /// nodes.
+    #[serde(default)]
+    pub suspended: BTreeSet<String>,
+    /// Removed organisations: none of their keys counts.
+    #[serde(default)]
+    pub removed: BTreeSet<String>,
+    /// Changes to the network not in effect yet, with the organisations that agreed.
+    #[serde(skip)]
+    pending: BTreeMap<NetworkChange, BTreeSet<String>>,
+    /// Proposed organisations: the first `AddOrg` of each (its admin, their name, its date).
+    #[serde(skip)]
+    candidates: BTreeMap<String, (PublicKey, String, Timestamp)>,
 }
 
 /// Revoked keys: the last of each key's events that counts, and the revocation's date.
@@ -264,9 +281,9 @@ impl Roster {
             work += 1;
             let signed = events[i];
             revokes.extend(roster.revoke_seen(signed.event()));
-            match roster.apply(signed) {
-                Ok(()) => {
-                    for key in added_keys(signed.event()) {
+            match roster.apply_counted(signed) {
+                Ok(added) => {
+                    for key in added {
                         let Some(parked) = waiting.remove(&key) else {
                             continue;
                         };
@@ -328,30 +345,41 @@ impl Roster {
 
     /// Applies one roster event if it is allowed.
     pub fn apply(&mut self, signed: &SignedEvent) -> Result<(), AuthError> {
+        self.apply_counted(signed).map(|_| ())
+    }
+
+    /// [`Roster::apply`], returning the keys it added to the roster (whose waiting events a
+    /// fold tries again).
+    fn apply_counted(&mut self, signed: &SignedEvent) -> Result<Vec<PublicKey>, AuthError> {
         self.authorize(signed.event())?;
-        self.apply_allowed(signed);
-        Ok(())
+        Ok(self.apply_allowed(signed))
     }
 
     /// Applies one roster event if [`Roster::admit`] allows it: the scratch roster of an
-    /// admission check, never the roster that views count with.
-    pub(crate) fn apply_admitted(&mut self, signed: &SignedEvent) -> Result<(), AuthError> {
+    /// admission check, never the roster that views count with. Returns the keys it added.
+    pub(crate) fn apply_admitted(
+        &mut self,
+        signed: &SignedEvent,
+    ) -> Result<Vec<PublicKey>, AuthError> {
         self.admit(signed.event())?;
-        self.apply_allowed(signed);
-        Ok(())
+        Ok(self.apply_allowed(signed))
     }
 
-    fn apply_allowed(&mut self, signed: &SignedEvent) {
+    fn apply_allowed(&mut self, signed: &SignedEvent) -> Vec<PublicKey> {
         let event = signed.event();
+        let mut added = Vec::new();
         match &event.body {
             Body::Genesis {
                 network,
                 org,
                 node,
                 admin_name,
+                consent,
             } => {
                 self.network = Some(network.clone());
                 self.genesis_at = Some(event.at);
+                self.consent = *consent;
+                added.extend([event.author, *node]);
                 self.orgs.insert(org.clone(), event.at);
                 self.members
                     .insert(event.author, member(admin_name, org, Role::Admin, event.at));
@@ -369,15 +397,24 @@ impl Roster {
                 admin,
                 admin_name,
             } => {
-                self.orgs.entry(org.clone()).or_insert(event.at);
-                self.members.entry(*admin).or_insert(member(
-                    admin_name,
-                    org,
-                    Role::Admin,
+                self.candidates.entry(org.clone()).or_insert((
+                    *admin,
+                    admin_name.clone(),
                     event.at,
                 ));
+                if let Some(by) = self.org_of(&event.author).map(str::to_string) {
+                    added.extend(self.agree(NetworkChange::Approve { org: org.clone() }, by));
+                }
+            }
+            Body::Network { change } => {
+                if let Some(by) = self.org_of(&event.author).map(str::to_string) {
+                    added.extend(self.agree(change.clone(), by));
+                }
             }
             Body::AddNode { org, node, addrs } => {
+                if !self.nodes.contains_key(node) {
+                    added.push(*node);
+                }
                 let entry = self.nodes.entry(*node).or_insert(Node {
                     org: org.clone(),
                     addrs: Vec::new(),
@@ -400,6 +437,9 @@ impl Roster {
                 role,
                 region,
             } => {
+                if !self.members.contains_key(key) {
+                    added.push(*key);
+                }
                 self.members.entry(*key).or_insert(Member {
                     region: region.clone(),
                     ..member(name, org, *role, event.at)
@@ -423,6 +463,95 @@ impl Roster {
             }
             _ => {}
         }
+        added
+    }
+
+    /// Records that `by` agrees to `change`, and puts it in effect once enough organisations
+    /// do ([`Roster::needed`]). Returns the keys that this added (an approved organisation's
+    /// admin).
+    fn agree(&mut self, change: NetworkChange, by: String) -> Vec<PublicKey> {
+        self.pending.entry(change.clone()).or_default().insert(by);
+        let (have, need) = self.consent_for(&change);
+        if have < need {
+            return Vec::new();
+        }
+        let org = change.org().to_string();
+        match &change {
+            NetworkChange::Approve { .. } => {
+                let Some((admin, name, at)) = self.candidates.get(&org).cloned() else {
+                    // Approved before anyone proposed its admin: in effect with the `AddOrg`.
+                    return Vec::new();
+                };
+                if self.principal(&admin).is_some() {
+                    return Vec::new();
+                }
+                self.pending.remove(&change);
+                self.candidates.remove(&org);
+                // Dated by its proposal, so that what its admin signed meanwhile (the join's
+                // first node) is not dated before them.
+                self.orgs.insert(org.clone(), at);
+                self.members
+                    .insert(admin, member(&name, &org, Role::Admin, at));
+                return vec![admin];
+            }
+            NetworkChange::Suspend { .. } => {
+                self.suspended.insert(org.clone());
+                self.pending.remove(&NetworkChange::Reinstate { org });
+            }
+            NetworkChange::Reinstate { .. } => {
+                self.suspended.remove(&org);
+                self.pending.remove(&NetworkChange::Suspend { org });
+            }
+            NetworkChange::Remove { .. } => {
+                self.removed.insert(org);
+            }
+        }
+        self.pending.remove(&change);
+        Vec::new()
+    }
+
+    /// Whether `org` is in the network and neither suspended nor removed.
+    pub fn in_good_standing(&self, org: &str) -> bool {
+        self.orgs.contains_key(org) && !self.suspended.contains(org) && !self.removed.contains(org)
+    }
+
+    /// How many organisations agree to `change` so far, and how many must: the genesis's
+    /// number, or by default one while the network has fewer than three organisations in good
+    /// standing and two from three on; never more than can (the organisation a suspension or
+    /// removal is about has no say).
+    pub fn consent_for(&self, change: &NetworkChange) -> (usize, usize) {
+        let standing: Vec<&String> = self
+            .orgs
+            .keys()
+            .filter(|o| self.in_good_standing(o))
+            .collect();
+        let k = self
+            .consent
+            .map_or(if standing.len() >= 3 { 2 } else { 1 }, usize::from);
+        let eligible = standing
+            .iter()
+            .filter(|o| o.as_str() != change.org())
+            .count();
+        let have = self.pending.get(change).map_or(0, |agreed| {
+            agreed.iter().filter(|o| self.in_good_standing(o)).count()
+        });
+        (have, k.min(eligible).max(1))
+    }
+
+    /// The organisations in good standing that agreed to `change` so far.
+    pub fn agreed_to(&self, change: &NetworkChange) -> Vec<String> {
+        self.pending.get(change).map_or(Vec::new(), |agreed| {
+            agreed
+                .iter()
+                .filter(|o| self.in_good_standing(o))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Changes to the network not in effect yet, each with the organisations that agreed.
+    pub fn pending_changes(&self) -> impl Iterator<Item = (&NetworkChange, &BTreeSet<String>)> {
+        self.pending.iter()
     }
 
     fn principal(&self, key: &PublicKey) -> Option<Principal<'_>> {
@@ -432,11 +561,16 @@ impl Roster {
         self.nodes.get(key).map(Principal::Node)
     }
 
-    /// Whether `key` is a member or node that is not revoked now: the only peers a node talks to.
+    /// Whether `key` is a member or node that is not revoked now, of an organisation that is
+    /// not removed, and (for a node or an admin) not suspended: the only peers a node talks to.
     pub fn is_active(&self, key: &PublicKey) -> bool {
         match self.principal(key) {
-            Some(Principal::Member(m)) => m.revoked_at.is_none(),
-            Some(Principal::Node(n)) => n.revoked_at.is_none(),
+            Some(Principal::Member(m)) => {
+                m.revoked_at.is_none()
+                    && !self.removed.contains(&m.org)
+                    && (m.role != Role::Admin || !self.suspended.contains(&m.org))
+            }
+            Some(Principal::Node(n)) => n.revoked_at.is_none() && self.in_good_standing(&n.org),
             None => false,
         }
     }
@@ -478,7 +612,7 @@ impl Roster {
     pub fn org_nodes(&self, org: &str) -> Vec<PublicKey> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.org == org && n.revoked_at.is_none())
+            .filter(|(k, n)| n.org == org && self.is_active(k))
             .map(|(k, _)| *k)
             .collect()
     }
@@ -614,6 +748,13 @@ impl Roster {
         if revocation && cut.is_some_and(|(last, _)| event.seq > *last) {
             return Err(AuthError::Revoked(event.author.fmt_short()));
         }
+        // Like revocations, suspensions decide what counts, never what a node stores.
+        if revocation && self.removed.contains(org) {
+            return forbidden("the organisation was removed from the network");
+        }
+        if revocation && self.suspended.contains(org) && matches!(role, None | Some(Role::Admin)) {
+            return forbidden("the organisation is suspended");
+        }
         let is_admin = role == Some(Role::Admin);
         let is_responder = matches!(role, Some(Role::Admin | Role::SecurityContact));
         let is_node = role.is_none();
@@ -625,7 +766,7 @@ impl Roster {
                 ..
             } => {
                 if !is_admin {
-                    return forbidden("only admins add organisations");
+                    return forbidden("only admins propose organisations");
                 }
                 if self.orgs.contains_key(new_org) {
                     return forbidden("organisation exists");
@@ -634,6 +775,25 @@ impl Roster {
                     return forbidden("key already in the roster");
                 }
                 Ok(())
+            }
+            Body::Network { change } => {
+                if !is_admin {
+                    return forbidden("only admins agree to changes to the network");
+                }
+                let target = change.org();
+                let exists = self.orgs.contains_key(target) && !self.removed.contains(target);
+                match change {
+                    NetworkChange::Approve { .. } if self.orgs.contains_key(target) => {
+                        forbidden("organisation exists")
+                    }
+                    NetworkChange::Approve { .. } => Ok(()),
+                    _ if !exists => forbidden("no such organisation in the network"),
+                    _ if target == org => forbidden("an organisation has no say on itself"),
+                    NetworkChange::Reinstate { .. } if !self.suspended.contains(target) => {
+                        forbidden("the organisation is not suspended")
+                    }
+                    _ => Ok(()),
+                }
             }
             Body::AddNode {
                 org: target, node, ..
@@ -928,18 +1088,6 @@ fn first_readers(keys: Vec<PublicKey>) -> Vec<PublicKey> {
         .filter(|k| seen.insert(*k))
         .take(MAX_READERS)
         .collect()
-}
-
-/// The keys an allowed roster event may add to the roster (whose waiting events the fold then
-/// tries again).
-pub(crate) fn added_keys(event: &Event) -> Vec<PublicKey> {
-    match &event.body {
-        Body::Genesis { node, .. } => vec![event.author, *node],
-        Body::AddOrg { admin, .. } => vec![*admin],
-        Body::AddNode { node, .. } => vec![*node],
-        Body::AddMember { member, .. } => vec![*member],
-        _ => Vec::new(),
-    }
 }
 
 fn member(name: &str, org: &str, role: Role, at: Timestamp) -> Member {

@@ -210,3 +210,94 @@ fn a_key_used_from_two_devices_raises_the_cloned_key_alert() {
     assert_eq!(raised.len(), 1, "{on_b}");
     assert_eq!(raised[0]["author"], a.id().as_str(), "{on_b}");
 }
+
+/// Finding: any admin could add an organisation, and nothing removed or suspended one. In a
+/// network of three, one organisation alone cannot admit a fourth: its node's join is refused
+/// until a second organisation approves. Two organisations suspend one; the suspended
+/// organisation's node is cut off and gets nothing new, while the others carry on.
+#[test]
+fn organisations_are_admitted_and_suspended_only_by_several() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let b = Node::start(&t, "b", "casa-chis");
+    let c = Node::start(&t, "c", "colectiva-gro");
+    b.join_network(&a.invite_node());
+    c.join_network(&a.invite_node());
+    wait_converged(&[&a, &b, &c]);
+
+    // A alone invites a fourth organisation's node: refused, and nothing is admitted.
+    let d = Node::start(&t, "d", "intrusa");
+    let code = a.invite_node();
+    let refused = d.tejido(&["join", &code]);
+    assert_ne!(refused.code, Some(0), "{refused:#?}");
+    assert!(
+        refused.stderr.contains("org approve intrusa"),
+        "{refused:#?}"
+    );
+    let orgs = |n: &Node| n.tejido(&["orgs", "--json"]).json();
+    assert!(
+        !orgs(&a).to_string().contains("\"intrusa\""),
+        "{}",
+        orgs(&a)
+    );
+    // B agrees; the same invite now works.
+    let agreed = b.tejido(&["org", "approve", "intrusa"]);
+    assert!(agreed.ok().contains("1 of the 2"), "{agreed:#?}");
+    wait_for("A to learn of B's approval", || {
+        orgs(&a)["pending"]
+            .as_array()?
+            .iter()
+            .any(|p| p["agreed"] == serde_json::json!(["casa-chis"]))
+            .then_some(())
+    });
+    d.join_network(&code);
+    wait_for("every node to hold the fourth organisation", || {
+        [&a, &b, &c]
+            .iter()
+            .all(|n| orgs(n)["orgs"].as_array().is_some_and(|l| l.len() == 4))
+            .then_some(())
+    });
+
+    // A and B suspend D's organisation: its node is cut off.
+    a.tejido(&["org", "suspend", "intrusa"]).ok();
+    assert!(
+        !orgs(&a).to_string().contains("\"suspended\""),
+        "A alone does not suspend"
+    );
+    b.tejido(&["org", "suspend", "intrusa"]).ok();
+    let d_id = d.id();
+    wait_for("A, B and C to cut D off", || {
+        [&a, &b, &c]
+            .iter()
+            .all(|n| !n.connected().contains(&d_id))
+            .then_some(())
+    });
+    for n in [&a, &b, &c] {
+        let status = orgs(n)["orgs"]
+            .as_array()
+            .expect("orgs")
+            .iter()
+            .find(|o| o["org"] == "intrusa")
+            .map(|o| o["status"].clone());
+        assert_eq!(status, Some(serde_json::json!("suspended")));
+    }
+    // A member of A raises a panic: B and C get it, D does not.
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "red-oax"));
+    bea.run(&["panic", "--note", "auxilio"]).ok();
+    for n in [&b, &c] {
+        wait_for("the panic on B and C", || {
+            n.tejido(&["alerts", "--json"])
+                .json()
+                .to_string()
+                .contains("auxilio")
+                .then_some(())
+        });
+    }
+    wait_converged(&[&a, &b, &c]);
+    let on_d = d.tejido(&["alerts", "--json"]).json();
+    assert!(!on_d.to_string().contains("auxilio"), "{on_d}");
+    assert!(!d
+        .connected()
+        .iter()
+        .any(|p| [a.id(), b.id(), c.id()].contains(p)));
+}

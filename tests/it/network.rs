@@ -82,6 +82,9 @@ fn five_nodes_converge_after_a_restart() {
         .map(|(i, org)| Node::start(&t, &format!("n{i}"), org))
         .collect();
     for i in 1..nodes.len() {
+        if i >= 3 {
+            nodes[0].approve(orgs[i], &nodes[i - 1]);
+        }
         let code = nodes[i - 1].invite_node();
         nodes[i].join_network(&code);
     }

@@ -217,6 +217,27 @@ impl Node {
         self.tejido(&["join", code]).ok();
     }
 
+    /// Agrees, as this node's organisation, to admit `org`, and waits until `inviter` (the
+    /// node whose invite the new organisation's node will use) has heard of it: from three
+    /// organisations on, one does not admit another alone.
+    pub fn approve(&self, org: &str, inviter: &Node) {
+        self.tejido(&["org", "approve", org]).ok();
+        let mine = self.status()["org"].as_str().expect("org").to_string();
+        wait_for("the inviting node to hear of the approval", || {
+            let orgs = inviter.tejido(&["orgs", "--json"]).json();
+            orgs["pending"]
+                .as_array()?
+                .iter()
+                .any(|p| {
+                    p["change"]["approve"]["org"] == org
+                        && p["agreed"]
+                            .as_array()
+                            .is_some_and(|a| a.contains(&mine.as_str().into()))
+                })
+                .then_some(())
+        });
+    }
+
     /// Each document's sorted heads.
     pub fn heads(&self) -> std::collections::BTreeMap<String, Vec<String>> {
         let docs = self.tejido(&["docs", "--json"]).json();
@@ -245,7 +266,6 @@ impl Node {
             .collect()
     }
 
-    /// Kills the process with SIGKILL (no shutdown, no flush).
     /// Submits events signed by `key` over the member protocol, as a member's device would,
     /// and returns the node's answer.
     pub fn submit_as(
@@ -274,6 +294,7 @@ impl Node {
         answers.pop().expect("an answer").1
     }
 
+    /// Kills the process with SIGKILL (no shutdown, no flush).
     pub fn kill9(&mut self) {
         self.proc.kill9();
     }

@@ -92,6 +92,14 @@ pub(crate) enum Cmd {
         /// The region, e.g. oaxaca.
         region: String,
     },
+    /// The network's organisations, and the changes to it waiting for agreement (operator).
+    Orgs,
+    /// Agree, as your organisation, to admit, suspend, reinstate or remove an organisation;
+    /// in effect once enough organisations agree (operator).
+    Org {
+        #[command(subcommand)]
+        action: OrgAction,
+    },
     /// Revoke a member or node key of your organisation, network-wide (operator).
     Revoke {
         /// The key to revoke.
@@ -228,6 +236,31 @@ pub(crate) enum InviteWhat {
         /// How long the code stays valid.
         #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
         ttl: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrgAction {
+    /// Agree to admit this organisation (before its node joins with an invite).
+    Approve {
+        /// The organisation's slug.
+        org: String,
+    },
+    /// Agree to suspend this organisation: nobody syncs with its nodes any more, and its
+    /// nodes and admins count nowhere; its members may still ask any node for help.
+    Suspend {
+        /// The organisation's slug.
+        org: String,
+    },
+    /// Agree to lift this organisation's suspension.
+    Reinstate {
+        /// The organisation's slug.
+        org: String,
+    },
+    /// Agree to remove this organisation for good.
+    Remove {
+        /// The organisation's slug.
+        org: String,
     },
 }
 

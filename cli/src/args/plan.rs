@@ -270,6 +270,18 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         Cmd::Import { file } => OperatorCommand::Import { file },
         Cmd::Docs => ask(Request::Docs),
         Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
+        Cmd::Orgs => ask(Request::Orgs),
+        Cmd::Org { action } => {
+            use protocol::event::NetworkChange;
+            let change = match action {
+                super::OrgAction::Approve { org } => NetworkChange::Approve { org },
+                super::OrgAction::Suspend { org } => NetworkChange::Suspend { org },
+                super::OrgAction::Reinstate { org } => NetworkChange::Reinstate { org },
+                super::OrgAction::Remove { org } => NetworkChange::Remove { org },
+            };
+            protocol::ids::check_slug("org", change.org()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            ask(Request::Network { change })
+        }
         Cmd::Region { region } => {
             protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
             ask(Request::DeclareRegion { region })
@@ -300,6 +312,8 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::ExportDoc { .. }
         | Cmd::Docs
         | Cmd::Revoke { .. }
+        | Cmd::Orgs
+        | Cmd::Org { .. }
         | Cmd::Region { .. }
         | Cmd::Demo
         | Cmd::Completions { .. }

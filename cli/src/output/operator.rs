@@ -13,6 +13,10 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
             Response::Checkins { checkins } => p.json_value(checkins),
             Response::Shelters { shelters } => p.json_value(shelters),
             Response::Members { members } => p.json_value(members),
+            Response::Orgs { orgs, pending } => p.json_value(&serde_json::json!({
+                "orgs": orgs,
+                "pending": pending,
+            })),
             Response::Peers { peers } => p.json_value(peers),
             Response::Docs { docs } => p.json_value(docs),
             other => p.json_value(other),
@@ -120,6 +124,30 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                 ],
                 rows,
             )
+        }
+        Response::Orgs { orgs, pending } => {
+            let rows = orgs
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.org.clone(),
+                        o.status.clone(),
+                        o.nodes.to_string(),
+                        o.admins.to_string(),
+                    ]
+                })
+                .collect();
+            p.table(&["col-org", "col-state", "col-nodes", "col-admins"], rows)?;
+            for change in pending {
+                p.line(&tr!(
+                    "org-pending",
+                    change = change.change.to_string(),
+                    have = change.agreed.len(),
+                    need = change.needed,
+                    orgs = change.agreed.join(", ")
+                ))?;
+            }
+            Ok(())
         }
         Response::Docs { docs } => {
             let rows = docs

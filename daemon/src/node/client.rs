@@ -331,8 +331,9 @@ impl Core {
             key: self.me,
             addrs: self.listen_addrs(),
         }];
-        for (key, node) in &self.engine.roster().nodes {
-            if *key != self.me && node.revoked_at.is_none() && !node.addrs.is_empty() {
+        let roster = self.engine.roster();
+        for (key, node) in &roster.nodes {
+            if *key != self.me && roster.is_active(key) && !node.addrs.is_empty() {
                 out.push(NodeContact {
                     key: *key,
                     addrs: node.addrs.clone(),
@@ -459,6 +460,24 @@ impl Core {
             return error(
                 ErrorKind::BadRequest,
                 "add_node must add this node to the new organisation, signed by its admin".into(),
+            );
+        }
+        // In a network of three or more, one organisation does not admit another alone: the
+        // others agree first (`tejido org approve`), and the invite stays valid until then.
+        let approve = protocol::event::NetworkChange::Approve { org: org.clone() };
+        let roster = self.engine.roster();
+        let (mut have, need) = roster.consent_for(&approve);
+        if !roster.agreed_to(&approve).contains(&self.org) {
+            have += 1;
+        }
+        if have < need {
+            return error(
+                ErrorKind::Forbidden,
+                format!(
+                    "the network needs {need} organisations to agree to admit {org}, and {have} \
+                     would: ask the operator of another organisation's node to run `tejido \
+                     --data-dir DIR org approve {org}`, then join again with this invite"
+                ),
             );
         }
         let body = Body::AddOrg {

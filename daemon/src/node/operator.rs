@@ -101,6 +101,8 @@ impl Core {
                 docs: self.engine.docs_info(),
             },
             Request::Revoke { key, reason } => self.revoke(&key, reason),
+            Request::Network { change } => self.agree_to(change),
+            Request::Orgs => self.orgs(),
             Request::DeclareRegion { region } => match self.declare_region(&region) {
                 Ok(()) => Response::Done {
                     message: format!("{} works in the region {region}", self.org),
@@ -291,6 +293,72 @@ impl Core {
                 message: e.to_string(),
             },
         }
+    }
+
+    /// Signs this organisation's agreement to a change to the network.
+    fn agree_to(&mut self, change: protocol::event::NetworkChange) -> Response {
+        let stored = self.sign_and_store(
+            Signer::Admin,
+            DocId::roster(),
+            Body::Network {
+                change: change.clone(),
+            },
+        );
+        if let Err(e) = stored {
+            return Response::Error {
+                message: e.to_string(),
+            };
+        }
+        let roster = self.engine.roster();
+        let org = change.org();
+        let done = match &change {
+            protocol::event::NetworkChange::Approve { .. } => roster.orgs.contains_key(org),
+            protocol::event::NetworkChange::Suspend { .. } => roster.suspended.contains(org),
+            protocol::event::NetworkChange::Reinstate { .. } => roster.in_good_standing(org),
+            protocol::event::NetworkChange::Remove { .. } => roster.removed.contains(org),
+        };
+        let (have, need) = roster.consent_for(&change);
+        info!(?change, have, need, "agreed to a change to the network");
+        Response::Done {
+            message: if done {
+                format!("{change}: in effect")
+            } else {
+                format!("{change}: {have} of the {need} organisations needed agree so far")
+            },
+        }
+    }
+
+    fn orgs(&self) -> Response {
+        let roster = self.engine.roster();
+        let orgs = roster
+            .orgs
+            .keys()
+            .map(|org| control::OrgInfo {
+                org: org.clone(),
+                status: if roster.removed.contains(org) {
+                    "removed"
+                } else if roster.suspended.contains(org) {
+                    "suspended"
+                } else {
+                    "active"
+                }
+                .into(),
+                nodes: roster.org_nodes(org).len(),
+                admins: roster.org_admins(org).len(),
+            })
+            .collect();
+        let pending = roster
+            .pending_changes()
+            .map(|(change, _)| {
+                let (_, needed) = roster.consent_for(change);
+                control::PendingChange {
+                    change: change.clone(),
+                    agreed: roster.agreed_to(change),
+                    needed,
+                }
+            })
+            .collect();
+        Response::Orgs { orgs, pending }
     }
 
     /// The heads `--since` names: an earlier bundle of this node's (its id), or a node's last

@@ -134,7 +134,7 @@ impl Core {
             .nodes
             .iter()
             .filter(|_| self.connect == Connect::All)
-            .filter(|(k, n)| **k != self.me && n.revoked_at.is_none() && !n.addrs.is_empty())
+            .filter(|(k, n)| **k != self.me && roster.is_active(k) && !n.addrs.is_empty())
             .filter_map(|(k, n)| {
                 Some((
                     net::peer_id_of(k)?,

@@ -36,6 +36,7 @@ fn node(dir: &std::path::Path, extra: &[&str]) -> Node {
             config.node_key.public(),
             "red",
             "casa",
+            None,
             Timestamp::now(),
         )
         .expect("genesis");

@@ -45,6 +45,7 @@ fn genesis() -> SignedEvent {
             org: "casa".into(),
             node: SecretKey::derive("sync-test", b"node").public(),
             admin_name: "admin".into(),
+            consent: None,
         },
     )
 }

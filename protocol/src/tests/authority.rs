@@ -2,6 +2,7 @@
 //! revocations weighed all together; events dated before their author; cloned-key alerts.
 
 use super::*;
+use crate::event::NetworkChange;
 
 /// Org-a's genesis by `admin` (seq 1), its region, and a second admin `other` (seq 2), plus
 /// member `m` (seq 3), all added by `admin`.
@@ -16,6 +17,7 @@ fn two_admins(admin: &SecretKey, other: &SecretKey, m: &SecretKey) -> Vec<Signed
                 org: "org-a".into(),
                 node: key("node-a").public(),
                 admin_name: "Alice".into(),
+                consent: None,
             },
         ),
         roster(
@@ -233,4 +235,255 @@ fn a_cloned_key_alert_is_raised_only_by_the_keys_own_organisations_nodes() {
         body: Body::Alert(louder),
     };
     assert!(SignedEvent::sign(event, &net.n).is_err());
+}
+
+/// Net's org-a and org-b, plus org-c (admin C, node NC, member MC) admitted by A while the
+/// network had two organisations, so by A alone.
+struct Three {
+    net: Net,
+    c: SecretKey,
+    nc: SecretKey,
+    mc: SecretKey,
+    events: Vec<SignedEvent>,
+}
+
+impl Three {
+    fn new() -> Self {
+        let net = Net::new();
+        let (c, nc, mc) = (key("carla"), key("node-c"), key("mc"));
+        let mut events = net.roster_events();
+        events.push(sign(
+            &net.a,
+            at(4 * MIN),
+            DocId::roster(),
+            Body::AddOrg {
+                org: "org-c".into(),
+                admin: c.public(),
+                admin_name: "Carla".into(),
+            },
+        ));
+        events.push(sign(
+            &c,
+            at(5 * MIN),
+            DocId::roster(),
+            Body::AddNode {
+                org: "org-c".into(),
+                node: nc.public(),
+                addrs: Vec::new(),
+            },
+        ));
+        events.push(sign(
+            &c,
+            at(6 * MIN),
+            DocId::roster(),
+            Body::AddMember {
+                org: "org-c".into(),
+                member: mc.public(),
+                name: "Mc".into(),
+                role: Role::Member,
+                region: None,
+            },
+        ));
+        Self {
+            net,
+            c,
+            nc,
+            mc,
+            events,
+        }
+    }
+
+    fn agree(&self, by: &SecretKey, t: Timestamp, change: NetworkChange) -> SignedEvent {
+        sign(by, t, DocId::roster(), Body::Network { change })
+    }
+}
+
+#[test]
+fn a_single_organisation_cannot_add_another_in_a_network_of_three() {
+    let three = Three::new();
+    let net = &three.net;
+    let roster = Roster::from_events(&three.events);
+    assert!(
+        roster.in_good_standing("org-c"),
+        "two organisations: one admits alone"
+    );
+
+    // A proposes org-d; its admin D signs its first node at once (the join).
+    let (d, nd) = (key("dora"), key("node-d"));
+    let mut events = three.events.clone();
+    events.push(sign(
+        &net.a,
+        at(HOUR),
+        DocId::roster(),
+        Body::AddOrg {
+            org: "org-d".into(),
+            admin: d.public(),
+            admin_name: "Dora".into(),
+        },
+    ));
+    events.push(sign(
+        &d,
+        at(HOUR + 1),
+        DocId::roster(),
+        Body::AddNode {
+            org: "org-d".into(),
+            node: nd.public(),
+            addrs: Vec::new(),
+        },
+    ));
+    let roster = fold_every_way(&events);
+    assert!(
+        !roster.orgs.contains_key("org-d"),
+        "one of three is not enough"
+    );
+    assert!(!roster.is_active(&nd.public()));
+    assert_eq!(
+        roster.consent_for(&NetworkChange::Approve {
+            org: "org-d".into()
+        }),
+        (1, 2)
+    );
+
+    // B agrees, hours later: org-d is in, dated by its proposal, and so is its node.
+    events.push(three.agree(
+        &net.b,
+        at(5 * HOUR),
+        NetworkChange::Approve {
+            org: "org-d".into(),
+        },
+    ));
+    let roster = fold_every_way(&events);
+    assert!(roster.in_good_standing("org-d"));
+    assert_eq!(roster.orgs["org-d"], at(HOUR));
+    assert!(roster.is_active(&d.public()));
+    assert!(roster.is_active(&nd.public()));
+}
+
+#[test]
+fn suspension_needs_two_of_three_and_silences_the_nodes_but_not_the_members() {
+    let three = Three::new();
+    let net = &three.net;
+    let suspend = NetworkChange::Suspend {
+        org: "org-c".into(),
+    };
+    let mut events = three.events.clone();
+    events.push(three.agree(&net.a, at(HOUR), suspend.clone()));
+    let roster = fold_every_way(&events);
+    assert!(!roster.suspended.contains("org-c"), "A alone cannot");
+    // Nor can org-c's say count on itself, nor a second signature of A's organisation.
+    events.push(three.agree(&net.a, at(HOUR + 1), suspend.clone()));
+    assert!(!Roster::from_events(&events).suspended.contains("org-c"));
+
+    events.push(three.agree(&net.b, at(2 * HOUR), suspend));
+    let roster = fold_every_way(&events);
+    assert!(roster.suspended.contains("org-c"));
+    assert!(
+        !roster.is_active(&three.nc.public()),
+        "its node gets nothing more"
+    );
+    assert!(
+        !roster.is_active(&three.c.public()),
+        "its admin has no powers"
+    );
+    assert!(
+        roster.is_active(&three.mc.public()),
+        "its member may still ask for help"
+    );
+    // Its node's events count nowhere; its member's panic counts.
+    let t = at(3 * HOUR);
+    let node_alert = sign(
+        &three.nc,
+        t,
+        DocId::alerts("org-c", t),
+        Body::Alert(AlertBody::cloned_key(three.mc.public(), "org-c")),
+    );
+    assert!(roster.authorize(node_alert.event()).is_err());
+    let panic = sign(
+        &three.mc,
+        t,
+        DocId::alerts("org-c", t),
+        Body::Alert(alert_body(
+            AlertBody::id_for(&three.mc.public(), t),
+            AlertKind::Panic,
+            "org-c",
+            "org-c",
+            None,
+        )),
+    );
+    assert_eq!(roster.authorize(panic.event()), Ok(()));
+    // A suspended organisation has no say in the network's changes.
+    let with_c = {
+        let mut e = events.clone();
+        e.push(three.agree(
+            &three.c,
+            at(4 * HOUR),
+            NetworkChange::Suspend {
+                org: "org-b".into(),
+            },
+        ));
+        e.push(three.agree(
+            &net.a,
+            at(4 * HOUR),
+            NetworkChange::Suspend {
+                org: "org-b".into(),
+            },
+        ));
+        Roster::from_events(&e)
+    };
+    // With org-c out, two organisations stand: A's word alone suspends B (the default for
+    // fewer than three), and C's counted nowhere.
+    assert!(with_c.suspended.contains("org-b"));
+
+    // Reinstated by two.
+    let reinstate = NetworkChange::Reinstate {
+        org: "org-c".into(),
+    };
+    events.push(three.agree(&net.a, at(5 * HOUR), reinstate.clone()));
+    events.push(three.agree(&net.b, at(5 * HOUR), reinstate));
+    let roster = fold_every_way(&events);
+    assert!(roster.in_good_standing("org-c"));
+    assert!(roster.is_active(&three.nc.public()));
+}
+
+#[test]
+fn the_genesis_fixes_how_many_organisations_must_agree() {
+    let three = Three::new();
+    let net = &three.net;
+    // The same network, founded asking every organisation (up to 9) to agree.
+    let mut events = three.events.clone();
+    events[0] = sign(
+        &net.a,
+        at(0),
+        DocId::roster(),
+        Body::Genesis {
+            network: "red".into(),
+            org: "org-a".into(),
+            node: net.n.public(),
+            admin_name: "Alice".into(),
+            consent: Some(9),
+        },
+    );
+    assert!(
+        !Roster::from_events(&events).orgs.contains_key("org-c"),
+        "A alone no longer admits org-c"
+    );
+    let approve = NetworkChange::Approve {
+        org: "org-c".into(),
+    };
+    events.push(three.agree(&net.b, at(4 * MIN), approve));
+    assert!(Roster::from_events(&events).in_good_standing("org-c"));
+    let remove = NetworkChange::Remove {
+        org: "org-c".into(),
+    };
+    events.push(three.agree(&net.a, at(HOUR), remove.clone()));
+    let roster = Roster::from_events(&events);
+    assert!(!roster.removed.contains("org-c"));
+    assert_eq!(roster.consent_for(&remove), (1, 2), "all who can: A and B");
+    events.push(three.agree(&net.b, at(HOUR), remove));
+    let roster = Roster::from_events(&events);
+    assert!(roster.removed.contains("org-c"));
+    assert!(
+        !roster.is_active(&three.mc.public()),
+        "none of its keys counts"
+    );
 }

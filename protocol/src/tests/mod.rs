@@ -217,6 +217,7 @@ impl Net {
                 org: "org-a".into(),
                 node: n.public(),
                 admin_name: "Alice".into(),
+                consent: None,
             },
         );
         let declare = sign(

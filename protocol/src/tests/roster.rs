@@ -155,6 +155,7 @@ fn roster_does_not_depend_on_event_order() {
             org: "org-x".into(),
             node: net.x.public(),
             admin_name: "X".into(),
+            consent: None,
         },
     ));
 
@@ -204,6 +205,7 @@ fn backdated_chain(links: usize) -> Vec<SignedEvent> {
             org: "org-a".into(),
             node: key("node-a").public(),
             admin_name: "A0".into(),
+            consent: None,
         },
     )];
     for i in 0..links {
@@ -272,6 +274,7 @@ fn random_roster_events(rng: &mut Rng) -> Vec<SignedEvent> {
                 org,
                 node: other,
                 admin_name: "G".into(),
+                consent: None,
             },
             2 => Body::AddOrg {
                 org,
@@ -576,6 +579,7 @@ fn roster_authorizes_roster_events() {
             org: "org-c".into(),
             node: net.x.public(),
             admin_name: "A".into(),
+            consent: None,
         },
     );
     assert!(forbidden(&roster, &genesis2));

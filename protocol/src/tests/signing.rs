@@ -302,6 +302,7 @@ fn sign_refuses_events_in_the_wrong_document() {
             org: "org-a".into(),
             node: net.n.public(),
             admin_name: "A".into(),
+            consent: None,
         },
     );
     // An acknowledgement outside an alerts document.
