@@ -255,3 +255,4 @@ col-requester = REQUESTER
 col-nodes = NODES
 col-admins = ADMINS
 org-pending = waiting: { $change }, { $have } of { $need } organisations agree ({ $orgs })
+admin-key-roster-only = --admin-key signs roster changes only: revoke, region, org

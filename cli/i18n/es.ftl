@@ -298,3 +298,4 @@ col-requester = QUIEN PIDE
 col-nodes = NODOS
 col-admins = ADMINS
 org-pending = pendiente: { $change }, { $have } de { $need } organizaciones de acuerdo ({ $orgs })
+admin-key-roster-only = --admin-key firma solo cambios de la lista: revoke, region, org

@@ -26,6 +26,26 @@ pub(crate) async fn run(
             let bundle = data_encoding::BASE64.encode(&bytes);
             (Request::Import { bundle }, None)
         }
+        OperatorCommand::SignAsAdmin { request, key_file } => {
+            let key = read_admin_key(&key_file)?;
+            let socket = client::control::socket_path(data_dir);
+            let draft = Request::Draft {
+                admin: key.public().to_string(),
+                request: Box::new(request),
+            };
+            let event = match client::control::call(&socket, &draft).await? {
+                Response::Draft { event } => event,
+                Response::Error { message } => anyhow::bail!("{message}"),
+                other => anyhow::bail!("unexpected answer: {other:?}"),
+            };
+            if event.author != key.public() {
+                anyhow::bail!("the node drafted an event for another key");
+            }
+            let signed = protocol::event::SignedEvent::sign(event, &key)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let event = data_encoding::BASE64.encode(signed.as_bytes());
+            (Request::SubmitEvent { event }, None)
+        }
     };
     let socket = client::control::socket_path(data_dir);
     let response = match client::control::call(&socket, &request).await? {
@@ -46,4 +66,14 @@ pub(crate) async fn run(
     }
     output::operator(p, &response)?;
     Ok(Exit::Ok)
+}
+
+/// Reads an admin key file (32 bytes, as `admin-key move-out` writes it).
+fn read_admin_key(path: &std::path::Path) -> anyhow::Result<protocol::ids::SecretKey> {
+    let bytes = std::fs::read(path)
+        .with_context(|| tr!("reading-file", path = path.display().to_string()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!(tr!("damaged-file", path = path.display().to_string())))?;
+    Ok(protocol::ids::SecretKey::from_bytes(bytes))
 }

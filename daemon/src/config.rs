@@ -198,8 +198,10 @@ pub struct Config {
     pub listen: Vec<Multiaddr>,
     /// The node's key (its libp2p identity).
     pub node_key: SecretKey,
-    /// The operator's admin key, which signs roster changes made through the operator socket.
-    pub admin_key: SecretKey,
+    /// The operator's admin key, which signs roster changes made through the operator socket;
+    /// `None` when the operator keeps it off the node (`tejido admin-key move-out`), and the
+    /// CLI signs roster changes with `--admin-key`.
+    pub admin_key: Option<SecretKey>,
     /// Whether this start initialised the data directory.
     pub fresh: bool,
     /// Network name for the genesis of a fresh node.
@@ -362,7 +364,10 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
     };
     Ok(Config {
         node_key: read_key(&data_dir.join("node.key"), at_rest.as_ref())?,
-        admin_key: read_key(&data_dir.join("admin.key"), at_rest.as_ref())?,
+        admin_key: match data_dir.join("admin.key") {
+            path if path.exists() => Some(read_key(&path, at_rest.as_ref())?),
+            _ => None,
+        },
         at_rest: at_rest.map(std::sync::Arc::new),
         metrics: args.metrics,
         client_rate: if args.client_rate.is_finite() && args.client_rate > 0.0 {

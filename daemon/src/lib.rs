@@ -56,9 +56,13 @@ pub async fn run(
             );
         }
         if engine.roster().network.is_none() {
+            let admin = config
+                .admin_key
+                .as_ref()
+                .context("a new node needs its admin key (admin.key) for the network's genesis")?;
             engine
                 .genesis(
-                    &config.admin_key,
+                    admin,
                     me,
                     &config.network,
                     &config.org,

@@ -58,6 +58,23 @@ pub enum Request {
     },
     /// The network's organisations and the changes waiting for agreement.
     Orgs,
+    /// The roster event that `request` (a revocation, a region, a change to the network)
+    /// would make, unsigned, for the operator to sign with an admin key kept off the node.
+    Draft {
+        /// The admin key that will sign it.
+        admin: String,
+        /// The request.
+        request: Box<Request>,
+    },
+    /// Store a roster event signed off the node (base64 of the signed bytes), with every
+    /// check an event gets.
+    SubmitEvent {
+        /// The signed event.
+        event: String,
+    },
+    /// Hand over the admin key and delete it from the node, which runs on without it
+    /// (roster changes are then signed with `tejido --admin-key`).
+    TakeAdminKey,
     /// Documents with their heads and sizes.
     Docs,
     /// A sneakernet bundle of every document's events, encrypted to the given nodes (every
@@ -283,6 +300,11 @@ pub enum Response {
     Members {
         /// The members.
         members: Vec<MemberInfo>,
+    },
+    /// An unsigned event to sign ([`Request::Draft`]).
+    Draft {
+        /// The event.
+        event: crate::event::Event,
     },
     /// Organisations and the changes waiting for agreement.
     Orgs {

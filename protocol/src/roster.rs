@@ -428,7 +428,10 @@ impl Roster {
                     entry.addrs = addrs.clone();
                     entry.addrs_from = Some(from);
                 }
-                entry.added_at = entry.added_at.min(event.at);
+                // Only an admin's addition dates a node; its own announcements do not.
+                if event.author != *node {
+                    entry.added_at = entry.added_at.min(event.at);
+                }
             }
             Body::AddMember {
                 org,
@@ -798,6 +801,10 @@ impl Roster {
             Body::AddNode {
                 org: target, node, ..
             } => {
+                // A node announces its own addresses.
+                if is_node && *node == event.author && target == org {
+                    return Ok(());
+                }
                 if !is_admin || target != org {
                     return forbidden("only an organisation's admins add its nodes");
                 }

@@ -301,3 +301,47 @@ fn organisations_are_admitted_and_suspended_only_by_several() {
         .iter()
         .any(|p| [a.id(), b.id(), c.id()].contains(p)));
 }
+
+/// Finding: the admin key sat beside the node key on every node, so a seized node gave away
+/// its organisation's authority. The operator moves it to their own device; the node runs on
+/// without it (and restarts without it), and roster changes are signed by the command line.
+#[test]
+fn the_admin_key_can_live_off_the_node() {
+    let t = TestDir::new();
+    let mut a = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let key_file = t.path("operator-admin.key");
+    let key_path = key_file.to_str().expect("utf-8").to_string();
+    a.tejido(&["admin-key", "move-out", "--to", &key_path]).ok();
+    assert_eq!(std::fs::read(&key_file).expect("key file").len(), 32);
+    assert!(
+        !a.dir.join("admin.key").exists(),
+        "the node no longer holds it"
+    );
+    let port = a.port();
+    a.kill9();
+    a.restart_on(&port);
+
+    let key = bea.key();
+    let without = a.tejido(&["revoke", &key]);
+    assert_ne!(without.code, Some(0), "{without:#?}");
+    assert!(without.stderr.contains("admin key"), "{without:#?}");
+    assert!(!is_revoked_on(&a, &key));
+    a.tejido(&[
+        "--admin-key",
+        &key_path,
+        "revoke",
+        &key,
+        "--reason",
+        "robado",
+    ])
+    .ok();
+    assert!(is_revoked_on(&a, &key));
+    a.tejido(&["--admin-key", &key_path, "region", "chiapas"])
+        .ok();
+    let members = a.tejido(&["members", "--json"]).json();
+    assert!(members.to_string().contains("Bea"), "{members}");
+    // Only roster changes are signed off the node.
+    let other = a.tejido(&["--admin-key", &key_path, "alerts"]);
+    assert_ne!(other.code, Some(0), "{other:#?}");
+}

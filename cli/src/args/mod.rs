@@ -29,6 +29,10 @@ pub(crate) struct Args {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Sign this roster change (revoke, region, org) with the admin key in this file, kept
+    /// off the node (operator; see `admin-key move-out`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) admin_key: Option<PathBuf>,
     /// Language of messages: es (español) or en (English). Default: $TEJIDO_LANG, else the
     /// locale (LC_ALL, LC_MESSAGES, LANG), else English. JSON output is never translated.
     #[arg(long, global = true, value_name = "es|en", value_parser = i18n::parse_lang)]
@@ -94,6 +98,11 @@ pub(crate) enum Cmd {
     },
     /// The network's organisations, and the changes to it waiting for agreement (operator).
     Orgs,
+    /// Keep the organisation's admin key off the node (operator).
+    AdminKey {
+        #[command(subcommand)]
+        action: AdminKeyAction,
+    },
     /// Agree, as your organisation, to admit, suspend, reinstate or remove an organisation;
     /// in effect once enough organisations agree (operator).
     Org {
@@ -236,6 +245,17 @@ pub(crate) enum InviteWhat {
         /// How long the code stays valid.
         #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
         ttl: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminKeyAction {
+    /// Write the admin key to FILE and delete it from the node, which runs on without it;
+    /// roster changes are then signed with `--admin-key FILE`. Keep FILE on your own device.
+    MoveOut {
+        /// Where to write it (readable by you only).
+        #[arg(long)]
+        to: PathBuf,
     },
 }
 

@@ -57,6 +57,14 @@ pub(crate) enum OperatorCommand {
         /// The bundle file.
         file: PathBuf,
     },
+    /// Have the node draft the roster event of `request`, sign it with the admin key in
+    /// `key_file`, and send it back.
+    SignAsAdmin {
+        /// The request (a revocation, a region, a change to the network).
+        request: Request,
+        /// The admin key's file.
+        key_file: PathBuf,
+    },
 }
 
 /// A member command.
@@ -187,7 +195,19 @@ pub(crate) fn plan(args: Args) -> anyhow::Result<Plan> {
         _ => {}
     }
     if let Some(data_dir) = args.data_dir {
-        let command = operator_command(args.command)?;
+        let mut command = operator_command(args.command)?;
+        if let Some(key_file) = args.admin_key {
+            command = match command {
+                OperatorCommand::Ask {
+                    request:
+                        request @ (Request::Revoke { .. }
+                        | Request::DeclareRegion { .. }
+                        | Request::Network { .. }),
+                    save_to: None,
+                } => OperatorCommand::SignAsAdmin { request, key_file },
+                _ => anyhow::bail!(tr!("admin-key-roster-only")),
+            };
+        }
         return Ok(Plan::Operator {
             data_dir,
             command,
@@ -271,6 +291,12 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         Cmd::Docs => ask(Request::Docs),
         Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
         Cmd::Orgs => ask(Request::Orgs),
+        Cmd::AdminKey {
+            action: super::AdminKeyAction::MoveOut { to },
+        } => OperatorCommand::Ask {
+            request: Request::TakeAdminKey,
+            save_to: Some(to),
+        },
         Cmd::Org { action } => {
             use protocol::event::NetworkChange;
             let change = match action {
@@ -313,6 +339,7 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Docs
         | Cmd::Revoke { .. }
         | Cmd::Orgs
+        | Cmd::AdminKey { .. }
         | Cmd::Org { .. }
         | Cmd::Region { .. }
         | Cmd::Demo

@@ -167,6 +167,7 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
             p.table(&["col-document", "col-events", "col-heads"], rows)
         }
         Response::File { summary, .. } => p.line(&clean(summary)),
+        Response::Draft { event } => p.line(&clean(&format!("{event:?}"))),
         Response::Done { message } => p.line(&clean(message)),
         Response::Error { message } => anyhow::bail!("{message}"),
     }

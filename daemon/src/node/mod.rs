@@ -202,7 +202,7 @@ pub(crate) struct Core {
     sessions: Sessions<PeerId>,
     me: PublicKey,
     peer_id: PeerId,
-    admin_key: SecretKey,
+    admin_key: Option<SecretKey>,
     node_key: SecretKey,
     /// The time of the last event this node signed: its own events get strictly increasing
     /// times, so that the roster fold, which applies events in (time, id) order, applies a
@@ -639,7 +639,14 @@ impl Core {
     ) -> Result<SignedEvent, OwnError> {
         let key = match signer {
             Signer::Node => &self.node_key,
-            Signer::Admin => &self.admin_key,
+            Signer::Admin => self.admin_key.as_ref().ok_or_else(|| {
+                OwnError::Sign(
+                    "this node does not hold its organisation's admin key: sign with `tejido \
+                     --data-dir DIR --admin-key FILE ...`, or put admin.key back in the data \
+                     directory and restart"
+                        .into(),
+                )
+            })?,
         };
         let at = Timestamp::now().max(self.last_signed.get().plus_ms(1));
         self.last_signed.set(at);

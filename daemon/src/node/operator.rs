@@ -43,7 +43,9 @@ impl Core {
                     .engine
                     .alerts(region.as_deref(), open_only, Timestamp::now());
                 for a in &mut alerts {
-                    a.open_sealed(&self.admin_key, org_of);
+                    if let Some(admin) = &self.admin_key {
+                        a.open_sealed(admin, org_of);
+                    }
                 }
                 Response::Alerts { alerts }
             }
@@ -102,6 +104,9 @@ impl Core {
             },
             Request::Revoke { key, reason } => self.revoke(&key, reason),
             Request::Network { change } => self.agree_to(change),
+            Request::Draft { admin, request } => self.draft(&admin, *request),
+            Request::SubmitEvent { event } => self.submit_signed(&event),
+            Request::TakeAdminKey => self.take_admin_key(),
             Request::Orgs => self.orgs(),
             Request::DeclareRegion { region } => match self.declare_region(&region) {
                 Ok(()) => Response::Done {
@@ -328,6 +333,97 @@ impl Core {
         }
     }
 
+    /// The roster event a request would make, for an admin key kept off the node.
+    fn draft(&mut self, admin: &str, request: Request) -> Response {
+        let fail = |message: String| Response::Error { message };
+        let admin: PublicKey = match admin.parse() {
+            Ok(k) => k,
+            Err(e) => return fail(format!("admin key: {e}")),
+        };
+        let body = match request {
+            Request::Revoke { key, reason } => match key.parse::<PublicKey>() {
+                Ok(key) if key == self.me => {
+                    return fail("a node does not revoke itself; revoke it from another node of its organisation".into())
+                }
+                Ok(key) => Body::Revoke {
+                    key,
+                    reason,
+                    last: self.engine.last_seq(&key),
+                },
+                Err(e) => return fail(e.to_string()),
+            },
+            Request::DeclareRegion { region } => Body::DeclareRegion {
+                org: self.org.clone(),
+                region,
+            },
+            Request::Network { change } => Body::Network { change },
+            _ => {
+                return fail(
+                    "an admin key off the node signs roster changes: revoke, region, org".into(),
+                )
+            }
+        };
+        let event = protocol::event::Event {
+            author: admin,
+            at: Timestamp::now(),
+            seq: self.engine.last_seq(&admin) + 1,
+            doc: DocId::roster(),
+            body,
+        };
+        // Checked now as it will be when signed, so that a refusal is said before signing.
+        if let Err(e) = self.engine.roster().authorize(&event) {
+            return fail(format!("the roster refuses it: {e}"));
+        }
+        Response::Draft { event }
+    }
+
+    /// Stores a roster event signed off the node.
+    fn submit_signed(&mut self, event: &str) -> Response {
+        let fail = |message: String| Response::Error { message };
+        let event = match data_encoding::BASE64
+            .decode(event.as_bytes())
+            .ok()
+            .and_then(|b| protocol::event::SignedEvent::decode(&b).ok())
+        {
+            Some(e) => e,
+            None => return fail("not a signed event".into()),
+        };
+        if !protocol::doc::is_roster_body(&event.event().body) {
+            return fail("only roster events are submitted here".into());
+        }
+        let id = event.id();
+        match self.store_own(vec![event]) {
+            Ok(_) => {
+                info!(event = %id, "roster event signed off the node stored");
+                Response::Done {
+                    message: format!("stored {id}"),
+                }
+            }
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    /// Hands the admin key over and deletes it from the node.
+    fn take_admin_key(&mut self) -> Response {
+        let Some(key) = self.admin_key.take() else {
+            return Response::Error {
+                message: "this node does not hold an admin key".into(),
+            };
+        };
+        let path = self.data_dir.join("admin.key");
+        if let Err(e) = std::fs::remove_file(&path) {
+            self.admin_key = Some(key);
+            return Response::Error {
+                message: format!("cannot delete {}: {e}", path.display()),
+            };
+        }
+        warn!("the admin key left this node; roster changes are signed off the node from now on");
+        Response::File {
+            summary: format!("the admin key {}", key.public()),
+            data: data_encoding::BASE64.encode(&key.to_bytes()),
+        }
+    }
+
     fn orgs(&self) -> Response {
         let roster = self.engine.roster();
         let orgs = roster
@@ -550,6 +646,7 @@ impl Core {
             Ok(e) => e,
             Err(e) => return self.reply_operator(reply, fail(e.to_string())),
         };
+        let admin = add_node.event().author;
         let Some(inviter_peer) = net::peer_id_of(&node) else {
             return self.reply_operator(reply, fail("the invite names an invalid node key".into()));
         };
@@ -561,7 +658,7 @@ impl Core {
         let request = ClientRequestV0::RedeemNode {
             node: self.me,
             org: self.org.clone(),
-            admin: self.admin_key.public(),
+            admin,
             proof: self.node_key_sign(&invite.proof_message(&self.me)),
             add_node: Box::new(add_node),
         };

@@ -32,7 +32,7 @@ fn node(dir: &std::path::Path, extra: &[&str]) -> Node {
     let mut engine = Engine::open(&config.store_dir(), None).expect("engine");
     engine
         .genesis(
-            &config.admin_key,
+            config.admin_key.as_ref().expect("admin key"),
             config.node_key.public(),
             "red",
             "casa",
