@@ -187,12 +187,12 @@ impl Engine {
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
-        let loaded: Vec<SignedEvent> = engine
+        let loaded: Vec<(PublicKey, u64, EventId)> = engine
             .docs
             .values()
-            .flat_map(|d| d.events().iter().cloned())
+            .flat_map(|d| d.events().iter().map(numbered))
             .collect();
-        engine.note_events(&loaded);
+        engine.note_numbers(loaded);
         engine.refold_roster();
         Ok(engine)
     }
@@ -200,13 +200,15 @@ impl Engine {
     /// Indexes events by author and sequence number; two different events under one number
     /// mean the key is in use on two devices ([`Engine::clones`]).
     fn note_events(&mut self, events: &[SignedEvent]) {
-        for e in events {
-            let author = e.event().author;
-            let seq = e.event().seq;
+        self.note_numbers(events.iter().map(numbered));
+    }
+
+    fn note_numbers(&mut self, numbers: impl IntoIterator<Item = (PublicKey, u64, EventId)>) {
+        for (author, seq, id) in numbers {
             let seen = self.seqs.entry(author).or_default();
             seen.max = seen.max.max(seq);
-            let first = *seen.ids.entry(seq).or_insert(e.id());
-            if first != e.id() && !self.clones.contains_key(&author) {
+            let first = *seen.ids.entry(seq).or_insert(id);
+            if first != id && !self.clones.contains_key(&author) {
                 tracing::warn!(
                     key = %author.fmt_short(),
                     seq,
@@ -217,7 +219,7 @@ impl Engine {
                     author,
                     KeyClone {
                         seq,
-                        events: [first, e.id()],
+                        events: [first, id],
                     },
                 );
             }
@@ -655,6 +657,11 @@ impl Engine {
         }
         Ok((added, changed))
     }
+}
+
+/// An event's author, sequence number and id: what the clone check keeps of it.
+fn numbered(e: &SignedEvent) -> (PublicKey, u64, EventId) {
+    (e.event().author, e.event().seq, e.id())
 }
 
 impl crate::sync::Docs for Engine {

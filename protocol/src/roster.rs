@@ -1046,15 +1046,18 @@ const MAX_FOLDS: usize = 8;
 /// revoke each other, each keeps its events up to its own revocation of the other, so that a
 /// thief who revokes the honest holder of a key cannot erase what that holder signed before.
 fn revocation_limits(revokes: &[RevokeSeen]) -> Limits {
+    // The latest revocation of each target by each author: what the target's own answer to a
+    // revocation of it is.
+    let mut latest: HashMap<(PublicKey, PublicKey), u64> = HashMap::new();
+    for r in revokes {
+        let slot = latest.entry((r.by, r.target)).or_insert(r.seq);
+        *slot = (*slot).max(r.seq);
+    }
     let accepted: Vec<u64> = revokes
         .iter()
         .map(|r| {
-            let answer = revokes
-                .iter()
-                .filter(|o| o.by == r.target && o.target == r.by)
-                .map(|o| o.seq)
-                .max();
-            answer.map_or(r.last, |seq| r.last.max(seq))
+            let answer = latest.get(&(r.target, r.by));
+            answer.map_or(r.last, |seq| r.last.max(*seq))
         })
         .collect();
     let limits_of = |counting: &[bool]| {
