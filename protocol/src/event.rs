@@ -275,6 +275,29 @@ pub struct ShelterBody {
     pub status: ShelterStatus,
 }
 
+/// How a bridge reached someone outside the network ([`Body::Notified`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// An email over SMTP.
+    Email,
+    /// An HTTP POST to a webhook.
+    Webhook,
+    /// A program the node ran (an SMS gateway, signal-cli, a Matrix client).
+    Exec,
+}
+
+impl Channel {
+    /// The text form used in config.toml and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::Exec => "exec",
+        }
+    }
+}
+
 /// The most alerts one delivery receipt names.
 pub const MAX_HELD: usize = 256;
 
@@ -535,6 +558,22 @@ pub enum Body {
     },
     /// A request for places at a shelter, written by the requester's node.
     ShelterRequest(ShelterRequestBody),
+    /// A bridge of the author node is about to notify (a claim), or did notify (delivered),
+    /// someone outside the network of an alert: by email, a webhook, or a program such as an
+    /// SMS gateway. It lives in the receipts document of the alert's region and month, beside
+    /// the receipts. Nodes whose bridges bear the same name reach the same contact: the
+    /// claims decide which of them delivers, and a delivery tells the others not to.
+    Notified {
+        /// Which alert.
+        alert: RecordId,
+        /// The bridge's name in the author node's config (a slug): the contact reached.
+        bridge: String,
+        /// How.
+        channel: Channel,
+        /// Delivered (true), or claimed: the author will deliver unless a node ahead of it in
+        /// the alert's order does.
+        delivered: bool,
+    },
     /// The shelter's organisation accepts or declines a request.
     ShelterDecision {
         /// Which request.
@@ -1042,6 +1081,13 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                     "a receipt names 1 to {MAX_HELD} alerts in increasing order"
                 )));
             }
+            if doc.collection() != crate::ids::Collection::Receipts {
+                return Err(wrong_doc());
+            }
+            check_not_before_period(event)?;
+        }
+        Body::Notified { bridge, .. } => {
+            check_slug("bridge", bridge)?;
             if doc.collection() != crate::ids::Collection::Receipts {
                 return Err(wrong_doc());
             }
