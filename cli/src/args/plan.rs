@@ -269,6 +269,9 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         },
         Cmd::Import { file } => OperatorCommand::Import { file },
         Cmd::Docs => ask(Request::Docs),
+        Cmd::Bridge {
+            action: super::BridgeAction::Test { name },
+        } => ask(Request::BridgeTest { name }),
         Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
         Cmd::Region { region } => {
             protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -299,6 +302,7 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Import { .. }
         | Cmd::ExportDoc { .. }
         | Cmd::Docs
+        | Cmd::Bridge { .. }
         | Cmd::Revoke { .. }
         | Cmd::Region { .. }
         | Cmd::Demo

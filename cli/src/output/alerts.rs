@@ -143,6 +143,16 @@ pub(crate) fn receipts(p: &mut Printer<'_>, a: &AlertView) -> anyhow::Result<()>
         ))?,
         None => p.line(&tr!("receipts-no-contact-node", region = region.as_ref()))?,
     }
+    for n in &a.notified {
+        p.line(&tr!(
+            "receipts-notified",
+            bridge = clean(&n.bridge).as_ref(),
+            channel = n.channel.as_str(),
+            org = clean(&n.org).as_ref(),
+            node = short(&n.node),
+            secs = seconds(n.after_ms)
+        ))?;
+    }
     match (a.acknowledgements.first(), a.first_ack_after_ms) {
         (Some(ack), Some(ms)) => p.line(&tr!(
             "receipts-acked",
