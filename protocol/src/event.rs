@@ -298,6 +298,9 @@ impl Channel {
     }
 }
 
+/// The last escalation tier: the whole network.
+pub const MAX_TIER: u8 = 3;
+
 /// The most alerts one delivery receipt names.
 pub const MAX_HELD: usize = 256;
 
@@ -558,22 +561,6 @@ pub enum Body {
     },
     /// A request for places at a shelter, written by the requester's node.
     ShelterRequest(ShelterRequestBody),
-    /// A bridge of the author node is about to notify (a claim), or did notify (delivered),
-    /// someone outside the network of an alert: by email, a webhook, or a program such as an
-    /// SMS gateway. It lives in the receipts document of the alert's region and month, beside
-    /// the receipts. Nodes whose bridges bear the same name reach the same contact: the
-    /// claims decide which of them delivers, and a delivery tells the others not to.
-    Notified {
-        /// Which alert.
-        alert: RecordId,
-        /// The bridge's name in the author node's config (a slug): the contact reached.
-        bridge: String,
-        /// How.
-        channel: Channel,
-        /// Delivered (true), or claimed: the author will deliver unless a node ahead of it in
-        /// the alert's order does.
-        delivered: bool,
-    },
     /// The shelter's organisation accepts or declines a request.
     ShelterDecision {
         /// Which request.
@@ -595,6 +582,32 @@ pub enum Body {
         org: String,
         /// The region slug.
         region: String,
+    },
+    /// A bridge of the author node is about to notify (a claim), or did notify (delivered),
+    /// someone outside the network of an alert: by email, a webhook, or a program such as an
+    /// SMS gateway. It lives in the receipts document of the alert's region and month, beside
+    /// the receipts. Nodes whose bridges bear the same name reach the same contact: the
+    /// claims decide which of them delivers, and a delivery tells the others not to.
+    Notified {
+        /// Which alert.
+        alert: RecordId,
+        /// The bridge's name in the author node's config (a slug): the contact reached.
+        bridge: String,
+        /// How.
+        channel: Channel,
+        /// Delivered (true), or claimed: the author will deliver unless a node ahead of it in
+        /// the alert's order does.
+        delivered: bool,
+    },
+    /// A node escalates an alert that nobody acknowledged in time to the next tier of people:
+    /// 1, the admins of the alert's organisation; 2, the security contacts of every
+    /// organisation in its region; 3, the whole network. Any node may decide it when its
+    /// deadline passes; the view counts the first event of each tier, in order.
+    Escalate {
+        /// Which alert.
+        alert: RecordId,
+        /// The tier reached, 1 to [`MAX_TIER`].
+        tier: u8,
     },
 }
 
@@ -1082,6 +1095,17 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                 )));
             }
             if doc.collection() != crate::ids::Collection::Receipts {
+                return Err(wrong_doc());
+            }
+            check_not_before_period(event)?;
+        }
+        Body::Escalate { tier, .. } => {
+            if !(1..=MAX_TIER).contains(tier) {
+                return Err(VerifyError::Invalid(format!(
+                    "an escalation tier is 1 to {MAX_TIER}"
+                )));
+            }
+            if doc.collection() != crate::ids::Collection::Alerts {
                 return Err(wrong_doc());
             }
             check_not_before_period(event)?;

@@ -685,6 +685,12 @@ impl Roster {
                 }
                 Ok(())
             }
+            Body::Escalate { .. } => {
+                if !is_node {
+                    return forbidden("escalations are decided by nodes");
+                }
+                Ok(())
+            }
             Body::Notified { .. } => {
                 if !is_node {
                     return forbidden("notifications are written by the notifying node");

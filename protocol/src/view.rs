@@ -108,6 +108,10 @@ pub struct AlertView {
     pub network_nodes: usize,
     /// Milliseconds from the alert being raised to the first acknowledgement.
     pub first_ack_after_ms: Option<i64>,
+    /// The escalation tier reached: 0 (none), then 1 (the organisation's admins), 2 (the
+    /// region's security contacts), 3 (the whole network).
+    #[serde(default)]
+    pub escalation: u8,
     /// Contacts outside the network that bridges reached, earliest first: one per bridge
     /// name, whichever node delivered first.
     #[serde(default)]
@@ -301,6 +305,10 @@ pub fn alerts<'a>(
             Body::Resolve { alert, note, .. } => {
                 (alert, entry(roster, e, "resolved", Some(note.clone())))
             }
+            Body::Escalate { alert, tier } => (
+                alert,
+                entry(roster, e, "escalated", Some(format!("tier {tier}"))),
+            ),
             Body::Notified {
                 alert,
                 bridge,
@@ -345,6 +353,15 @@ pub fn alerts<'a>(
             continue;
         }
         if view.doc != ev.doc.as_str() {
+            continue;
+        }
+        if let Body::Escalate { tier, .. } = &ev.body {
+            // Tiers count in order, each once, from nodes (the roster checked who wrote it).
+            if *tier != view.escalation.saturating_add(1) {
+                continue;
+            }
+            view.escalation = *tier;
+            view.history.push(h);
             continue;
         }
         let reserved = matches!(ev.body, Body::Assign { .. } | Body::Resolve { .. });
@@ -419,6 +436,7 @@ fn blank_view(
         network_nodes,
         first_ack_after_ms: None,
         notified: Vec::new(),
+        escalation: 0,
         sealed: None,
         created: ev.at,
         missed: None,
