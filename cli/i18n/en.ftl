@@ -195,6 +195,7 @@ action-acknowledged = acknowledged
 action-assigned = assigned
 action-resolved = resolved
 action-notified = notified
+action-escalated = escalated
 
 demo-start = Three organisations each start a node (real processes on 127.0.0.1).
 demo-invite-nodes = Red Oax invites the other two nodes into its network (one-time codes).
@@ -228,7 +229,7 @@ no = no
 
 ## Watch
 
-watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  held { $held }/{ $total }  { $by }: { $text }
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  held { $held }/{ $total }  notified { $notified }  { $by }: { $text }
 watch-new = NEW
 watch-changed = CHANGED
 watch-unreachable = no node reachable, retrying ({ $error })

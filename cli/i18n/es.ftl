@@ -234,6 +234,7 @@ action-acknowledged = acuse de recibo
 action-assigned = asignación
 action-resolved = resolución
 action-notified = aviso enviado
+action-escalated = escalamiento
 
 demo-start = Tres organizaciones ponen en marcha un nodo cada una (procesos reales en 127.0.0.1).
 demo-invite-nodes = Red Oax invita a los otros dos nodos a su red (códigos de un solo uso).
@@ -271,7 +272,7 @@ no = no
 
 ## Seguimiento en vivo
 
-watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  en { $held }/{ $total } nodos  { $by }: { $text }
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  en { $held }/{ $total } nodos  avisos { $notified }  { $by }: { $text }
 watch-new = NUEVA
 watch-changed = CAMBIO
 watch-unreachable = ningún nodo está al alcance; se reintenta ({ $error })

@@ -115,6 +115,10 @@ pub struct Bridge {
     pub duress_wording: Option<String>,
     /// How long one delivery may take.
     pub timeout: Duration,
+    /// The escalation tier from which it takes an alert: 0 (default) from the start, 1 once
+    /// the alert escalated to the organisation's admins, 2 to the region's security contacts,
+    /// 3 to the whole network.
+    pub tier: u8,
 }
 
 /// The header a webhook's signature travels in: `sha256=` and the hex HMAC-SHA256 of the body.
@@ -132,8 +136,8 @@ fn severity_rank(s: Severity) -> u8 {
 impl Bridge {
     /// Whether this bridge is for `alert` (as it shows to this node; a duress alert as
     /// `Duress`, opened).
-    pub fn takes(&self, kind: AlertKind, severity: Severity, region: &str) -> bool {
-        if kind == AlertKind::Sealed {
+    pub fn takes(&self, kind: AlertKind, severity: Severity, region: &str, tier: u8) -> bool {
+        if kind == AlertKind::Sealed || tier < self.tier {
             return false;
         }
         if kind == AlertKind::Duress
@@ -171,6 +175,7 @@ struct BridgeFile {
     audience: Audience,
     duress_wording: Option<String>,
     timeout: Option<String>,
+    tier: Option<u8>,
     // email
     smtp: Option<String>,
     starttls: Option<bool>,
@@ -395,6 +400,16 @@ fn parse_one(value: toml::Value) -> Result<Bridge, String> {
     if timeout.is_zero() {
         return Err("timeout must be more than zero".into());
     }
+    let tier = f.tier.unwrap_or(0);
+    if tier > protocol::event::MAX_TIER {
+        return Err(format!(
+            "tier is 0 (from the start) to {} (the whole network)",
+            protocol::event::MAX_TIER
+        ));
+    }
+    if tier > 0 && f.audience == Audience::OwnContacts && takes_duress {
+        return Err("duress alerts never escalate: take duress out of this tier's kinds".into());
+    }
     Ok(Bridge {
         name: f.name,
         target,
@@ -404,6 +419,7 @@ fn parse_one(value: toml::Value) -> Result<Bridge, String> {
         audience: f.audience,
         duress_wording: wording.map(str::to_string),
         timeout,
+        tier,
     })
 }
 
@@ -466,6 +482,8 @@ pub struct Notice {
     pub subject: String,
     /// The command that acknowledges it.
     pub ack: String,
+    /// The escalation tier the alert reached (0: none).
+    pub escalation: u8,
 }
 
 fn short(id: &str) -> String {
@@ -575,6 +593,12 @@ impl Notice {
                     format!("Tejido: alerta {sev} para {}", alert.region),
                 ),
             };
+            // An escalated alert says so first, to the tiers it escalated to.
+            let message = match (lang, alert.escalation) {
+                (_, 0) => message,
+                (Lang::En, n) => format!("NO ANSWER (tier {n}): {message}"),
+                (Lang::Es, n) => format!("SIN RESPUESTA (nivel {n}): {message}"),
+            };
             let kind = serde_json::to_value(alert.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -596,6 +620,7 @@ impl Notice {
             message,
             subject,
             ack,
+            escalation: alert.escalation,
         }
     }
 
@@ -634,6 +659,7 @@ impl Notice {
             message,
             subject,
             ack: String::new(),
+            escalation: 0,
         }
     }
 }
@@ -907,10 +933,10 @@ mod tests {
             command = ["/bin/true"]
         "#;
         let bridges = parse(entries(good)).expect("valid");
-        assert!(bridges[0].takes(AlertKind::Duress, Severity::Minor, "oaxaca"));
-        assert!(!bridges[1].takes(AlertKind::Duress, Severity::Extreme, "oaxaca"));
-        assert!(bridges[1].takes(AlertKind::Panic, Severity::Extreme, "oaxaca"));
-        assert!(!bridges[1].takes(AlertKind::Sealed, Severity::Extreme, "oaxaca"));
+        assert!(bridges[0].takes(AlertKind::Duress, Severity::Minor, "oaxaca", 0));
+        assert!(!bridges[1].takes(AlertKind::Duress, Severity::Extreme, "oaxaca", 0));
+        assert!(bridges[1].takes(AlertKind::Panic, Severity::Extreme, "oaxaca", 0));
+        assert!(!bridges[1].takes(AlertKind::Sealed, Severity::Extreme, "oaxaca", 0));
     }
 
     #[test]

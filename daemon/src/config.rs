@@ -163,6 +163,9 @@ struct ConfigFile {
     /// How bridges speak and take turns.
     #[serde(default)]
     notify: NotifyFile,
+    /// Acknowledgement deadlines per severity, after which alerts escalate.
+    #[serde(default)]
+    escalation: EscalationFile,
     /// Bridges to email, webhooks and programs, checked one by one ([`crate::bridge::parse`]).
     #[serde(default)]
     bridge: Vec<toml::Value>,
@@ -176,6 +179,25 @@ struct NotifyFile {
     takeover: Option<String>,
     max_age: Option<String>,
 }
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationFile {
+    enabled: Option<bool>,
+    extreme: Option<String>,
+    severe: Option<String>,
+    moderate: Option<String>,
+    minor: Option<String>,
+}
+
+/// How long an alert of each severity may wait for an acknowledgement before it escalates to
+/// the next tier (and again, from then, to the one after): a panic is extreme.
+pub const DEFAULT_ESCALATION: [(&str, &str); 4] = [
+    ("extreme", "10m"),
+    ("severe", "30m"),
+    ("moderate", "2h"),
+    ("minor", "12h"),
+];
 
 /// How long a node waits after claiming a notification before it delivers, so that the claims
 /// of other nodes with a bridge of the same name reach it and one of them delivers: a few
@@ -199,6 +221,9 @@ pub struct Notify {
     pub takeover: std::time::Duration,
     /// [`DEFAULT_NOTIFY_MAX_AGE`].
     pub max_age: std::time::Duration,
+    /// Acknowledgement deadlines by severity (extreme, severe, moderate, minor), or none when
+    /// escalation is off ([`DEFAULT_ESCALATION`]).
+    pub escalation: Option<[std::time::Duration; 4]>,
 }
 
 fn default_grace() -> String {
@@ -399,7 +424,23 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         humantime::parse_duration(text)
             .map_err(|e| anyhow::anyhow!("{}: notify.{name} {text:?}: {e}", config_path.display()))
     };
+    let esc = &file.escalation;
+    let mut deadlines = [std::time::Duration::ZERO; 4];
+    for (i, (name, default)) in DEFAULT_ESCALATION.iter().enumerate() {
+        let value = [&esc.extreme, &esc.severe, &esc.moderate, &esc.minor][i];
+        let text = value.as_deref().unwrap_or(default);
+        deadlines[i] = humantime::parse_duration(text).map_err(|e| {
+            anyhow::anyhow!("{}: escalation.{name} {text:?}: {e}", config_path.display())
+        })?;
+        if deadlines[i].is_zero() {
+            anyhow::bail!(
+                "{}: escalation.{name} must be more than zero",
+                config_path.display()
+            );
+        }
+    }
     let notify = Notify {
+        escalation: esc.enabled.unwrap_or(true).then_some(deadlines),
         lang: file.notify.language.unwrap_or_default(),
         claim_wait: notify_duration(
             &file.notify.claim_wait,

@@ -206,6 +206,7 @@ pub(crate) fn watch_line(p: &mut Printer<'_>, change: Change, a: &AlertView) -> 
         region = clean(&a.region).as_ref(),
         held = a.held_by.len(),
         total = a.network_nodes,
+        notified = a.notified.len(),
         by = name_or_key(&a.author_name, &a.author),
         text = clean(&a.text).as_ref()
     ))

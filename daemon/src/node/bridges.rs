@@ -201,11 +201,12 @@ impl Core {
                 ) else {
                     continue;
                 };
-                if now.ms_since(created) > max_age {
-                    continue;
-                }
+                let fresh = now.ms_since(created) <= max_age;
                 for bridge in &self.bridges.bridges {
-                    if !bridge.takes(view.kind, view.severity, &view.region) {
+                    // An escalation is news whatever the alert's age.
+                    if !(fresh || bridge.tier > 0)
+                        || !bridge.takes(view.kind, view.severity, &view.region, view.escalation)
+                    {
                         continue;
                     }
                     let entry = OutboxEntry {
@@ -365,6 +366,67 @@ impl Core {
                     warn!(error = %format!("{e:#}"), "cannot write the outbox");
                 }
                 self.bridges.outbox.insert(key, entry);
+            }
+        }
+    }
+
+    /// Escalation: every open alert that nobody acknowledged within its severity's deadline
+    /// (from when it was raised, then from its last escalation) goes to the next tier. Any node
+    /// may decide it; the view counts the first event of each tier, so nodes deciding at once
+    /// converge on one escalation. Sealed (duress) alerts never escalate: the next tiers are
+    /// people who may not read them.
+    pub(super) fn escalate(&mut self) {
+        let Some(deadlines) = self.bridges.notify.escalation else {
+            return;
+        };
+        if !self.engine.roster().is_active(&self.me) {
+            return;
+        }
+        let now = Timestamp::now();
+        let docs: Vec<DocId> = self
+            .engine
+            .docs()
+            .map(|d| d.id().clone())
+            .filter(|d| d.collection() == protocol::ids::Collection::Alerts)
+            .filter(|d| !self.engine.is_expired(d, now))
+            .collect();
+        let mut events = Vec::new();
+        for doc in docs {
+            for view in self.engine.alerts_in(&doc, now) {
+                if view.status != "open"
+                    || view.kind == AlertKind::Sealed
+                    || view.escalation >= protocol::event::MAX_TIER
+                {
+                    continue;
+                }
+                let since = view
+                    .history
+                    .iter()
+                    .rev()
+                    .find(|h| h.action == "escalated")
+                    .map_or(view.created_at.as_str(), |h| h.at.as_str());
+                let (Some(since), Ok(alert)) =
+                    (Timestamp::parse_rfc3339(since), view.id.parse::<RecordId>())
+                else {
+                    continue;
+                };
+                let deadline = match view.severity {
+                    protocol::event::Severity::Extreme => deadlines[0],
+                    protocol::event::Severity::Severe => deadlines[1],
+                    protocol::event::Severity::Moderate => deadlines[2],
+                    protocol::event::Severity::Minor => deadlines[3],
+                };
+                if now.ms_since(since) < ms(deadline) {
+                    continue;
+                }
+                let tier = view.escalation + 1;
+                events.push((doc.clone(), Body::Escalate { alert, tier }));
+            }
+        }
+        for (doc, body) in events {
+            match self.sign_and_store(Signer::Node, doc, body) {
+                Ok(_) => info!("unacknowledged alert escalated"),
+                Err(e) => warn!(error = %e, "cannot escalate an alert"),
             }
         }
     }

@@ -431,6 +431,7 @@ impl Node {
                 _ = watch.tick() => {
                     self.core.control_queue = commands.len();
                     self.core.on_watch();
+                    self.core.escalate();
                     self.core.close_answered_invites();
                     self.keep_relay_listeners();
                 }
