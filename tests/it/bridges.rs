@@ -508,3 +508,69 @@ fn a_broken_bridge_entry_is_refused_at_start_naming_it() {
         assert!(stderr.contains(says), "{says:?} not in {stderr}");
     }
 }
+
+/// A panic nobody acknowledges escalates at its deadline (two seconds here) tier by tier: the
+/// organisation's admins, the region's security contacts, the whole network; each step is in
+/// the alert's history, and the bridge of each tier hears of it once it is reached.
+#[test]
+fn an_unacknowledged_panic_escalates_tier_by_tier() {
+    let t = TestDir::new();
+    let mut node = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &node.invite("Bea", "member", "oaxaca"));
+    let (admins, admins_out) = exec_script(&t, "admins", None);
+    let (network, network_out) = exec_script(&t, "red", None);
+    configure(
+        &mut node,
+        &format!(
+            r#"
+[notify]
+claim_wait = "1s"
+
+[escalation]
+extreme = "2s"
+
+[[bridge]]
+name = "admins"
+kind = "exec"
+tier = 1
+command = ["{}"]
+
+[[bridge]]
+name = "toda-la-red"
+kind = "exec"
+tier = 3
+command = ["{}"]
+"#,
+            admins.display(),
+            network.display()
+        ),
+    );
+    let panic = bea.json(&["panic", "--note", "nadie contesta"]);
+    let id = panic["id"].as_str().expect("id").to_string();
+    let alert = wait_for("the third tier", || {
+        let a = show(&bea, &id);
+        (a["escalation"] == 3).then_some(a)
+    });
+    let tiers: Vec<&str> = alert["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|h| h["action"] == "escalated")
+        .map(|h| h["detail"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(tiers, ["tier 1", "tier 2", "tier 3"]);
+    wait_for("the whole network's bridge", || {
+        (lines(&network_out).len() == 1).then_some(())
+    });
+    let first = lines(&admins_out);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0]["escalation"].as_u64() >= Some(1));
+    assert!(
+        first[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("SIN RESPUESTA"),
+        "{first:?}"
+    );
+    assert_eq!(lines(&network_out)[0]["escalation"], 3);
+}
