@@ -81,6 +81,9 @@ pub enum Target {
     Exec {
         /// Program and arguments.
         command: Vec<String>,
+        /// Environment variables the program does not inherit: those that hold other bridges'
+        /// secrets ([`parse`] fills it in).
+        withheld: Vec<String>,
     },
 }
 
@@ -314,6 +317,7 @@ fn parse_one(value: toml::Value) -> Result<Bridge, String> {
             }
             Target::Exec {
                 command: f.command.clone(),
+                withheld: Vec::new(),
             }
         }
         other => {
@@ -435,7 +439,13 @@ fn check_address(a: &str) -> Result<(), String> {
 /// it (or its position, when it has no name).
 pub fn parse(entries: Vec<toml::Value>) -> Result<Vec<Bridge>, String> {
     let mut out: Vec<Bridge> = Vec::new();
+    let mut secret_vars: Vec<String> = Vec::new();
     for (i, value) in entries.into_iter().enumerate() {
+        for field in ["password_env", "secret_env"] {
+            if let Some(var) = value.get(field).and_then(|v| v.as_str()) {
+                secret_vars.push(var.to_string());
+            }
+        }
         let label = match value.get("name").and_then(|n| n.as_str()) {
             Some(name) => format!("bridge {name:?}"),
             None => format!("bridge number {} (it has no name)", i + 1),
@@ -445,6 +455,11 @@ pub fn parse(entries: Vec<toml::Value>) -> Result<Vec<Bridge>, String> {
             return Err(format!("{label}: the name is used by another bridge"));
         }
         out.push(bridge);
+    }
+    for bridge in &mut out {
+        if let Target::Exec { withheld, .. } = &mut bridge.target {
+            withheld.clone_from(&secret_vars);
+        }
     }
     Ok(out)
 }
@@ -739,7 +754,9 @@ pub async fn deliver(bridge: &Bridge, notice: &Notice) -> Result<(), DeliveryErr
                 Err(_) => Err("webhook: timed out".into()),
             }
         }
-        Target::Exec { command } => run_program(&command, &body, timeout).await,
+        Target::Exec { command, withheld } => {
+            run_program(&command, &withheld, &body, timeout).await
+        }
     }
 }
 
@@ -797,9 +814,12 @@ fn send_email(
 
 /// Runs a bridge's program with `body` on its standard input; success is exit status 0 within
 /// `timeout`. Its output is not kept beyond the first line of its standard error, for the
-/// operator.
+/// operator. It inherits the node's environment but for what could unlock the node or other
+/// bridges: the `withheld` variables (other bridges' secrets), `TEJIDO_*` and systemd's
+/// `CREDENTIALS_DIRECTORY` (where the at-rest passphrase may be).
 async fn run_program(
     command: &[String],
+    withheld: &[String],
     body: &[u8],
     timeout: Duration,
 ) -> Result<(), DeliveryError> {
@@ -807,7 +827,17 @@ async fn run_program(
     let Some((program, args)) = command.split_first() else {
         return Err("exec: no command".into());
     };
-    let mut child = tokio::process::Command::new(program)
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.env_remove("CREDENTIALS_DIRECTORY");
+    for var in withheld {
+        cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("TEJIDO_") {
+            cmd.env_remove(var);
+        }
+    }
+    let mut child = cmd
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -937,6 +967,31 @@ mod tests {
         assert!(!bridges[1].takes(AlertKind::Duress, Severity::Extreme, "oaxaca", 0));
         assert!(bridges[1].takes(AlertKind::Panic, Severity::Extreme, "oaxaca", 0));
         assert!(!bridges[1].takes(AlertKind::Sealed, Severity::Extreme, "oaxaca", 0));
+    }
+
+    /// An exec bridge's program does not inherit the variables that hold other bridges'
+    /// secrets (an SMS script has no business with the SMTP password).
+    #[test]
+    fn programs_do_not_inherit_other_bridges_secrets() {
+        std::env::set_var("BRIDGE_UNIT_TEST_HOOK_KEY", "k");
+        let text = r#"
+            [[bridge]]
+            name = "hook"
+            kind = "webhook"
+            url = "http://127.0.0.1:1/"
+            secret_env = "BRIDGE_UNIT_TEST_HOOK_KEY"
+            [[bridge]]
+            name = "sms"
+            kind = "exec"
+            command = ["/bin/true"]
+        "#;
+        let bridges = parse(entries(text)).expect("valid");
+        let Target::Exec { withheld, .. } = &bridges[1].target else {
+            panic!("an exec bridge");
+        };
+        assert_eq!(withheld, &["BRIDGE_UNIT_TEST_HOOK_KEY".to_string()]);
+        assert!(format!("{:?}", bridges[0]).contains("Secret(..)"));
+        assert!(!format!("{:?}", bridges[0]).contains("\"k\""));
     }
 
     #[test]
