@@ -145,6 +145,9 @@ status-roster = roster:     { $members } member(s), { $nodes } node(s)
 status-alerts = alerts:     { $count } ({ $open } open)
 status-shelters = shelters:   { $count }
 status-checkins = check-ins:  { $count }
+status-bridge = bridge:     { $name } ({ $kind }): { $delivered } delivered, { $failed } failed attempt(s), { $pending } waiting
+bridge-test-ok = { $name } ({ $kind }): delivered
+bridge-test-failed = { $name } ({ $kind }): failed: { $error }
 status-refused = refused:    { $connections } connection(s), { $changes } change(s)
 invite-created = One-time invite, valid until { $expires }. The newcomer runs: tejido join CODE
 
@@ -192,6 +195,8 @@ action-raised = raised
 action-acknowledged = acknowledged
 action-assigned = assigned
 action-resolved = resolved
+action-notified = notified
+action-escalated = escalated
 
 demo-start = Three organisations each start a node (real processes on 127.0.0.1).
 demo-invite-nodes = Red Oax invites the other two nodes into its network (one-time codes).
@@ -215,6 +220,7 @@ kind-cloned-key = cloned-key
 receipts-held = held by { $held } of { $total } node(s), each with a signed receipt
 receipts-contact-node = held by a node of a security contact for { $region } ({ $org }) after { $secs } s
 receipts-no-contact-node = not yet held by a node of a security contact for { $region }
+receipts-notified = notified { $bridge } by { $channel } after { $secs } s, by { $org }'s node { $node }
 receipts-acked = acknowledged by { $name } after { $secs } s
 receipts-not-acked = not acknowledged yet
 receipts-waiting = waiting up to { $secs } s for the network's receipts...
@@ -225,7 +231,7 @@ no = no
 
 ## Watch
 
-watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  held { $held }/{ $total }  { $by }: { $text }
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  held { $held }/{ $total }  notified { $notified }  { $by }: { $text }
 watch-new = NEW
 watch-changed = CHANGED
 watch-unreachable = no node reachable, retrying ({ $error })

@@ -177,6 +177,9 @@ status-alerts =
     })
 status-shelters = refugios:      { $count }
 status-checkins = check-ins:     { $count }
+status-bridge = puente:        { $name } ({ $kind }): { $delivered } entregado(s), { $failed } intento(s) fallido(s), { $pending } en espera
+bridge-test-ok = { $name } ({ $kind }): entregado
+bridge-test-failed = { $name } ({ $kind }): falló: { $error }
 status-refused =
     rechazos:      { $connections } { $connections ->
         [one] conexión
@@ -231,6 +234,8 @@ action-raised = emisión
 action-acknowledged = acuse de recibo
 action-assigned = asignación
 action-resolved = resolución
+action-notified = aviso enviado
+action-escalated = escalamiento
 
 demo-start = Tres organizaciones ponen en marcha un nodo cada una (procesos reales en 127.0.0.1).
 demo-invite-nodes = Red Oax invita a los otros dos nodos a su red (códigos de un solo uso).
@@ -258,6 +263,7 @@ receipts-held =
     }, cada uno con un acuse firmado
 receipts-contact-node = en poder de un nodo de una persona de contacto de seguridad de { $region } ({ $org }) tras { $secs } s
 receipts-no-contact-node = todavía no está en ningún nodo de contactos de seguridad de { $region }
+receipts-notified = se avisó a { $bridge } por { $channel } tras { $secs } s, desde el nodo { $node } de { $org }
 receipts-acked = { $name } acusó recibo tras { $secs } s
 receipts-not-acked = nadie ha acusado recibo todavía
 receipts-waiting = esperando hasta { $secs } s los acuses de la red...
@@ -268,7 +274,7 @@ no = no
 
 ## Seguimiento en vivo
 
-watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  en { $held }/{ $total } nodos  { $by }: { $text }
+watch-line = { $at }  { $change }  { $id }  { $kind }  { $status }  { $region }  en { $held }/{ $total } nodos  avisos { $notified }  { $by }: { $text }
 watch-new = NUEVA
 watch-changed = CAMBIO
 watch-unreachable = ningún nodo está al alcance; se reintenta ({ $error })

@@ -445,7 +445,14 @@ mod tests {
         for s in ["open", "acknowledged", "assigned", "resolved", "expired"] {
             keys.push(format!("alert-status-{s}"));
         }
-        for a in ["raised", "acknowledged", "assigned", "resolved"] {
+        for a in [
+            "raised",
+            "acknowledged",
+            "assigned",
+            "resolved",
+            "notified",
+            "escalated",
+        ] {
             keys.push(format!("action-{a}"));
         }
         // The records main.rs sends (`send_record`, `output::delivery`).

@@ -65,6 +65,12 @@ pub(crate) async fn run(
         return Ok(Exit::Ok);
     }
     output::operator(p, &response)?;
+    // A script can tell that a bridge failed its test.
+    if let Response::BridgeTest { results } = &response {
+        if results.iter().any(|r| !r.ok) {
+            return Ok(Exit::Error);
+        }
+    }
     Ok(Exit::Ok)
 }
 

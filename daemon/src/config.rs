@@ -169,6 +169,70 @@ struct ConfigFile {
     /// mDNS on the local network.
     #[serde(default)]
     mdns: bool,
+    /// How bridges speak and take turns.
+    #[serde(default)]
+    notify: NotifyFile,
+    /// Acknowledgement deadlines per severity, after which alerts escalate.
+    #[serde(default)]
+    escalation: EscalationFile,
+    /// Bridges to email, webhooks and programs, checked one by one ([`crate::bridge::parse`]).
+    #[serde(default)]
+    bridge: Vec<toml::Value>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyFile {
+    language: Option<crate::bridge::Lang>,
+    claim_wait: Option<String>,
+    takeover: Option<String>,
+    max_age: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationFile {
+    enabled: Option<bool>,
+    extreme: Option<String>,
+    severe: Option<String>,
+    moderate: Option<String>,
+    minor: Option<String>,
+}
+
+/// How long an alert of each severity may wait for an acknowledgement before it escalates to
+/// the next tier (and again, from then, to the one after): a panic is extreme.
+pub const DEFAULT_ESCALATION: [(&str, &str); 4] = [
+    ("extreme", "10m"),
+    ("severe", "30m"),
+    ("moderate", "2h"),
+    ("minor", "12h"),
+];
+
+/// How long a node waits after claiming a notification before it delivers, so that the claims
+/// of other nodes with a bridge of the same name reach it and one of them delivers: a few
+/// sync rounds between connected nodes, short beside an SMS's own delay.
+pub const DEFAULT_NOTIFY_CLAIM_WAIT: &str = "5s";
+/// How long each claimant after the first waits more before it delivers anyway, when no
+/// delivery of the nodes ahead of it has arrived (the first one's bridge is down, or it is).
+pub const DEFAULT_NOTIFY_TAKEOVER: &str = "2m";
+/// Alerts older than this when a node first sees them are not sent through bridges (a node
+/// catching up on a month of alerts does not page anyone for them).
+pub const DEFAULT_NOTIFY_MAX_AGE: &str = "6h";
+
+/// How the node's bridges speak and take turns.
+#[derive(Clone, Debug)]
+pub struct Notify {
+    /// The language of what bridges say.
+    pub lang: crate::bridge::Lang,
+    /// [`DEFAULT_NOTIFY_CLAIM_WAIT`].
+    pub claim_wait: std::time::Duration,
+    /// [`DEFAULT_NOTIFY_TAKEOVER`].
+    pub takeover: std::time::Duration,
+    /// [`DEFAULT_NOTIFY_MAX_AGE`].
+    pub max_age: std::time::Duration,
+    /// Acknowledgement deadlines by severity (extreme, severe, moderate, minor), or none when
+    /// escalation is off ([`DEFAULT_ESCALATION`]).
+    pub escalation: Option<[std::time::Duration; 4]>,
 }
 
 fn default_grace() -> String {
@@ -231,6 +295,10 @@ pub struct Config {
     pub relay_server: bool,
     pub relay_via: Vec<Multiaddr>,
     pub mdns: bool,
+    /// The bridges, validated.
+    pub bridges: Vec<crate::bridge::Bridge>,
+    /// How they speak and take turns.
+    pub notify: Notify,
 }
 
 impl Config {
@@ -362,7 +430,42 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             "checkins",
         )?,
     };
+    let bridges = crate::bridge::parse(file.bridge)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
+    let notify_duration = |value: &Option<String>, default: &str, name: &str| {
+        let text = value.as_deref().unwrap_or(default);
+        humantime::parse_duration(text)
+            .map_err(|e| anyhow::anyhow!("{}: notify.{name} {text:?}: {e}", config_path.display()))
+    };
+    let esc = &file.escalation;
+    let mut deadlines = [std::time::Duration::ZERO; 4];
+    for (i, (name, default)) in DEFAULT_ESCALATION.iter().enumerate() {
+        let value = [&esc.extreme, &esc.severe, &esc.moderate, &esc.minor][i];
+        let text = value.as_deref().unwrap_or(default);
+        deadlines[i] = humantime::parse_duration(text).map_err(|e| {
+            anyhow::anyhow!("{}: escalation.{name} {text:?}: {e}", config_path.display())
+        })?;
+        if deadlines[i].is_zero() {
+            anyhow::bail!(
+                "{}: escalation.{name} must be more than zero",
+                config_path.display()
+            );
+        }
+    }
+    let notify = Notify {
+        escalation: esc.enabled.unwrap_or(true).then_some(deadlines),
+        lang: file.notify.language.unwrap_or_default(),
+        claim_wait: notify_duration(
+            &file.notify.claim_wait,
+            DEFAULT_NOTIFY_CLAIM_WAIT,
+            "claim_wait",
+        )?,
+        takeover: notify_duration(&file.notify.takeover, DEFAULT_NOTIFY_TAKEOVER, "takeover")?,
+        max_age: notify_duration(&file.notify.max_age, DEFAULT_NOTIFY_MAX_AGE, "max_age")?,
+    };
     Ok(Config {
+        bridges,
+        notify,
         node_key: read_key(&data_dir.join("node.key"), at_rest.as_ref())?,
         admin_key: match data_dir.join("admin.key") {
             path if path.exists() => Some(read_key(&path, at_rest.as_ref())?),

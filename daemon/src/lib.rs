@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
+//! - `bridge`: the `[[bridge]]` entries of `config.toml`, what a bridge says about an alert
+//!   and how it delivers it (email, webhook, a program); the outbox is `node::bridges`.
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
 //!   loop, before any client or operator is told they are stored.
@@ -21,6 +23,7 @@
 //! - `wipe`: destroying a data directory on request (`client::wipe`, re-exported).
 
 pub mod at_rest;
+pub mod bridge;
 pub mod config;
 pub mod control;
 mod dialer;

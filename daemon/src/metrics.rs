@@ -57,6 +57,8 @@ pub(crate) struct Snapshot {
     pub(crate) store_bytes: u64,
     /// Per document, the connected nodes whose last summary differs from ours.
     pub(crate) sync_lag: Vec<(String, u64)>,
+    /// Per bridge: deliveries, failures, skipped and pending notifications.
+    pub(crate) bridges: Vec<protocol::control::BridgeStatus>,
 }
 
 /// The Prometheus text of a snapshot.
@@ -187,6 +189,34 @@ pub(crate) fn render(s: &Snapshot) -> String {
         "gauge",
         "Connected nodes whose last summary of the document differs from ours.",
         &lag,
+    );
+    // Bridge names are slugs, so they need no escaping in a label.
+    let per_bridge = |f: fn(&protocol::control::BridgeStatus) -> u64| -> Vec<(String, u64)> {
+        s.bridges
+            .iter()
+            .map(|b| (format!("{{bridge=\"{}\"}}", b.name), f(b)))
+            .collect()
+    };
+    metric(
+        &mut out,
+        "tejido_bridge_deliveries_total",
+        "counter",
+        "Alerts a bridge delivered outside the network since start.",
+        &per_bridge(|b| b.delivered),
+    );
+    metric(
+        &mut out,
+        "tejido_bridge_failures_total",
+        "counter",
+        "Delivery attempts of a bridge that failed since start (each is retried).",
+        &per_bridge(|b| b.failed),
+    );
+    metric(
+        &mut out,
+        "tejido_bridge_pending",
+        "gauge",
+        "Notifications of a bridge waiting in the outbox.",
+        &per_bridge(|b| b.pending as u64),
     );
     out
 }

@@ -35,12 +35,43 @@ pub(crate) struct InviteRecord {
     pub(crate) expires: protocol::ids::Timestamp,
 }
 
+/// A notification a bridge owes: kept until it is delivered (and its `Notified` event stored
+/// in the same turn) or no longer owed, so that a crash or restart loses none. Keyed by alert
+/// and bridge.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct OutboxEntry {
+    /// The alert.
+    pub(crate) alert: protocol::ids::RecordId,
+    /// The alert's document (its receipts document gets the `Notified` event).
+    pub(crate) doc: DocId,
+    /// The bridge's name.
+    pub(crate) bridge: String,
+    /// When this node claimed it (signed its `Notified` claim).
+    pub(crate) claimed_at: protocol::ids::Timestamp,
+    /// Delivery attempts so far.
+    pub(crate) attempts: u32,
+    /// Not before this time (the claims' wait, then back-off).
+    pub(crate) next_at: protocol::ids::Timestamp,
+    /// Why the last attempt failed.
+    pub(crate) last_error: Option<String>,
+}
+
+impl OutboxEntry {
+    /// The entry's key: the alert's id and the bridge's name.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        let mut key = self.alert.0.to_vec();
+        key.extend_from_slice(self.bridge.as_bytes());
+        key
+    }
+}
+
 /// The sled database of one node.
 pub(crate) struct Store {
     db: sled::Db,
     chunks: sled::Tree,
     invites: sled::Tree,
     meta: sled::Tree,
+    outbox: sled::Tree,
     /// Seals values before they are written, when the data directory is encrypted.
     at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
     /// Next chunk sequence number and chunk count per document, to decide on compaction.
@@ -77,11 +108,13 @@ impl Store {
         let chunks = db.open_tree("chunks").context("opening chunks")?;
         let invites = db.open_tree("invites").context("opening invites")?;
         let meta = db.open_tree("meta").context("opening meta")?;
+        let outbox = db.open_tree("outbox").context("opening outbox")?;
         Ok(Self {
             db,
             chunks,
             invites,
             meta,
+            outbox,
             at_rest,
             next_seq: Default::default(),
             dirty: false,
@@ -216,6 +249,37 @@ impl Store {
             Some(at_rest) => at_rest.open_value(value),
             None => Ok(value.to_vec()),
         }
+    }
+
+    /// Writes (adds or updates) an outbox entry (not flushed).
+    pub(crate) fn put_outbox(&mut self, entry: &OutboxEntry) -> anyhow::Result<()> {
+        let bytes = self.seal(&postcard::to_stdvec(entry)?)?;
+        self.outbox
+            .insert(entry.key(), bytes)
+            .context("writing the outbox")?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Removes an outbox entry (not flushed).
+    pub(crate) fn remove_outbox(&mut self, key: &[u8]) -> anyhow::Result<()> {
+        self.outbox
+            .remove(key)
+            .context("removing from the outbox")?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Every outbox entry (entries that no longer decode are skipped).
+    pub(crate) fn outbox(&self) -> anyhow::Result<Vec<OutboxEntry>> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter() {
+            let (_, value) = item.context("reading the outbox")?;
+            if let Ok(entry) = postcard::from_bytes(&self.open_value(&value)?) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
     }
 
     /// Remembers a peer to dial at every start (the node that admitted this one; not flushed).

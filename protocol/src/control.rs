@@ -117,6 +117,11 @@ pub enum Request {
     },
     /// Members of the network.
     Members,
+    /// Send a test message through every bridge, or the one named, and say what happened.
+    BridgeTest {
+        /// Only this bridge.
+        name: Option<String>,
+    },
     /// Destroy this node's keys and data, then stop.
     Wipe,
     /// Stop the node.
@@ -182,6 +187,44 @@ pub struct Status {
     pub metrics_addr: Option<String>,
     /// Size of the store on disk.
     pub store_bytes: u64,
+    /// The node's bridges, with their deliveries and failures since start.
+    #[serde(default)]
+    pub bridges: Vec<BridgeStatus>,
+}
+
+/// A bridge's figures (`config.toml`'s `[[bridge]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeStatus {
+    /// Its name.
+    pub name: String,
+    /// email, webhook or exec.
+    pub kind: crate::event::Channel,
+    /// Alerts it delivered since the node started.
+    pub delivered: u64,
+    /// Attempts that failed since the node started (each is retried).
+    pub failed: u64,
+    /// Notifications it did not send because another node of the organisation had, or the
+    /// alert was answered or resolved first.
+    pub skipped: u64,
+    /// Notifications waiting in the outbox (survive restarts).
+    pub pending: usize,
+    /// Attempts already made for the waiting notifications (recorded in the outbox).
+    pub pending_attempts: u64,
+    /// Why the latest failed attempt among the waiting notifications failed.
+    pub last_error: Option<String>,
+}
+
+/// What `bridge test` found for one bridge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeTestResult {
+    /// The bridge.
+    pub name: String,
+    /// email, webhook or exec.
+    pub kind: crate::event::Channel,
+    /// Whether the message was delivered.
+    pub ok: bool,
+    /// Why not, when it was not.
+    pub error: Option<String>,
 }
 
 /// A member as the operator sees them.
@@ -329,6 +372,11 @@ pub enum Response {
         data: String,
         /// What it holds, for the operator.
         summary: String,
+    },
+    /// What `bridge test` found, bridge by bridge.
+    BridgeTest {
+        /// One per bridge tried.
+        results: Vec<BridgeTestResult>,
     },
     /// Done, with a line for the operator.
     Done {

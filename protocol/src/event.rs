@@ -296,6 +296,32 @@ pub struct ShelterBody {
     pub status: ShelterStatus,
 }
 
+/// How a bridge reached someone outside the network ([`Body::Notified`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// An email over SMTP.
+    Email,
+    /// An HTTP POST to a webhook.
+    Webhook,
+    /// A program the node ran (an SMS gateway, signal-cli, a Matrix client).
+    Exec,
+}
+
+impl Channel {
+    /// The text form used in config.toml and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::Exec => "exec",
+        }
+    }
+}
+
+/// The last escalation tier: the whole network.
+pub const MAX_TIER: u8 = 3;
+
 /// The most alerts one delivery receipt names.
 pub const MAX_HELD: usize = 256;
 
@@ -590,6 +616,32 @@ pub enum Body {
         org: String,
         /// The region slug.
         region: String,
+    },
+    /// A bridge of the author node is about to notify (a claim), or did notify (delivered),
+    /// someone outside the network of an alert: by email, a webhook, or a program such as an
+    /// SMS gateway. It lives in the receipts document of the alert's region and month, beside
+    /// the receipts. Nodes whose bridges bear the same name reach the same contact: the
+    /// claims decide which of them delivers, and a delivery tells the others not to.
+    Notified {
+        /// Which alert.
+        alert: RecordId,
+        /// The bridge's name in the author node's config (a slug): the contact reached.
+        bridge: String,
+        /// How.
+        channel: Channel,
+        /// Delivered (true), or claimed: the author will deliver unless a node ahead of it in
+        /// the alert's order does.
+        delivered: bool,
+    },
+    /// A node escalates an alert that nobody acknowledged in time to the next tier of people:
+    /// 1, the admins of the alert's organisation; 2, the security contacts of every
+    /// organisation in its region; 3, the whole network. Any node may decide it when its
+    /// deadline passes; the view counts the first event of each tier, in order.
+    Escalate {
+        /// Which alert.
+        alert: RecordId,
+        /// The tier reached, 1 to [`MAX_TIER`].
+        tier: u8,
     },
 }
 
@@ -1146,6 +1198,24 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                     "a receipt names 1 to {MAX_HELD} alerts in increasing order"
                 )));
             }
+            if doc.collection() != crate::ids::Collection::Receipts {
+                return Err(wrong_doc());
+            }
+            check_not_before_period(event)?;
+        }
+        Body::Escalate { tier, .. } => {
+            if !(1..=MAX_TIER).contains(tier) {
+                return Err(VerifyError::Invalid(format!(
+                    "an escalation tier is 1 to {MAX_TIER}"
+                )));
+            }
+            if doc.collection() != crate::ids::Collection::Alerts {
+                return Err(wrong_doc());
+            }
+            check_not_before_period(event)?;
+        }
+        Body::Notified { bridge, .. } => {
+            check_slug("bridge", bridge)?;
             if doc.collection() != crate::ids::Collection::Receipts {
                 return Err(wrong_doc());
             }

@@ -15,7 +15,8 @@
 //! - A shelter and its occupancy are written by its organisation's admins, security contacts
 //!   and nodes. Shelter requests are written by nodes (on behalf of a member, sealed); only the
 //!   shelter's organisation's admins, who can read them, accept or decline them.
-//! - Delivery receipts (`Held`) are written by nodes only.
+//! - Delivery receipts (`Held`) and notifications by bridges (`Notified`) are written by
+//!   nodes only.
 //! - An organisation's admins declare the regions it works in (at most
 //!   [`MAX_REGIONS_PER_ORG`]); alerts, receipts and shelters exist only for declared regions
 //!   and for organisations' own names, and a member's region is one their organisation
@@ -973,6 +974,18 @@ impl Roster {
             Body::Held { .. } => {
                 if !is_node {
                     return forbidden("delivery receipts come from nodes");
+                }
+                Ok(())
+            }
+            Body::Escalate { .. } => {
+                if !is_node {
+                    return forbidden("escalations are decided by nodes");
+                }
+                Ok(())
+            }
+            Body::Notified { .. } => {
+                if !is_node {
+                    return forbidden("notifications are written by the notifying node");
                 }
                 Ok(())
             }

@@ -42,6 +42,23 @@ pub struct Receipt {
     pub security_contact_node: bool,
 }
 
+/// A contact outside the network that a node's bridge reached for an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The bridge's name (the contact reached).
+    pub bridge: String,
+    /// email, webhook or exec.
+    pub channel: crate::event::Channel,
+    /// The node that delivered it.
+    pub node: String,
+    /// Its organisation.
+    pub org: String,
+    /// When it was delivered (the node's clock), RFC 3339.
+    pub at: String,
+    /// Milliseconds from the alert being raised to the delivery.
+    pub after_ms: i64,
+}
+
 /// An alert as every node computes it from the same events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
@@ -91,6 +108,14 @@ pub struct AlertView {
     pub network_nodes: usize,
     /// Milliseconds from the alert being raised to the first acknowledgement.
     pub first_ack_after_ms: Option<i64>,
+    /// The escalation tier reached: 0 (none), then 1 (the organisation's admins), 2 (the
+    /// region's security contacts), 3 (the whole network).
+    #[serde(default)]
+    pub escalation: u8,
+    /// Contacts outside the network that bridges reached, earliest first: one per bridge
+    /// name, whichever node delivered first.
+    #[serde(default)]
+    pub notified: Vec<Notification>,
     /// A sealed alert's sealed part, base64 ([`crate::private::DuressAlert`]): its kind shows
     /// as `sealed` and its text and member are unknown to whoever cannot open it.
     #[serde(default)]
@@ -287,12 +312,63 @@ pub fn alerts<'a>(
             Body::Resolve { alert, note, .. } => {
                 (alert, entry(roster, e, "resolved", Some(note.clone())))
             }
+            Body::Escalate { alert, tier } => (
+                alert,
+                entry(roster, e, "escalated", Some(format!("tier {tier}"))),
+            ),
+            Body::Notified {
+                alert,
+                bridge,
+                channel,
+                delivered: true,
+            } => (
+                alert,
+                entry(
+                    roster,
+                    e,
+                    "notified",
+                    Some(format!("{bridge} by {}", channel.as_str())),
+                ),
+            ),
             _ => continue,
         };
         let Some(view) = out.get_mut(alert) else {
             continue;
         };
+        if let Body::Notified {
+            bridge, channel, ..
+        } = &ev.body
+        {
+            // Paired receipts document, as for receipts; one per bridge name (the contact).
+            let paired =
+                view.doc.strip_prefix("alerts/") == ev.doc.as_str().strip_prefix("receipts/");
+            let Some(node) = roster.nodes.get(&ev.author) else {
+                continue;
+            };
+            if !paired || view.notified.iter().any(|n| n.bridge == *bridge) {
+                continue;
+            }
+            view.notified.push(Notification {
+                bridge: bridge.clone(),
+                channel: *channel,
+                node: ev.author.to_string(),
+                org: node.org.clone(),
+                at: ev.at.rfc3339(),
+                after_ms: ev.at.ms_since(view.created),
+            });
+            view.history.push(h);
+            continue;
+        }
         if view.doc != ev.doc.as_str() {
+            continue;
+        }
+        if let Body::Escalate { tier, .. } = &ev.body {
+            // Tiers count in order, each once, from nodes (the roster checked who wrote it).
+            if *tier != view.escalation.saturating_add(1) {
+                continue;
+            }
+            view.escalation = *tier;
+            view.history.push(h);
             continue;
         }
         let reserved = matches!(ev.body, Body::Assign { .. } | Body::Resolve { .. });
@@ -366,6 +442,8 @@ fn blank_view(
         held_by: Vec::new(),
         network_nodes,
         first_ack_after_ms: None,
+        notified: Vec::new(),
+        escalation: 0,
         sealed: None,
         created: ev.at,
         missed: None,

@@ -1,5 +1,8 @@
 //! The integration tests: real `tejidod` processes driven by the real `tejido` binary.
 //!
+//! - `bridges`: alerts delivered by email, webhook and a program, once across a crash and
+//!   across two nodes; duress only to the member's own contacts, never named; broken entries;
+//!   escalation of an unacknowledged panic tier by tier.
 //! - `authority`: whether an event counts does not depend on when a node learnt of a
 //!   revocation.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
@@ -26,6 +29,7 @@
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
 
 mod authority;
+mod bridges;
 mod crash;
 mod door;
 mod gossip_gate;

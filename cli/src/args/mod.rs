@@ -42,6 +42,15 @@ pub(crate) struct Args {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum BridgeAction {
+    /// Send a test message through each bridge (or the one named).
+    Test {
+        /// Only this bridge.
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum Cmd {
     /// Node status (operator).
     Status,
@@ -190,6 +199,12 @@ pub(crate) enum Cmd {
         /// Only members whose check-in is overdue.
         #[arg(long)]
         overdue: bool,
+    },
+    /// Send a test message through every bridge of the node, or the one named, and say what
+    /// happened (operator; bridges are `[[bridge]]` entries in config.toml).
+    Bridge {
+        #[command(subcommand)]
+        action: BridgeAction,
     },
     /// Start a throwaway local network of three nodes, a security contact and a member, send a
     /// panic and show it arriving and being acknowledged, then clean up. Start here.

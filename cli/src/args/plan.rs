@@ -289,6 +289,9 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         },
         Cmd::Import { file } => OperatorCommand::Import { file },
         Cmd::Docs => ask(Request::Docs),
+        Cmd::Bridge {
+            action: super::BridgeAction::Test { name },
+        } => ask(Request::BridgeTest { name }),
         Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
         Cmd::Orgs => ask(Request::Orgs),
         Cmd::AdminKey {
@@ -337,6 +340,7 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Import { .. }
         | Cmd::ExportDoc { .. }
         | Cmd::Docs
+        | Cmd::Bridge { .. }
         | Cmd::Revoke { .. }
         | Cmd::Orgs
         | Cmd::AdminKey { .. }

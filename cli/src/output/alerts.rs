@@ -143,6 +143,16 @@ pub(crate) fn receipts(p: &mut Printer<'_>, a: &AlertView) -> anyhow::Result<()>
         ))?,
         None => p.line(&tr!("receipts-no-contact-node", region = region.as_ref()))?,
     }
+    for n in &a.notified {
+        p.line(&tr!(
+            "receipts-notified",
+            bridge = clean(&n.bridge).as_ref(),
+            channel = n.channel.as_str(),
+            org = clean(&n.org).as_ref(),
+            node = short(&n.node),
+            secs = seconds(n.after_ms)
+        ))?;
+    }
     match (a.acknowledgements.first(), a.first_ack_after_ms) {
         (Some(ack), Some(ms)) => p.line(&tr!(
             "receipts-acked",
@@ -196,6 +206,7 @@ pub(crate) fn watch_line(p: &mut Printer<'_>, change: Change, a: &AlertView) -> 
         region = clean(&a.region).as_ref(),
         held = a.held_by.len(),
         total = a.network_nodes,
+        notified = a.notified.len(),
         by = name_or_key(&a.author_name, &a.author),
         text = clean(&a.text).as_ref()
     ))

@@ -46,7 +46,36 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                 "status-refused",
                 connections = s.refused_connections,
                 changes = s.rejected_changes
-            ))
+            ))?;
+            for b in &s.bridges {
+                p.line(&tr!(
+                    "status-bridge",
+                    name = clean(&b.name).as_ref(),
+                    kind = b.kind.as_str(),
+                    delivered = b.delivered,
+                    failed = b.failed,
+                    pending = b.pending
+                ))?;
+            }
+            Ok(())
+        }
+        Response::BridgeTest { results } => {
+            for r in results {
+                match &r.error {
+                    None => p.line(&tr!(
+                        "bridge-test-ok",
+                        name = clean(&r.name).as_ref(),
+                        kind = r.kind.as_str()
+                    ))?,
+                    Some(e) => p.line(&tr!(
+                        "bridge-test-failed",
+                        name = clean(&r.name).as_ref(),
+                        kind = r.kind.as_str(),
+                        error = clean(e).as_ref()
+                    ))?,
+                }
+            }
+            Ok(())
         }
         Response::Invite { code, expires_at } => {
             p.line(&clean(code))?;

@@ -237,6 +237,56 @@ impl Engine {
         alerts.into_iter().collect()
     }
 
+    /// The alerts of one alerts document, with their receipts and notifications.
+    pub(crate) fn alerts_in(&self, doc: &DocId, now: Timestamp) -> Vec<protocol::view::AlertView> {
+        let Some(d) = self.docs.get(doc) else {
+            return Vec::new();
+        };
+        let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));
+        protocol::view::alerts(
+            &self.roster,
+            d.events()
+                .iter()
+                .chain(receipts.into_iter().flat_map(|r| r.events())),
+            now,
+        )
+    }
+
+    /// For alert `alert` of the alerts document `doc` and the bridge name `bridge`: whether an
+    /// active node signed that it delivered, and the active nodes that claimed it.
+    pub(crate) fn notify_state(
+        &self,
+        doc: &DocId,
+        alert: protocol::ids::RecordId,
+        bridge: &str,
+    ) -> (bool, Vec<PublicKey>) {
+        let Some(receipts) = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r)) else {
+            return (false, Vec::new());
+        };
+        let mut delivered = false;
+        let mut claimants = Vec::new();
+        for e in receipts.events() {
+            let ev = e.event();
+            let Body::Notified {
+                alert: a,
+                bridge: b,
+                delivered: d,
+                ..
+            } = &ev.body
+            else {
+                continue;
+            };
+            if *a != alert || b != bridge || self.roster.authorize(ev).is_err() {
+                continue;
+            }
+            delivered |= *d;
+            if !*d && !claimants.contains(&ev.author) {
+                claimants.push(ev.author);
+            }
+        }
+        (delivered, claimants)
+    }
+
     /// Shelter requests, sealed, with their decisions.
     pub(crate) fn shelter_requests(&self) -> Vec<protocol::view::ShelterRequestView> {
         protocol::view::shelter_requests(&self.roster, self.events_of(Collection::Shelters))

@@ -19,6 +19,7 @@
 //! Timed duties come before swarm events in the `select!`: they are due at most every second,
 //! so they cannot starve the swarm, and a busy swarm cannot delay the dead man's switch.
 
+mod bridges;
 mod client;
 mod duties;
 mod operator;
@@ -194,6 +195,16 @@ enum Internal {
         inviter: Vec<Multiaddr>,
         reply: oneshot::Sender<Response>,
     },
+    /// A bridge's delivery of an outbox entry finished.
+    Delivered {
+        key: Vec<u8>,
+        result: Result<(), String>,
+    },
+    /// `bridge test` finished.
+    BridgesTested {
+        results: Vec<protocol::control::BridgeTestResult>,
+        reply: oneshot::Sender<Response>,
+    },
 }
 
 /// Everything the node knows and decides, apart from the swarm itself.
@@ -248,6 +259,8 @@ pub(crate) struct Core {
     internal_tx: mpsc::Sender<Internal>,
     /// Alert documents that changed since receipts were last signed.
     receipts_due: BTreeSet<DocId>,
+    /// The bridges and their outbox.
+    bridges: bridges::Bridges,
     /// Whether this node relays for others (its listen addresses are then its external ones).
     relay_server: bool,
     /// Whether this node listens through relays (it is behind NAT: only relayed addresses are
@@ -277,7 +290,8 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(config: &Config, engine: Engine) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &Config, mut engine: Engine) -> anyhow::Result<Self> {
+        let outbox = engine.store().outbox()?;
         let options = net::Options {
             relay_server: config.relay_server,
             mdns: config.mdns,
@@ -331,6 +345,7 @@ impl Node {
             bootstrap: config.bootstrap.clone(),
             internal_tx,
             receipts_due: BTreeSet::new(),
+            bridges: bridges::Bridges::new(config.bridges.clone(), config.notify.clone(), outbox),
             relay_server: config.relay_server,
             behind_relay: !config.relay_via.is_empty(),
             lan_peers: HashMap::new(),
@@ -347,6 +362,8 @@ impl Node {
             .map(|d| d.id().clone())
             .filter(|d| d.collection() == protocol::ids::Collection::Alerts)
             .collect();
+        // And notifications that a crash left unplanned.
+        core.bridges.due = core.receipts_due.clone();
         let learnt: Vec<Multiaddr> = core
             .engine
             .store()
@@ -414,10 +431,15 @@ impl Node {
                 _ = watch.tick() => {
                     self.core.control_queue = commands.len();
                     self.core.on_watch();
+                    self.core.escalate();
                     self.core.close_answered_invites();
                     self.keep_relay_listeners();
                 }
-                _ = receipts.tick() => self.core.write_receipts(),
+                _ = receipts.tick() => {
+                    self.core.write_receipts();
+                    self.core.plan_notifications();
+                    self.core.run_outbox();
+                }
                 _ = tick.tick() => self.core.on_tick(),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
             }
@@ -736,6 +758,7 @@ impl Core {
             control_queue: self.control_queue as u64,
             store_bytes: self.engine.store_bytes(),
             sync_lag: lag,
+            bridges: self.bridges.status(),
         }
     }
 }

@@ -91,6 +91,11 @@ impl Core {
                 };
                 self.create_invite(invite)
             }
+            Request::BridgeTest { name } => {
+                // Answered later, by `on_internal`.
+                self.test_bridges(name, cmd.reply);
+                return;
+            }
             Request::JoinNetwork { code } => {
                 // Answered later, by `on_internal`.
                 self.join_network(&code, cmd.reply);
@@ -199,6 +204,7 @@ impl Core {
             suspended_peers: self.sessions.suspended(now).len(),
             roster_news: self.engine.roster_news().to_vec(),
             store_bytes: self.engine.store_bytes(),
+            bridges: self.bridges.status(),
             metrics_addr: self.metrics.as_ref().map(|(_, addr)| addr.to_string()),
         }
     }
@@ -725,6 +731,10 @@ impl Core {
                 // After the turn's flush: the adopted roster is on disk when the operator
                 // hears the node joined.
                 self.reply_operator(reply, response);
+            }
+            Internal::Delivered { key, result } => self.on_delivered(key, result),
+            Internal::BridgesTested { results, reply } => {
+                self.reply_operator(reply, Response::BridgeTest { results })
             }
         }
     }

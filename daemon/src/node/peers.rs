@@ -26,6 +26,7 @@ impl Core {
         }
         if doc.collection() == protocol::ids::Collection::Alerts {
             self.receipts_due.insert(doc.clone());
+            self.bridges.due.insert(doc.clone());
         }
         let peers = self.node_peers();
         let out = self

@@ -555,3 +555,87 @@ fn missed_checkins_cannot_shadow_a_panic() {
         Err(AuthError::Forbidden(_))
     ));
 }
+
+/// A bridge's deliveries show once per bridge name, whichever nodes delivered, and claims not
+/// at all; escalation tiers count in order, each once, and only from nodes.
+#[test]
+fn notifications_and_escalations_fold_into_the_alert() {
+    let net = Net::new();
+    let roster = net.roster();
+    let t = at(HOUR);
+    let doc = DocId::alerts("oaxaca", t);
+    let receipts = DocId::receipts_for(&doc).expect("an alerts document");
+    let id = alert_id(&net.m, t);
+    let notified = |delivered: bool, bridge: &str, after: i64| {
+        sign(
+            &net.n,
+            t.plus_ms(after),
+            receipts.clone(),
+            Body::Notified {
+                alert: id,
+                bridge: bridge.into(),
+                channel: crate::event::Channel::Email,
+                delivered,
+            },
+        )
+    };
+    let escalate = |key: &SecretKey, tier: u8, after: i64| {
+        sign(
+            key,
+            t.plus_ms(after),
+            doc.clone(),
+            Body::Escalate { alert: id, tier },
+        )
+    };
+    let events = [
+        panic_event(&net.m, t),
+        notified(false, "guardia", 10),
+        notified(true, "guardia", 20),
+        notified(true, "guardia", 30),
+        notified(true, "sms", 40),
+        // Tier 2 before tier 1 counts nowhere; tier 1 twice counts once.
+        escalate(&net.n, 2, 50),
+        escalate(&net.n, 1, 60),
+        escalate(&net.n, 1, 70),
+        // A member does not escalate.
+        escalate(&net.m, 2, 80),
+    ];
+    let views = view::alerts(&roster, &events, t.plus_ms(HOUR));
+    let v = &views[0];
+    let names: Vec<&str> = v.notified.iter().map(|n| n.bridge.as_str()).collect();
+    assert_eq!(names, ["guardia", "sms"]);
+    assert_eq!(v.notified[0].after_ms, 20);
+    assert_eq!(v.notified[0].node, net.n.public().to_string());
+    assert_eq!(v.escalation, 1);
+    let actions: Vec<&str> = v.history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(actions, ["raised", "notified", "notified", "escalated"]);
+    assert_eq!(
+        v.status, "open",
+        "notifications and escalations answer nothing"
+    );
+    // The order events arrive in does not matter.
+    let reversed: Vec<&SignedEvent> = events.iter().rev().collect();
+    assert_eq!(view::alerts(&roster, reversed, t.plus_ms(HOUR)), views);
+    // Tiers beyond the last, notifications outside a receipts document: refused at signing.
+    let bad_tier = Event {
+        author: net.n.public(),
+        at: t,
+        seq: (t).0 as u64,
+        doc: doc.clone(),
+        body: Body::Escalate { alert: id, tier: 4 },
+    };
+    assert!(SignedEvent::sign(bad_tier, &net.n).is_err());
+    let misplaced = Event {
+        author: net.n.public(),
+        at: t,
+        seq: (t).0 as u64,
+        doc,
+        body: Body::Notified {
+            alert: id,
+            bridge: "guardia".into(),
+            channel: crate::event::Channel::Exec,
+            delivered: true,
+        },
+    };
+    assert!(SignedEvent::sign(misplaced, &net.n).is_err());
+}
