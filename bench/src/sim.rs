@@ -98,14 +98,23 @@ pub(crate) fn sim(report: &mut Report) {
     let (run, _) = sim::alerts(&varied, 4, 30);
     alert_figures(report, group, "50-300 ms", &run.alerts, false);
 
-    for minutes in [10, 60] {
-        eprintln!("  partition in halves for {minutes} minutes, then heal (50-300 ms)");
-        let (run, cpu) = sim::partition(&varied, minutes, 5, 20);
+    let short_backoff = Params {
+        max_dial_backoff: std::time::Duration::from_secs(30),
+        ..varied.clone()
+    };
+    for (minutes, params, what) in [
+        (10, &varied, ""),
+        (60, &varied, ""),
+        (60, &short_backoff, ", dial back-off at most 30 s"),
+    ] {
+        eprintln!("  partition in halves for {minutes} minutes{what}, then heal (50-300 ms)");
+        let (run, cpu) = sim::partition(params, minutes, 5, 20);
+        let tag = if what.is_empty() { "" } else { "_backoff30" };
         let part = |id: &str, label: &str, v: Option<f64>| {
             Figure::single(
-                format!("sim_partition_{minutes}_{id}"),
+                format!("sim_partition_{minutes}{tag}_{id}"),
                 group,
-                format!("partition of {minutes} min, after the heal: {label}"),
+                format!("partition of {minutes} min{what}, after the heal: {label}"),
                 "s",
                 ms(v) / 1000.0,
             )
@@ -122,9 +131,9 @@ pub(crate) fn sim(report: &mut Report) {
         report.add(part("converged", "all documents equal", run.converged_ms));
         report.add(
             Figure::single(
-                format!("sim_partition_{minutes}_bytes"),
+                format!("sim_partition_{minutes}{tag}_bytes"),
                 group,
-                format!("partition of {minutes} min: bytes per node, heal to converged"),
+                format!("partition of {minutes} min{what}: bytes per node, heal to converged"),
                 "B",
                 run.heal_bytes_per_node,
             )

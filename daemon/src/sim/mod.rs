@@ -120,6 +120,8 @@ pub struct Params {
     pub bandwidth: u64,
     /// Whether nodes gossip alerts (the fast path) besides syncing them.
     pub gossip: bool,
+    /// The longest wait between dials of an unreachable peer (the node's is 300 s).
+    pub max_dial_backoff: Duration,
 }
 
 impl Params {
@@ -133,6 +135,7 @@ impl Params {
             loss: 0.05,
             bandwidth: 500_000,
             gossip: true,
+            max_dial_backoff: MAX_DIAL_BACKOFF,
         }
     }
 }
@@ -873,10 +876,13 @@ impl Sim {
             }
             let jitter = Duration::from_millis(self.rng.below(256) * 4);
             let now = self.base + Duration::from_micros(t.max(0) as u64);
-            if !self.nodes[me as usize]
-                .dialer
-                .due(&p, &[0u8], now, jitter, MAX_DIAL_BACKOFF)
-            {
+            if !self.nodes[me as usize].dialer.due(
+                &p,
+                &[0u8],
+                now,
+                jitter,
+                self.params.max_dial_backoff,
+            ) {
                 continue;
             }
             let Some(link) = self.links.get(&key(me, p)) else {
