@@ -965,7 +965,7 @@ impl Sim {
         }
     }
 
-    /// Whether every online node among `of` holds the same documents.
+    /// Whether every online node holds the same documents.
     fn converged(&self) -> bool {
         let mut prints = self
             .nodes
