@@ -2,7 +2,7 @@
 //! figure to stdout (progress goes to stderr). It measures, it never asserts on times.
 //!
 //! ```text
-//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]
+//! cargo run --release -p tejido-bench -- [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster,sim]
 //! ```
 //!
 //! In order: micro-benchmarks and verify+apply throughput in-process (before any node runs),
@@ -12,7 +12,8 @@
 //! 100 nodes and a line of 50 running inside this process, a month of check-ins of 500
 //! members in one node (start-up and memory), the idle cost of a node with 5 peers (bytes and
 //! CPU), a trusted node flooding a node's sync protocol while a member raises panics, then
-//! start-up of one node on 10000 events.
+//! start-up of one node on 10000 events. The simulated network (`sim.rs`) runs 1,000 nodes'
+//! sync sessions in virtual time.
 //!
 //! Nodes are started, attached to and stopped with the integration tests' process harness
 //! (the `tests` crate, here `harness`); what only the benchmark needs is in `cluster.rs`.
@@ -27,6 +28,7 @@ mod micro;
 mod report;
 mod roster;
 mod scenarios;
+mod sim;
 mod solo;
 mod workload;
 
@@ -57,12 +59,12 @@ fn parse_args() -> Result<Args, String> {
             "--only" => {
                 let v = it
                     .next()
-                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,flood,roster")?;
+                    .ok_or("--only needs a list: micro,chain,mesh,month,idle,startup,flood,roster,sim")?;
                 args.only = Some(v.split(',').map(str::to_string).collect());
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster]\n\
+                    "usage: tejido-bench [--quick] [--no-build] [--only micro,chain,mesh,month,idle,startup,flood,roster,sim]\n\
                      --quick     K = 1000 only and fewer trials (about 2 minutes)\n\
                      --no-build  do not run cargo build for tejidod and tejido first\n\
                      --only      run only these parts"
@@ -127,6 +129,11 @@ fn main() -> ExitCode {
         if let Err(e) = roster::roster(&mut report) {
             report.fail("roster fold", &e);
         }
+    }
+
+    if wants("sim") {
+        eprintln!("simulated network (in-process, virtual time)");
+        sim::sim(&mut report);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -20,6 +20,8 @@
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
 //!   `client::control`, re-exported.
 //! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.
+//! - `sim`: a deterministic simulator of many nodes' sync sessions and documents in virtual
+//!   time (the benchmark's simulated network).
 //! - `wipe`: destroying a data directory on request (`client::wipe`, re-exported).
 
 pub mod at_rest;
@@ -33,6 +35,7 @@ mod limiter;
 mod metrics;
 pub mod net;
 mod node;
+pub mod sim;
 mod store;
 mod sync;
 pub mod wipe;

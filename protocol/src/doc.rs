@@ -220,6 +220,13 @@ impl Document {
         self.doc.save_after(heads)
     }
 
+    /// Sets the automerge actor of the changes this document makes from now on. Nodes keep
+    /// automerge's random actor; the network simulator sets one per node so that change
+    /// hashes, and so every figure, are the same from run to run.
+    pub fn set_actor(&mut self, actor: &[u8]) {
+        self.doc.set_actor(automerge::ActorId::from(actor));
+    }
+
     /// Adds events that were already verified and authorised, as one change. Returns how many
     /// were new.
     pub fn insert(&mut self, events: &[SignedEvent]) -> usize {
