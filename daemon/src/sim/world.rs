@@ -44,6 +44,8 @@ fn sign(key: &SecretKey, doc: DocId, at: Timestamp, body: Body) -> SignedEvent {
     let event = Event {
         author: key.public(),
         at,
+        // Every simulated author's events have distinct times: the time in ms numbers them.
+        seq: at.0 as u64,
         doc,
         body,
     };
@@ -81,6 +83,8 @@ impl World {
                 org: first.slug.clone(),
                 node: key("node", 0).public(),
                 admin_name: "admin".into(),
+                // Founded so that its first organisation admits the others alone.
+                consent: Some(1),
             },
         )];
         for org in &orgs[1..] {
