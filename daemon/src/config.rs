@@ -278,6 +278,8 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         let passphrase = crate::at_rest::read_passphrase(&passphrase_source, false)?;
         at_rest = Some(crate::at_rest::AtRest::open(&data_dir, &passphrase)?);
     }
+    // After the passphrase is checked: a wrong one changes nothing.
+    crate::format::check_and_migrate(&data_dir, fresh)?;
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let file: ConfigFile = toml::from_str(&text)

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
+//! - `format`: the data directory's format version; refusing newer ones, migrating older ones.
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
 //!   loop, before any client or operator is told they are stored.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod control;
 mod dialer;
 mod engine;
+pub mod format;
 pub mod gossip;
 mod limiter;
 mod metrics;

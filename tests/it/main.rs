@@ -24,6 +24,8 @@
 //! - `seizure`: encryption at rest: no record in clear on disk, the passphrase is required.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
+//! - `upgrade`: a data directory of format 1 (a committed fixture) opens with every record;
+//!   a newer one is refused.
 
 mod authority;
 mod crash;
@@ -42,3 +44,4 @@ mod seizure;
 mod shelters;
 mod single_node;
 mod sneakernet;
+mod upgrade;
