@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
+//! - `backup`: one file of keys, configuration and documents under a passphrase; restoring it
+//!   into a new data directory.
 //! - `format`: the data directory's format version; refusing newer ones, migrating older ones.
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
@@ -18,10 +20,12 @@
 //! - `node`: the one task that owns the swarm; handlers by subject return actions.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
 //!   `client::control`, re-exported.
+//! - `readable`: `export-doc`'s documents for other automerge tools (plain values).
 //! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.
 //! - `wipe`: destroying a data directory on request (`client::wipe`, re-exported).
 
 pub mod at_rest;
+pub mod backup;
 pub mod config;
 pub mod control;
 mod dialer;
@@ -32,6 +36,7 @@ mod limiter;
 mod metrics;
 pub mod net;
 mod node;
+mod readable;
 mod store;
 mod sync;
 pub mod wipe;

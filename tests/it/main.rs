@@ -2,7 +2,11 @@
 //!
 //! - `authority`: whether an event counts does not depend on when a node learnt of a
 //!   revocation.
+//! - `backup`: a running node backed up and restored on a new directory is the same node to
+//!   its peers and catches up; a wrong passphrase or a damaged backup leaves nothing.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
+//! - `doctor`: `tejido doctor` reports an unreachable peer and a skewed clock.
+//! - `export_doc`: an exported document read back by standard automerge readers.
 //! - `gossip_gate`: only active nodes get gossip, sync, identify and the relay; an invite
 //!   identity redeems and nothing else, and is gone once its invite is used or expires.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
@@ -28,8 +32,11 @@
 //!   a newer one is refused.
 
 mod authority;
+mod backup;
 mod crash;
+mod doctor;
 mod door;
+mod export_doc;
 mod gossip_gate;
 mod hostile;
 mod lang;

@@ -139,6 +139,8 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
             p.table(&["col-document", "col-events", "col-heads"], rows)
         }
         Response::File { summary, .. } => p.line(&clean(summary)),
+        // `tejido doctor` prints its findings itself (`doctor.rs`).
+        Response::Doctor(d) => p.json_value(d),
         Response::Done { message } => p.line(&clean(message)),
         Response::Error { message } => anyhow::bail!("{message}"),
     }
