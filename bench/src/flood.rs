@@ -77,7 +77,7 @@ fn flood_request(i: u64, empty_msg: &[u8], now: Timestamp) -> SyncRequestV0 {
                 }
             })
             .collect();
-        SyncRequestV0::Summary { docs }
+        SyncRequestV0::Summary { docs, now: None }
     } else {
         SyncRequestV0::Sync {
             doc: DocId::alerts(&format!("floodsync{i}"), now),

@@ -262,3 +262,41 @@ col-nodes = NODES
 col-admins = ADMINS
 org-pending = waiting: { $change }, { $have } of { $need } organisations agree ({ $orgs })
 admin-key-roster-only = --admin-key signs roster changes only: revoke, region, org
+
+## Backups
+
+backup-passphrase = Passphrase for the backup (at least 8 characters):{" "}
+backup-passphrase-again = Again:{" "}
+backup-passphrases-differ = the passphrases differ
+
+## Doctor
+
+doctor-ahead = { $by } ahead of
+doctor-behind = { $by } behind
+doctor-never = never since it started
+doctor-running = node { $node } of { $org } is running (data format { $format })
+doctor-not-running = the node does not answer: { $error }
+doctor-not-running-fix = start it (systemctl start tejidod, or tejidod --data-dir { $dir }); its log says why it stopped (journalctl -u tejidod)
+doctor-admin-key = the admin key is here (admin.key): it signs your organisation's roster changes; keep a backup (tejido backup)
+doctor-no-admin-key = the admin key is kept off this node ({ $dir } has no admin.key): roster changes are signed with --admin-key, and member invites need it back on the node
+doctor-alone = no other trusted node: this node replicates with nobody
+doctor-alone-fix = invite another organisation's node (tejido invite node) or join a network (tejido join CODE)
+doctor-peer-reached = node { $peer } is reached ({ $how })
+doctor-peer-unreachable = node { $peer } is unreachable (last sync: { $last })
+doctor-peer-unreachable-fix = check that it runs and that this machine reaches one of its addresses ({ $addrs }); a node behind NAT needs relay_via
+doctor-peer-suspended = node { $peer } is suspended after repeated faults
+doctor-peer-suspended-fix = its operator should look at its log; the suspension ends by itself after 5 minutes
+doctor-clock = clock of node { $peer }: { $offset } this node's
+doctor-own-clock = this node's clock is probably wrong: { $offset } every peer's
+doctor-clock-fix = set the clock right (timedatectl set-ntp true); nodes refuse events dated more than 5 minutes ahead of their own clock
+doctor-disk = disk: { $free } free of { $total }; the store takes { $store }
+doctor-disk-unknown = disk: free space unknown; the store takes { $store }
+doctor-disk-fix = free some space or move the data directory to a larger disk: a node that cannot write stops storing alerts
+doctor-encrypted = encryption at rest is on
+doctor-not-encrypted = encryption at rest is off: whoever takes the disk reads the records
+doctor-not-encrypted-fix = make a backup, then restore it into a new directory with --encrypt (tejidod --data-dir NEW --restore FILE --encrypt)
+doctor-no-bridges = no alert bridges configured
+doctor-bridge = alert bridge: { $bridge }
+doctor-config-fix = edit the configuration file and restart the node
+doctor-summary-ok = Nothing needs fixing.
+doctor-summary-problems = Something needs fixing: see the lines marked FIX.

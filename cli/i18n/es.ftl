@@ -305,3 +305,41 @@ col-nodes = NODOS
 col-admins = ADMINS
 org-pending = pendiente: { $change }, { $have } de { $need } organizaciones de acuerdo ({ $orgs })
 admin-key-roster-only = --admin-key firma solo cambios de la lista: revoke, region, org
+
+## Copias de seguridad
+
+backup-passphrase = Frase de paso de la copia (al menos 8 caracteres):{" "}
+backup-passphrase-again = Otra vez:{" "}
+backup-passphrases-differ = las frases de paso no coinciden
+
+## Diagnóstico
+
+doctor-ahead = { $by } adelantado respecto a
+doctor-behind = { $by } atrasado respecto a
+doctor-never = nunca desde que arrancó
+doctor-running = el nodo { $node } de { $org } está en marcha (formato de datos { $format })
+doctor-not-running = el nodo no responde: { $error }
+doctor-not-running-fix = arráncalo (systemctl start tejidod, o tejidod --data-dir { $dir }); su registro dice por qué se detuvo (journalctl -u tejidod)
+doctor-admin-key = la clave de administración está aquí (admin.key): firma los cambios del registro de tu organización; guarda una copia (tejido backup)
+doctor-no-admin-key = la clave de administración no está en este nodo ({ $dir } no tiene admin.key): los cambios del registro se firman con --admin-key, y las invitaciones de miembros la necesitan en el nodo
+doctor-alone = ningún otro nodo de confianza: este nodo no replica con nadie
+doctor-alone-fix = invita al nodo de otra organización (tejido invite node) o únete a una red (tejido join CÓDIGO)
+doctor-peer-reached = el nodo { $peer } está conectado ({ $how })
+doctor-peer-unreachable = no se alcanza el nodo { $peer } (última sincronización: { $last })
+doctor-peer-unreachable-fix = comprueba que esté en marcha y que esta máquina llegue a alguna de sus direcciones ({ $addrs }); un nodo detrás de NAT necesita relay_via
+doctor-peer-suspended = el nodo { $peer } está suspendido tras fallos repetidos
+doctor-peer-suspended-fix = quien lo opera debería mirar su registro; la suspensión termina sola a los 5 minutos
+doctor-clock = reloj del nodo { $peer }: { $offset } el de este nodo
+doctor-own-clock = el reloj de este nodo probablemente está mal: { $offset } el de cada uno de los otros nodos
+doctor-clock-fix = pon el reloj en hora (timedatectl set-ntp true); los nodos rechazan eventos fechados más de 5 minutos por delante de su reloj
+doctor-disk = disco: { $free } libres de { $total }; el almacén ocupa { $store }
+doctor-disk-unknown = disco: espacio libre desconocido; el almacén ocupa { $store }
+doctor-disk-fix = libera espacio o lleva el directorio de datos a un disco mayor: un nodo que no puede escribir deja de guardar alertas
+doctor-encrypted = el cifrado en reposo está activado
+doctor-not-encrypted = el cifrado en reposo está desactivado: quien se lleve el disco lee los registros
+doctor-not-encrypted-fix = haz una copia y restáurala en un directorio nuevo con --encrypt (tejidod --data-dir NUEVO --restore ARCHIVO --encrypt)
+doctor-no-bridges = no hay puentes de alertas configurados
+doctor-bridge = puente de alertas: { $bridge }
+doctor-config-fix = edita el archivo de configuración y reinicia el nodo
+doctor-summary-ok = No hay nada que arreglar.
+doctor-summary-problems = Hay algo que arreglar: mira las líneas marcadas FIX.

@@ -11,6 +11,7 @@
 //! # Layout
 //! - `args`: clap definitions and `plan`, raw arguments to a validated [`args::Plan`].
 //! - `operator`: commands over the operator socket.
+//! - `doctor`: `tejido doctor`, what usually goes wrong with a node and what to do.
 //! - `member`: commands with the member key: records, queries, shelters, `watch`.
 //! - `output`: human and JSON output, safe against any answer a node sends.
 //! - `i18n`: messages in Spanish and English.
@@ -20,6 +21,7 @@
 mod i18n;
 mod args;
 mod demo;
+mod doctor;
 mod member;
 mod operator;
 mod output;

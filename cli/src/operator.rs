@@ -46,6 +46,14 @@ pub(crate) async fn run(
             let event = data_encoding::BASE64.encode(signed.as_bytes());
             (Request::SubmitEvent { event }, None)
         }
+        OperatorCommand::Backup {
+            to,
+            passphrase_file,
+        } => {
+            let passphrase = backup_passphrase(passphrase_file.as_deref())?;
+            (Request::Backup { passphrase }, Some(to))
+        }
+        OperatorCommand::Doctor => return crate::doctor::run(p, data_dir).await,
     };
     let socket = client::control::socket_path(data_dir);
     let response = match client::control::call(&socket, &request).await? {
@@ -82,4 +90,25 @@ fn read_admin_key(path: &std::path::Path) -> anyhow::Result<protocol::ids::Secre
         .try_into()
         .map_err(|_| anyhow::anyhow!(tr!("damaged-file", path = path.display().to_string())))?;
     Ok(protocol::ids::SecretKey::from_bytes(bytes))
+}
+
+/// The backup's passphrase: the first line of `file`, or typed twice on the terminal, or a
+/// line of standard input when it is not a terminal.
+fn backup_passphrase(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| tr!("reading-file", path = file.display().to_string()))?;
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password(tr!("backup-passphrase"))?;
+    let second = rpassword::prompt_password(tr!("backup-passphrase-again"))?;
+    if first != second {
+        anyhow::bail!(tr!("backup-passphrases-differ"));
+    }
+    Ok(first)
 }

@@ -52,6 +52,14 @@ fn derive(passphrase: &[u8], salt: &[u8; 16]) -> anyhow::Result<ChaCha20Poly1305
 }
 
 impl AtRest {
+    /// The cipher a passphrase and salt give, with no file (backups keep the salt in the
+    /// backup file).
+    pub(crate) fn derive_with_salt(passphrase: &[u8], salt: &[u8; 16]) -> anyhow::Result<Self> {
+        Ok(Self {
+            aead: derive(passphrase, salt)?,
+        })
+    }
+
     /// Sets up encryption for a new data directory with `passphrase`.
     pub fn create(dir: &Path, passphrase: &[u8]) -> anyhow::Result<Self> {
         if passphrase.len() < 8 {

@@ -26,6 +26,17 @@ pub struct Args {
     /// Data directory (keys, config.toml, store, operator socket); created on first start.
     #[arg(long, env = "TEJIDO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Read the configuration from this file instead of DATA_DIR/config.toml (the Debian
+    /// package's /etc/tejido/config.toml); it must exist, and it names the organisation.
+    #[arg(long, env = "TEJIDO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Restore a backup (`tejido backup`) into the data directory, which must not exist or
+    /// be empty, then start: the node is the same node to its peers and catches up with
+    /// them. The passphrase is the backup's, read like the at-rest one (terminal,
+    /// --passphrase-fd, --passphrase-file, the systemd credential); a restored node that was
+    /// encrypted at rest, or with --encrypt, is encrypted under it.
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
     /// Listen on this multiaddr (repeatable); overrides `listen` in config.toml.
     #[arg(long)]
     pub listen: Vec<Multiaddr>,
@@ -299,9 +310,41 @@ pub struct Config {
     pub bridges: Vec<crate::bridge::Bridge>,
     /// How they speak and take turns.
     pub notify: Notify,
+    /// The configuration file read (for backups and doctor).
+    pub config_path: PathBuf,
 }
 
 impl Config {
+    /// What in this configuration deserves a second look (`tejido doctor`), one line each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.connect == Connect::Bootstrap && self.bootstrap.is_empty() {
+            out.push("connect = \"bootstrap\" with no bootstrap peer in config.toml: this node dials only the node that admitted it".into());
+        }
+        if self.mdns {
+            out.push("mdns = true announces this node to everyone on the local network".into());
+        }
+        let default = |text: &str| humantime::parse_duration(text).unwrap_or_default();
+        if self.retention.alerts > default(DEFAULT_RETAIN_ALERTS)
+            || self.retention.checkins > default(DEFAULT_RETAIN_CHECKINS)
+        {
+            out.push(format!(
+                "retention is longer than the defaults ({DEFAULT_RETAIN_ALERTS} for alerts, {DEFAULT_RETAIN_CHECKINS} for check-ins): a seized node reveals more"
+            ));
+        }
+        let loopback_only = !self.listen.is_empty()
+            && self.listen.iter().all(|a| {
+                a.iter().any(|p| {
+                    matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_loopback())
+                        || matches!(p, libp2p::multiaddr::Protocol::Ip6(ip) if ip.is_loopback())
+                })
+            });
+        if loopback_only && self.relay_via.is_empty() {
+            out.push("the node listens on loopback only: no other machine can reach it".into());
+        }
+        out
+    }
+
     /// The operator socket path.
     pub fn socket_path(&self) -> PathBuf {
         self.data_dir.join(SOCKET_NAME)
@@ -329,8 +372,36 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let config_path = data_dir.join("config.toml");
-    let fresh = !config_path.exists();
+    let passphrase_source = crate::at_rest::PassphraseSource {
+        fd: args.passphrase_fd,
+        file: args.passphrase_file.clone(),
+    };
+    // A restored directory is opened with the backup's passphrase, read once.
+    let mut restored_passphrase = None;
+    if let Some(file) = &args.restore {
+        let passphrase = crate::at_rest::read_passphrase(&passphrase_source, false)?;
+        let line = crate::backup::restore(file, &data_dir, &passphrase, args.encrypt)?;
+        tracing::info!(dir = %data_dir.display(), "{line}");
+        restored_passphrase = Some(passphrase);
+    }
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| data_dir.join("config.toml"));
+    // With --config the file is the operator's and exists before the first start; the data
+    // directory is new when it holds no node key yet.
+    let fresh = match &args.config {
+        Some(path) => {
+            if !path.exists() {
+                anyhow::bail!(
+                    "{} does not exist: write it first (packaging/config.example.toml documents every setting)",
+                    path.display()
+                );
+            }
+            !data_dir.join("node.key").exists()
+        }
+        None => !config_path.exists(),
+    };
     let encrypted = data_dir.join(crate::at_rest::ENCRYPTION_FILE).exists();
     if !fresh && args.encrypt && !encrypted {
         anyhow::bail!(
@@ -339,10 +410,6 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         );
     }
     let mut at_rest = None;
-    let passphrase_source = crate::at_rest::PassphraseSource {
-        fd: args.passphrase_fd,
-        file: args.passphrase_file.clone(),
-    };
     if fresh {
         let org = args.org.clone().unwrap_or_else(|| "my-org".to_string());
         protocol::ids::check_slug("organisation", &org).map_err(|_| {
@@ -354,11 +421,16 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
             let passphrase = crate::at_rest::read_passphrase(&passphrase_source, true)?;
             at_rest = Some(crate::at_rest::AtRest::create(&data_dir, &passphrase)?);
         }
-        init_dir(&data_dir, &org, at_rest.as_ref())?;
+        init_dir(&data_dir, &org, at_rest.as_ref(), args.config.is_none())?;
     } else if encrypted {
-        let passphrase = crate::at_rest::read_passphrase(&passphrase_source, false)?;
+        let passphrase = match restored_passphrase {
+            Some(p) => p,
+            None => crate::at_rest::read_passphrase(&passphrase_source, false)?,
+        };
         at_rest = Some(crate::at_rest::AtRest::open(&data_dir, &passphrase)?);
     }
+    // After the passphrase is checked: a wrong one changes nothing.
+    crate::format::check_and_migrate(&data_dir, fresh)?;
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let file: ConfigFile = toml::from_str(&text)
@@ -510,6 +582,7 @@ pub fn load(args: Args) -> anyhow::Result<Config> {
         relay_server: args.relay_server || file.relay_server,
         relay_via,
         mdns: args.mdns || file.mdns,
+        config_path,
     })
 }
 
@@ -527,7 +600,13 @@ fn peer_addr(text: &str, what: &str) -> anyhow::Result<Multiaddr> {
     Ok(addr)
 }
 
-fn init_dir(dir: &Path, org: &str, at_rest: Option<&crate::at_rest::AtRest>) -> anyhow::Result<()> {
+/// Makes a new data directory's keys and, with `write_config`, its `config.toml`.
+fn init_dir(
+    dir: &Path,
+    org: &str,
+    at_rest: Option<&crate::at_rest::AtRest>,
+    write_config: bool,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {}", dir.display()))?;
@@ -540,6 +619,9 @@ fn init_dir(dir: &Path, org: &str, at_rest: Option<&crate::at_rest::AtRest>) -> 
                 None => write_private(&path, &secret)?,
             }
         }
+    }
+    if !write_config {
+        return Ok(());
     }
     let listen: Vec<String> = default_listen().iter().map(|a| format!("{a:?}")).collect();
     let text = format!(

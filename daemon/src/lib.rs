@@ -5,6 +5,9 @@
 //! - `at_rest`: optional encryption of everything stored, under a passphrase (Argon2id).
 //! - `bridge`: the `[[bridge]]` entries of `config.toml`, what a bridge says about an alert
 //!   and how it delivers it (email, webhook, a program); the outbox is `node::bridges`.
+//! - `backup`: one file of keys, configuration and documents under a passphrase; restoring it
+//!   into a new data directory.
+//! - `format`: the data directory's format version; refusing newer ones, migrating older ones.
 //! - `config`: arguments and `config.toml` to a validated [`config::Config`]; first-start init.
 //! - `store`: sled: document chunks and invites; writes are flushed once per turn of the node
 //!   loop, before any client or operator is told they are stored.
@@ -19,22 +22,26 @@
 //! - `node`: the one task that owns the swarm; handlers by subject return actions.
 //! - `control`: the operator socket (JSON lines over a 0600 Unix socket); its client side is
 //!   `client::control`, re-exported.
+//! - `readable`: `export-doc`'s documents for other automerge tools (plain values).
 //! - `metrics`: Prometheus text over HTTP on loopback, when `--metrics` asks for it.
 //! - `sim`: a deterministic simulator of many nodes' sync sessions and documents in virtual
 //!   time (the benchmark's simulated network).
 //! - `wipe`: destroying a data directory on request (`client::wipe`, re-exported).
 
 pub mod at_rest;
+pub mod backup;
 pub mod bridge;
 pub mod config;
 pub mod control;
 mod dialer;
 mod engine;
+pub mod format;
 pub mod gossip;
 mod limiter;
 mod metrics;
 pub mod net;
 mod node;
+mod readable;
 pub mod sim;
 mod store;
 mod sync;

@@ -25,6 +25,9 @@ const COMPACT_AFTER_CHUNKS: u64 = 256;
 /// Documents with their automerge heads, as an export recorded them.
 pub(crate) type DocHeads = Vec<(DocId, Vec<[u8; 32]>)>;
 
+/// A store entry outside the document chunks, in the clear: (tree, key, value).
+pub(crate) type Entry = (String, Vec<u8>, Vec<u8>);
+
 /// A pending invite, keyed by its one-time identity.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct InviteRecord {
@@ -235,6 +238,43 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The store's entries besides document chunks (invites, bootstrap peers, bundles
+    /// exported and imported) as (tree, key, value), values in the clear: for backups.
+    pub(crate) fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for (name, tree) in [("invites", &self.invites), ("meta", &self.meta)] {
+            for item in tree.iter() {
+                let (key, value) = item.with_context(|| format!("reading {name}"))?;
+                // Markers (bootstrap peers, imported bundles) are empty and never sealed.
+                let value = if value.is_empty() {
+                    Vec::new()
+                } else {
+                    self.open_value(&value)?
+                };
+                out.push((name.to_string(), key.to_vec(), value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes an entry that [`Store::entries`] returned (not flushed); other trees are
+    /// refused.
+    pub(crate) fn put_entry(&mut self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        let tree = match tree {
+            "invites" => &self.invites,
+            "meta" => &self.meta,
+            other => anyhow::bail!("a backup entry names an unknown tree {other:?}"),
+        };
+        let sealed = match &self.at_rest {
+            Some(at_rest) if !value.is_empty() => at_rest.seal(value)?,
+            _ => value.to_vec(),
+        };
+        tree.insert(key, sealed)
+            .context("writing a restored entry")?;
+        self.dirty = true;
+        Ok(())
     }
 
     fn seal(&self, value: &[u8]) -> anyhow::Result<Vec<u8>> {

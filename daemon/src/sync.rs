@@ -116,6 +116,9 @@ struct Peer {
     heads: HashMap<DocId, Vec<[u8; 32]>>,
     /// When the peer last exchanged a sync message with this node.
     last_sync: Option<Timestamp>,
+    /// The peer's clock minus this node's, in ms, from its last summary that said its time
+    /// (the transit time counts in it: milliseconds, against the five minutes that matter).
+    clock_offset_ms: Option<i64>,
     /// Faults in the current window, and when the window started.
     faults: u32,
     window_start: Timestamp,
@@ -174,6 +177,8 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
             peer,
             request: SyncRequestV0::Summary {
                 docs: docs.summary(),
+                // The peer's answer says its time, and its own summary on connect ours.
+                now: None,
             },
         }]
     }
@@ -231,6 +236,19 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
     /// When `peer` last exchanged a sync message with this node.
     pub(crate) fn last_sync(&self, peer: &P) -> Option<Timestamp> {
         self.peers.get(peer).and_then(|p| p.last_sync)
+    }
+
+    /// How far `peer`'s clock is ahead of this node's (negative: behind), in ms, from its
+    /// last summary that said its time.
+    pub(crate) fn clock_offset_ms(&self, peer: &P) -> Option<i64> {
+        self.peers.get(peer).and_then(|p| p.clock_offset_ms)
+    }
+
+    fn note_clock(&mut self, peer: P, theirs: Option<Timestamp>, now: Timestamp) {
+        if let Some(theirs) = theirs {
+            self.peers.entry(peer).or_default().clock_offset_ms =
+                Some(theirs.0.saturating_sub(now.0));
+        }
     }
 
     /// The peer's heads per document from its last summary (sorted).
@@ -294,14 +312,21 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         self.peers.entry(peer).or_default().last_sync = Some(now);
         let mut out = Vec::new();
         let response = match request {
-            SyncRequestV0::Summary { docs: theirs } => {
+            SyncRequestV0::Summary {
+                docs: theirs,
+                now: their_now,
+            } => {
+                self.note_clock(peer, their_now, now);
                 let ours = docs.summary();
                 if let Err(e) = self.on_summary(peer, &ours, &theirs, docs, now, &mut out) {
                     SyncResponseV0::Refused {
                         reason: e.to_string(),
                     }
                 } else {
-                    SyncResponseV0::Summary { docs: ours }
+                    SyncResponseV0::Summary {
+                        docs: ours,
+                        now: Some(now),
+                    }
                 }
             }
             SyncRequestV0::Sync { doc, msg } => {
@@ -332,7 +357,11 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
         }
         self.peers.entry(peer).or_default().last_sync = Some(now);
         match response {
-            SyncResponseV0::Summary { docs: theirs } => {
+            SyncResponseV0::Summary {
+                docs: theirs,
+                now: their_now,
+            } => {
+                self.note_clock(peer, their_now, now);
                 let ours = docs.summary();
                 let _ = self.on_summary(peer, &ours, &theirs, docs, now, &mut out);
             }
@@ -391,6 +420,7 @@ impl<P: Copy + Eq + Hash + Ord + Display> Sessions<P> {
                 peer: *peer,
                 request: SyncRequestV0::Summary {
                     docs: summary.clone(),
+                    now: Some(now),
                 },
             })
             .collect()

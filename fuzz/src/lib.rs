@@ -599,6 +599,7 @@ mod seeds {
             "sync-request-0",
             &cbor(&SyncRequest::V0(SyncRequestV0::Summary {
                 docs: summary.clone(),
+                now: None,
             })),
         );
         write(
@@ -612,7 +613,10 @@ mod seeds {
         write(
             "wire_messages",
             "sync-response-0",
-            &cbor(&SyncResponse::V0(SyncResponseV0::Summary { docs: summary })),
+            &cbor(&SyncResponse::V0(SyncResponseV0::Summary {
+                docs: summary,
+                now: None,
+            })),
         );
         write(
             "wire_messages",

@@ -91,11 +91,24 @@ pub enum Request {
         /// The bundle, base64.
         bundle: String,
     },
-    /// One document in automerge's binary format.
+    /// One document in automerge's binary format: its records as plain automerge values
+    /// (strings, numbers, maps and lists) beside each event's signed bytes, or with `raw`
+    /// the document as nodes replicate it (event ids to signed bytes only).
     ExportDoc {
         /// Document id.
         doc: String,
+        /// The replicated document itself.
+        #[serde(default)]
+        raw: bool,
     },
+    /// A backup of this node (keys, configuration, every document and the store's other
+    /// entries), sealed under `passphrase` (Argon2id and ChaCha20-Poly1305), as a file.
+    Backup {
+        /// At least 8 characters.
+        passphrase: String,
+    },
+    /// What usually goes wrong, for `tejido doctor`.
+    Doctor,
     /// Alerts.
     Alerts {
         /// Only this region.
@@ -227,6 +240,58 @@ pub struct BridgeTestResult {
     pub error: Option<String>,
 }
 
+/// What a node knows of what usually goes wrong, for `tejido doctor` (which adds what it sees
+/// of the data directory itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Doctor {
+    /// The node's key.
+    pub node_id: String,
+    /// Its organisation.
+    pub org: String,
+    /// The node's clock (RFC 3339) when it answered.
+    pub now: String,
+    /// Where it listens.
+    pub listen_addrs: Vec<String>,
+    /// The addresses the roster holds for this node.
+    pub announced_addrs: Vec<String>,
+    /// Every other trusted (not revoked) node of the roster.
+    pub peers: Vec<DoctorPeer>,
+    /// Size of the store on disk.
+    pub store_bytes: u64,
+    /// Free space for the node's user on the data directory's file system.
+    pub disk_free_bytes: Option<u64>,
+    /// Size of that file system.
+    pub disk_total_bytes: Option<u64>,
+    /// Whether the data directory is encrypted at rest.
+    pub encrypted_at_rest: bool,
+    /// Alert bridges configured (`[[bridge]]` in config.toml), one line each.
+    pub bridges: Vec<String>,
+    /// What in the configuration deserves a second look, one line each.
+    pub config_warnings: Vec<String>,
+    /// The data format of the data directory.
+    pub data_format: u32,
+}
+
+/// A trusted node as doctor sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoctorPeer {
+    /// Key.
+    pub key: String,
+    /// Organisation.
+    pub org: String,
+    /// Announced addresses.
+    pub addrs: Vec<String>,
+    /// How it is reached now: `direct`, `relayed` or `hole-punched`; none when it is not.
+    pub reached: Option<String>,
+    /// RFC 3339 time of the last sync message exchanged since this node started.
+    pub last_sync: Option<String>,
+    /// How far its clock is ahead of this node's (negative: behind), in ms, from its last
+    /// summary.
+    pub clock_offset_ms: Option<i64>,
+    /// Suspended after repeated faults.
+    pub suspended: bool,
+}
+
 /// A member as the operator sees them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
@@ -317,6 +382,8 @@ pub struct DocInfo {
 pub enum Response {
     /// Node status.
     Status(Box<Status>),
+    /// What doctor checks.
+    Doctor(Box<Doctor>),
     /// An invite code.
     Invite {
         /// The code.

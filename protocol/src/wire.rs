@@ -285,6 +285,10 @@ pub enum SyncRequestV0 {
     Summary {
         /// Documents and heads.
         docs: Vec<DocSummary>,
+        /// The sender's clock when it sent this, so that each side knows how far apart their
+        /// clocks are (`tejido doctor`); absent from nodes that predate it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<Timestamp>,
     },
     /// One automerge sync message for one document.
     Sync {
@@ -319,6 +323,9 @@ pub enum SyncResponseV0 {
     Summary {
         /// The replier's documents and heads.
         docs: Vec<DocSummary>,
+        /// The replier's clock when it answered (see the request's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<Timestamp>,
     },
     /// The replier's next sync message for the document, if any.
     Sync {

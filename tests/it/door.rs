@@ -127,6 +127,7 @@ fn a_summary_of_invented_documents_changes_nothing() {
             &a_addr,
             SyncRequestV0::Summary {
                 docs: invented(100_000, "inventada"),
+                now: None,
             },
         ))
         .expect("an answer");
@@ -141,6 +142,7 @@ fn a_summary_of_invented_documents_changes_nothing() {
             &a_addr,
             SyncRequestV0::Summary {
                 docs: invented(15_000, "falsa"),
+                now: None,
             },
         ))
         .expect("an answer");
@@ -304,8 +306,14 @@ fn a_sync_flood_is_throttled_and_the_dead_mans_switch_still_fires() {
     let started = std::time::Instant::now();
     let mut round = 0;
     while !(missed && refused > 0) && started.elapsed() < tests::WAIT {
-        let answer =
-            rt.block_on(peer.request(a_peer, &a_addr, SyncRequestV0::Summary { docs: Vec::new() }));
+        let answer = rt.block_on(peer.request(
+            a_peer,
+            &a_addr,
+            SyncRequestV0::Summary {
+                docs: Vec::new(),
+                now: None,
+            },
+        ));
         if let Ok(SyncResponseV0::Refused { reason }) = &answer {
             assert!(reason.contains("budget"), "{reason}");
             refused += 1;

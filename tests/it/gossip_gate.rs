@@ -278,7 +278,10 @@ fn an_invite_identity_can_redeem_and_nothing_else() {
     let summary = rt.block_on(SyncPeer::new(&identity).expect("peer").request(
         a_peer,
         &a_addr,
-        SyncRequestV0::Summary { docs: Vec::new() },
+        SyncRequestV0::Summary {
+            docs: Vec::new(),
+            now: None,
+        },
     ));
     assert!(
         summary.is_err(),

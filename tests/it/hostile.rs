@@ -56,7 +56,10 @@ fn outsider_gets_no_answer() {
     let summary = rt.block_on(SyncPeer::new(&outsider).expect("peer").request(
         peer,
         &addr,
-        SyncRequestV0::Summary { docs: Vec::new() },
+        SyncRequestV0::Summary {
+            docs: Vec::new(),
+            now: None,
+        },
     ));
     assert!(summary.is_err(), "an outsider got a summary: {summary:?}");
 

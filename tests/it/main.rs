@@ -5,7 +5,11 @@
 //!   escalation of an unacknowledged panic tier by tier.
 //! - `authority`: whether an event counts does not depend on when a node learnt of a
 //!   revocation.
+//! - `backup`: a running node backed up and restored on a new directory is the same node to
+//!   its peers and catches up; a wrong passphrase or a damaged backup leaves nothing.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
+//! - `doctor`: `tejido doctor` reports an unreachable peer and a skewed clock.
+//! - `export_doc`: an exported document read back by standard automerge readers.
 //! - `gossip_gate`: only active nodes get gossip, sync, identify and the relay; an invite
 //!   identity redeems and nothing else, and is gone once its invite is used or expires.
 //! - `hostile`: in-process peers with crafted messages: outsiders, forged and out-of-role
@@ -27,11 +31,16 @@
 //! - `seizure`: encryption at rest: no record in clear on disk, the passphrase is required.
 //! - `single_node`: one organisation's node end to end (invite, join, check-in, panic,
 //!   alerts, shelters), crash safety of acknowledged writes, the offline queue, refusals.
+//! - `upgrade`: a data directory of format 1 (a committed fixture) opens with every record;
+//!   a newer one is refused.
 
 mod authority;
+mod backup;
 mod bridges;
 mod crash;
+mod doctor;
 mod door;
+mod export_doc;
 mod gossip_gate;
 mod hostile;
 mod lang;
@@ -46,3 +55,4 @@ mod seizure;
 mod shelters;
 mod single_node;
 mod sneakernet;
+mod upgrade;

@@ -150,6 +150,7 @@ fn alert_crosses_by_file_and_bad_bundles_are_refused() {
     c.tejido(&[
         "export-doc",
         "roster",
+        "--raw",
         "--to",
         doc_file.to_str().expect("path"),
     ])

@@ -84,14 +84,34 @@ pub(crate) enum Cmd {
         /// The bundle file.
         file: PathBuf,
     },
-    /// Write one document in automerge's binary format, for other automerge tools (operator).
+    /// Write one document in automerge's binary format for other automerge tools: its records
+    /// as plain values (an alert's kind, text, region, status, times, history) beside each
+    /// event's signed bytes (operator).
     ExportDoc {
         /// Document id, e.g. roster or alerts/oaxaca/2026-11 (see `docs`).
         doc: String,
         /// The file to write.
         #[arg(long)]
         to: PathBuf,
+        /// Write the document as nodes replicate it (event ids to signed bytes only).
+        #[arg(long)]
+        raw: bool,
     },
+    /// Write a backup of the running node (keys, configuration, every document) to one file
+    /// sealed under a passphrase; `tejidod --data-dir NEW --restore FILE` brings it back
+    /// (operator).
+    Backup {
+        /// The file to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// Read the passphrase from the first line of this file instead of the terminal.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Check what usually goes wrong with a node and say what to do: the trusted nodes it
+    /// reaches and how, clocks, disk, encryption at rest, the admin key, bridges and the
+    /// configuration. Exits 1 when something needs fixing (operator).
+    Doctor,
     /// Destroy keys and data: with --data-dir, the node's (it stops); with --home, this
     /// device's member key, profile and queue. Opt-in: it cannot be undone.
     Wipe {

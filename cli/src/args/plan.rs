@@ -65,6 +65,15 @@ pub(crate) enum OperatorCommand {
         /// The admin key's file.
         key_file: PathBuf,
     },
+    /// Ask for a passphrase, then a backup written to `to`.
+    Backup {
+        /// Where the backup goes.
+        to: PathBuf,
+        /// Where the passphrase is, if not on the terminal.
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Check the node and its data directory.
+    Doctor,
 }
 
 /// A member command.
@@ -283,10 +292,18 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
             request: Request::Export { for_nodes, since },
             save_to: Some(to),
         },
-        Cmd::ExportDoc { doc, to } => OperatorCommand::Ask {
-            request: Request::ExportDoc { doc },
+        Cmd::ExportDoc { doc, to, raw } => OperatorCommand::Ask {
+            request: Request::ExportDoc { doc, raw },
             save_to: Some(to),
         },
+        Cmd::Backup {
+            to,
+            passphrase_file,
+        } => OperatorCommand::Backup {
+            to,
+            passphrase_file,
+        },
+        Cmd::Doctor => OperatorCommand::Doctor,
         Cmd::Import { file } => OperatorCommand::Import { file },
         Cmd::Docs => ask(Request::Docs),
         Cmd::Bridge {
@@ -339,6 +356,8 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Export { .. }
         | Cmd::Import { .. }
         | Cmd::ExportDoc { .. }
+        | Cmd::Backup { .. }
+        | Cmd::Doctor
         | Cmd::Docs
         | Cmd::Bridge { .. }
         | Cmd::Revoke { .. }

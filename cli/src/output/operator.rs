@@ -197,6 +197,8 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
         }
         Response::File { summary, .. } => p.line(&clean(summary)),
         Response::Draft { event } => p.line(&clean(&format!("{event:?}"))),
+        // `tejido doctor` prints its findings itself (`doctor.rs`).
+        Response::Doctor(d) => p.json_value(d),
         Response::Done { message } => p.line(&clean(message)),
         Response::Error { message } => anyhow::bail!("{message}"),
     }

@@ -23,6 +23,7 @@ mod bridges;
 mod client;
 mod duties;
 mod operator;
+mod ops;
 mod peers;
 mod swarm;
 #[cfg(test)]
@@ -205,6 +206,11 @@ enum Internal {
         results: Vec<protocol::control::BridgeTestResult>,
         reply: oneshot::Sender<Response>,
     },
+    /// A spawned task's answer to an operator (a backup, sealed off the loop).
+    Answer {
+        reply: oneshot::Sender<Response>,
+        response: Response,
+    },
 }
 
 /// Everything the node knows and decides, apart from the swarm itself.
@@ -277,6 +283,8 @@ pub(crate) struct Core {
     /// What the handlers asked of the swarm since the last [`Node::apply_actions`].
     actions: Vec<Action>,
     shutdown: bool,
+    /// Backups and doctor.
+    ops: ops::Ops,
 }
 
 /// The node task: the swarm and everything else.
@@ -354,6 +362,7 @@ impl Node {
             replies: Vec::new(),
             actions: Vec::new(),
             shutdown: false,
+            ops: ops::Ops::new(config),
         };
         // Receipts missed by a crash between storing an alert and signing for it.
         core.receipts_due = core

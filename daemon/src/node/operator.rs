@@ -121,19 +121,13 @@ impl Core {
             },
             Request::Export { for_nodes, since } => self.export(&for_nodes, since.as_deref()),
             Request::Import { bundle } => self.import(&bundle),
-            Request::ExportDoc { doc } => match doc
-                .parse::<DocId>()
-                .ok()
-                .and_then(|d| self.engine.export_doc(&d))
-            {
-                Some(bytes) => Response::File {
-                    summary: format!("{doc}: {} bytes in automerge's format", bytes.len()),
-                    data: data_encoding::BASE64.encode(&bytes),
-                },
-                None => Response::Error {
-                    message: format!("no document {doc}"),
-                },
-            },
+            Request::ExportDoc { doc, raw } => self.export_doc(&doc, raw),
+            Request::Backup { passphrase } => {
+                // Answered later, by `on_internal`.
+                self.backup(passphrase, cmd.reply);
+                return;
+            }
+            Request::Doctor => Response::Doctor(Box::new(self.doctor())),
             Request::Wipe => {
                 self.shutdown = true;
                 // Nothing may be left to write into the files being destroyed: flush first
@@ -736,6 +730,7 @@ impl Core {
             Internal::BridgesTested { results, reply } => {
                 self.reply_operator(reply, Response::BridgeTest { results })
             }
+            Internal::Answer { reply, response } => self.reply_operator(reply, response),
         }
     }
 }

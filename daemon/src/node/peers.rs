@@ -120,7 +120,7 @@ impl Core {
     fn within_sync_budget(&mut self, peer: PeerId, request: &SyncRequestV0) -> bool {
         let now = Instant::now();
         let (bytes, new_doc) = match request {
-            SyncRequestV0::Summary { docs } => (
+            SyncRequestV0::Summary { docs, .. } => (
                 docs.iter()
                     .map(|d| d.doc.as_str().len() + 32 * d.heads.len())
                     .sum::<usize>(),

@@ -276,6 +276,7 @@ impl Core {
                 ..
             } => {
                 self.connections.remove(&peer_id);
+                self.ops.punched.remove(&peer_id);
                 self.clients.forget(&peer_id);
                 debug!(peer = %peer_id, "disconnected");
                 self.sessions.disconnected(&peer_id);
@@ -333,7 +334,10 @@ impl Core {
                     result,
                 },
             ))) => match result {
-                Ok(_) => info!(peer = %remote_peer_id, "direct connection through hole punching"),
+                Ok(_) => {
+                    self.ops.punched.insert(remote_peer_id);
+                    info!(peer = %remote_peer_id, "direct connection through hole punching")
+                }
                 Err(e) => debug!(peer = %remote_peer_id, error = %e, "hole punching failed"),
             },
             _ => {}

@@ -277,7 +277,10 @@ fn a_summary_naming_documents_this_node_does_not_take_leaves_no_state() {
         .collect();
     let (response, out) = a.on_request(
         2,
-        SyncRequestV0::Summary { docs: invented },
+        SyncRequestV0::Summary {
+            docs: invented,
+            now: None,
+        },
         &mut docs,
         now(),
     );
@@ -304,7 +307,15 @@ fn an_oversized_summary_is_refused_and_counted() {
         };
         MAX_SUMMARY_DOCS + 1
     ];
-    let (response, out) = a.on_request(2, SyncRequestV0::Summary { docs: huge }, &mut docs, now());
+    let (response, out) = a.on_request(
+        2,
+        SyncRequestV0::Summary {
+            docs: huge,
+            now: None,
+        },
+        &mut docs,
+        now(),
+    );
     assert!(matches!(response, SyncResponseV0::Refused { .. }));
     assert!(out.is_empty());
     assert_eq!(a.stats.faults, 1);
@@ -332,7 +343,10 @@ fn a_failure_to_answer_a_peer_is_a_fault_and_repeated_faults_suspend_it() {
     assert!(a.sessions.is_suspended(&2, now()));
     let (response, out) = a.sessions.on_request(
         2,
-        SyncRequestV0::Summary { docs: Vec::new() },
+        SyncRequestV0::Summary {
+            docs: Vec::new(),
+            now: None,
+        },
         &mut a.docs,
         now(),
     );
