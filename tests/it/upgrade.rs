@@ -1,5 +1,5 @@
 //! On-disk format versions: a data directory of this release's format (2,
-//! `tests/fixtures/data-v2`, made by `tests/fixtures/make-data-v2.sh`) opens with every
+//! `tests/fixtures/data-v2`, made by `tests/fixtures/make-data.sh`) opens with every
 //! record; one of format 1 (`tests/fixtures/data-v1`, whose events carry no sequence number)
 //! and one newer than the binary are refused untouched.
 
