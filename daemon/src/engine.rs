@@ -96,13 +96,6 @@ struct AuthorSeqs {
     ids: HashMap<u64, EventId>,
 }
 
-/// Two different events of one key under one sequence number: the key is on two devices.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct KeyClone {
-    pub(crate) seq: u64,
-    pub(crate) events: [EventId; 2],
-}
-
 /// How long documents are kept after their period ends. A seized node reveals no more than
 /// this; every node drops old documents whole and refuses them from peers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +149,7 @@ pub(crate) struct Engine {
     /// Every author's sequence numbers, over every document held.
     seqs: HashMap<PublicKey, AuthorSeqs>,
     /// Keys seen with two events under one number ([`Engine::clones`]).
-    clones: BTreeMap<PublicKey, KeyClone>,
+    clones: std::collections::BTreeSet<PublicKey>,
     /// This node's own keys: the next sequence number and the highest reserved on disk.
     own_seqs: HashMap<PublicKey, (u64, u64)>,
     pub(crate) stats: Stats,
@@ -182,7 +175,7 @@ impl Engine {
             roster: Roster::default(),
             roster_news: Vec::new(),
             seqs: HashMap::new(),
-            clones: BTreeMap::new(),
+            clones: std::collections::BTreeSet::new(),
             own_seqs: HashMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
@@ -208,33 +201,28 @@ impl Engine {
             let seen = self.seqs.entry(author).or_default();
             seen.max = seen.max.max(seq);
             let first = *seen.ids.entry(seq).or_insert(id);
-            if first != id && !self.clones.contains_key(&author) {
+            if first != id && self.clones.insert(author) {
                 tracing::warn!(
                     key = %author.fmt_short(),
                     seq,
+                    first = %first,
+                    second = %id,
                     "a key is in use on two devices: two different events carry one number"
                 );
                 self.stats.cloned_keys += 1;
-                self.clones.insert(
-                    author,
-                    KeyClone {
-                        seq,
-                        events: [first, id],
-                    },
-                );
             }
         }
     }
 
     /// Keys seen with two different events under one sequence number.
-    pub(crate) fn clones(&self) -> &BTreeMap<PublicKey, KeyClone> {
+    pub(crate) fn clones(&self) -> &std::collections::BTreeSet<PublicKey> {
         &self.clones
     }
 
     /// Keys known to be in use on two devices: those this node saw, and those a cloned-key
     /// alert names (another node of the key's organisation saw it).
     pub(crate) fn cloned_keys(&self) -> std::collections::BTreeSet<PublicKey> {
-        let mut out: std::collections::BTreeSet<PublicKey> = self.clones.keys().copied().collect();
+        let mut out = self.clones.clone();
         for doc in self.docs.values() {
             if doc.id().collection() != Collection::Alerts {
                 continue;

@@ -101,7 +101,7 @@ impl Core {
     fn raise_cloned_keys(&mut self, now: Timestamp) {
         let roster = self.engine.roster();
         let mut raise = Vec::new();
-        for key in self.engine.clones().keys() {
+        for key in self.engine.clones() {
             if roster.org_of(key) != Some(self.org.as_str()) || !roster.is_active(key) {
                 continue;
             }
