@@ -61,6 +61,7 @@ not-stored = not stored: { $why }
 
 record-check-in = check-in
 record-panic = panic
+record-cancel = cancel of the panic
 record-alert = alert
 record-acknowledgement = acknowledgement
 record-assignment = assignment
@@ -71,6 +72,7 @@ record-shelter-update = shelter update
 
 alert-id-too-short = give at least 6 characters of the alert id
 no-such-alert = no alert { $id }
+cancel-not-yours = alert { $id } is not a panic you raised: only the person who raised a panic can cancel it
 ambiguous-alert = { $count } alerts start with { $id }: give more characters
 no-single-shelter = no single shelter matches { $id }
 too-many-people = too many people at once
@@ -190,6 +192,7 @@ alert-status-acknowledged = acknowledged
 alert-status-assigned = assigned
 alert-status-resolved = resolved
 alert-status-expired = expired
+alert-status-cancelled = cancelled
 
 action-raised = raised
 action-acknowledged = acknowledged
@@ -197,6 +200,8 @@ action-assigned = assigned
 action-resolved = resolved
 action-notified = notified
 action-escalated = escalated
+action-cancelled = cancelled
+action-cancelled-under-duress = cancelled with the duress code: the panic stands
 
 demo-start = Three organisations each start a node (real processes on 127.0.0.1).
 demo-invite-nodes = Red Oax invites the other two nodes into its network (one-time codes).

@@ -77,6 +77,7 @@ not-stored = no se guardó: { $why }
 
 record-check-in = check-in
 record-panic = alerta de pánico
+record-cancel = cancelación de la alerta de pánico
 record-alert = alerta
 record-acknowledgement = acuse de recibo
 record-assignment = asignación
@@ -87,6 +88,7 @@ record-shelter-update = actualización de refugio
 
 alert-id-too-short = da al menos 6 caracteres del id de la alerta
 no-such-alert = no hay ninguna alerta { $id }
+cancel-not-yours = la alerta { $id } no es una alerta de pánico tuya: solo quien la emitió puede cancelarla
 ambiguous-alert = { $count } alertas empiezan por { $id }: da más caracteres
 no-single-shelter = ningún refugio coincide de forma única con { $id }
 too-many-people = demasiadas personas a la vez
@@ -229,6 +231,7 @@ alert-status-acknowledged = en atención
 alert-status-assigned = asignada
 alert-status-resolved = resuelta
 alert-status-expired = vencida
+alert-status-cancelled = cancelada
 
 action-raised = emisión
 action-acknowledged = acuse de recibo
@@ -236,6 +239,8 @@ action-assigned = asignación
 action-resolved = resolución
 action-notified = aviso enviado
 action-escalated = escalamiento
+action-cancelled = cancelación
+action-cancelled-under-duress = cancelación con el código de coacción: la alerta sigue en pie
 
 demo-start = Tres organizaciones ponen en marcha un nodo cada una (procesos reales en 127.0.0.1).
 demo-invite-nodes = Red Oax invita a los otros dos nodos a su red (códigos de un solo uso).

@@ -643,6 +643,20 @@ pub enum Body {
         /// The tier reached, 1 to [`MAX_TIER`].
         tier: u8,
     },
+    /// The member who raised a panic calls it off (a false alarm). It shows as cancelled, with
+    /// the note, in every history. The sealed part ([`crate::private::CancelPrivate`]) holds
+    /// the tag of the code the member typed: cancelled with their duress code, the panic looks
+    /// cancelled everywhere but to the member's security contacts, whom the member's node
+    /// tells with a duress alert.
+    Cancel {
+        /// Which alert.
+        alert: RecordId,
+        /// Why, for the record.
+        note: String,
+        /// The sealed [`crate::private::CancelPrivate`].
+        #[serde(with = "serde_bytes")]
+        sealed: Vec<u8>,
+    },
 }
 
 impl Body {
@@ -1209,6 +1223,14 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                     "an escalation tier is 1 to {MAX_TIER}"
                 )));
             }
+            if doc.collection() != crate::ids::Collection::Alerts {
+                return Err(wrong_doc());
+            }
+            check_not_before_period(event)?;
+        }
+        Body::Cancel { note, sealed, .. } => {
+            check_text("note", note)?;
+            check_sealed(sealed)?;
             if doc.collection() != crate::ids::Collection::Alerts {
                 return Err(wrong_doc());
             }

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{CheckinStatus, EventId, SealedAlertBody};
-use crate::ids::{PublicKey, SecretKey, Timestamp};
+use crate::ids::{PublicKey, RecordId, SecretKey, Timestamp};
 use crate::sealed::{self, SealError};
 
 /// A check-in's private part.
@@ -70,6 +70,57 @@ impl CheckinPrivate {
     }
 }
 
+/// A cancel's private part: the tag of the code the member typed, as in a check-in. A
+/// cancel with the duress code and one without look the same to everybody but the member's
+/// organisation's nodes, which hold the member's duress tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelPrivate {
+    /// The tag of the code the member typed ([`crate::event::duress_tag`]), or random bytes.
+    pub code_tag: [u8; 16],
+}
+
+fn cancel_context(author: &PublicKey, at: Timestamp, alert: &RecordId) -> Vec<u8> {
+    let mut out = b"tejido cancel v1".to_vec();
+    out.extend_from_slice(author.as_bytes());
+    out.extend_from_slice(&at.0.to_le_bytes());
+    out.extend_from_slice(&alert.0);
+    out
+}
+
+impl CancelPrivate {
+    /// The private part of a cancel without a code.
+    pub fn without_code() -> Self {
+        Self {
+            code_tag: crate::ids::random_bytes(),
+        }
+    }
+
+    /// Seals this part of `author`'s cancel of `alert` at `at` to `readers`.
+    pub fn seal(
+        &self,
+        author: &PublicKey,
+        at: Timestamp,
+        alert: &RecordId,
+        readers: &[PublicKey],
+    ) -> Result<Vec<u8>, SealError> {
+        let plain = postcard::to_stdvec(self).map_err(|e| SealError::Malformed(e.to_string()))?;
+        sealed::seal(&plain, readers, &cancel_context(author, at, alert))
+    }
+
+    /// Opens the private part of `author`'s cancel of `alert` at `at` with `me`: `None` if
+    /// it is not sealed to `me` or is damaged.
+    pub fn open(
+        sealed: &[u8],
+        author: &PublicKey,
+        at: Timestamp,
+        alert: &RecordId,
+        me: &SecretKey,
+    ) -> Option<Self> {
+        let plain = sealed::open(sealed, me, &cancel_context(author, at, alert)).ok()??;
+        postcard::from_bytes(&plain).ok()
+    }
+}
+
 fn duress_tag_context(member: &PublicKey) -> Vec<u8> {
     let mut out = b"tejido duress tag v1".to_vec();
     out.extend_from_slice(member.as_bytes());
@@ -98,7 +149,7 @@ pub struct DuressAlert {
     pub subject: PublicKey,
     /// Their display name.
     pub name: String,
-    /// The check-in given under duress.
+    /// The check-in, or the cancel of a panic, given under duress.
     pub checkin: EventId,
     /// Its time.
     pub checkin_at: Timestamp,

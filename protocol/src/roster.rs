@@ -977,6 +977,13 @@ impl Roster {
                 }
                 Ok(())
             }
+            Body::Cancel { .. } => {
+                // The view counts it only from the alert's own author, on a panic.
+                if is_node {
+                    return forbidden("a panic is cancelled by the member who raised it");
+                }
+                Ok(())
+            }
             Body::Escalate { .. } => {
                 if !is_node {
                     return forbidden("escalations are decided by nodes");

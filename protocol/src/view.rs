@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{AlertKind, Body, CheckinStatus, Role, SignedEvent};
+use crate::event::{AlertKind, Body, CheckinStatus, EventId, Role, SignedEvent};
 use crate::ids::{PublicKey, RecordId, SecretKey, Timestamp};
 use crate::roster::Roster;
 
@@ -98,6 +98,15 @@ pub struct AlertView {
     pub assignee: Option<String>,
     /// The resolving entry.
     pub resolution: Option<HistoryEntry>,
+    /// The member's cancel of their own panic (a false alarm), with its note.
+    #[serde(default)]
+    pub cancellation: Option<HistoryEntry>,
+    /// Shown only to the member's security contacts and admins, who can open the duress
+    /// alert the member's node raised for it ([`mark_duress_cancels`]): the cancel was given
+    /// with the duress code, and the panic stands. Everywhere else (the member's device
+    /// first) it is `false` and the panic shows as cancelled.
+    #[serde(default)]
+    pub cancelled_under_duress: bool,
     /// Everything that happened, in order.
     pub history: Vec<HistoryEntry>,
     /// The document that holds it.
@@ -125,12 +134,32 @@ pub struct AlertView {
     /// The member and due time of a missed check-in, exactly.
     #[serde(skip)]
     missed: Option<(PublicKey, Timestamp)>,
+    /// An opened duress alert's event: the check-in or cancel given under duress.
+    #[serde(skip)]
+    under_duress: Option<EventId>,
 }
 
 impl AlertView {
     /// Whether the alert still calls for someone: neither resolved nor expired.
     pub fn is_open(&self) -> bool {
-        !matches!(self.status.as_str(), "resolved" | "expired")
+        !matches!(self.status.as_str(), "resolved" | "expired" | "cancelled")
+    }
+
+    /// The status the alert's history gives it.
+    fn status_from_history(&self, expired: bool) -> &'static str {
+        if self.resolution.is_some() {
+            "resolved"
+        } else if expired {
+            "expired"
+        } else if self.cancellation.is_some() && !self.cancelled_under_duress {
+            "cancelled"
+        } else if self.assignee.is_some() {
+            "assigned"
+        } else if !self.acknowledgements.is_empty() {
+            "acknowledged"
+        } else {
+            "open"
+        }
     }
 
     /// The member and exact due time of a missed check-in alert.
@@ -169,10 +198,36 @@ impl AlertView {
             return false;
         }
         self.kind = AlertKind::Duress;
+        self.under_duress = Some(opened.checkin);
         self.subject = Some(opened.subject.to_string());
         self.due = Some(opened.checkin_at.rfc3339());
         self.text = opened.name;
         true
+    }
+}
+
+/// Marks the panics that were cancelled with the duress code, once the duress alerts among
+/// `list` were opened ([`AlertView::open_sealed`]): such a panic stands (its status is what it
+/// was before the cancel) and its cancel shows as `cancelled-under-duress`. Whoever cannot
+/// open the duress alert sees the panic cancelled.
+pub fn mark_duress_cancels(list: &mut [AlertView]) {
+    let given: Vec<String> = list
+        .iter()
+        .filter_map(|a| a.under_duress.map(|e| e.to_string()))
+        .collect();
+    for a in list.iter_mut() {
+        let Some(cancel) = &a.cancellation else {
+            continue;
+        };
+        if a.cancelled_under_duress || !given.contains(&cancel.event) {
+            continue;
+        }
+        let event = cancel.event.clone();
+        a.cancelled_under_duress = true;
+        for h in a.history.iter_mut().filter(|h| h.event == event) {
+            h.action = "cancelled-under-duress".to_string();
+        }
+        a.status = a.status_from_history(false).to_string();
     }
 }
 
@@ -312,6 +367,9 @@ pub fn alerts<'a>(
             Body::Resolve { alert, note, .. } => {
                 (alert, entry(roster, e, "resolved", Some(note.clone())))
             }
+            Body::Cancel { alert, note, .. } => {
+                (alert, entry(roster, e, "cancelled", Some(note.clone())))
+            }
             Body::Escalate { alert, tier } => (
                 alert,
                 entry(roster, e, "escalated", Some(format!("tier {tier}"))),
@@ -375,6 +433,19 @@ pub fn alerts<'a>(
         if reserved && !may_answer(roster, view, ev) {
             continue;
         }
+        if let Body::Cancel { .. } = &ev.body {
+            // Only the member who raised a panic calls it off, once, before it is resolved.
+            if view.kind != AlertKind::Panic
+                || view.author != h.by
+                || view.cancellation.is_some()
+                || view.resolution.is_some()
+            {
+                continue;
+            }
+            view.cancellation = Some(h.clone());
+            view.history.push(h);
+            continue;
+        }
         match &ev.body {
             Body::Ack { .. } if !view.acknowledgements.iter().any(|a| a.by == h.by) => {
                 if view.first_ack_after_ms.is_none() {
@@ -393,18 +464,7 @@ pub fn alerts<'a>(
         let expired = v.expires_at.is_some()
             && v.kind == AlertKind::Alert
             && events.iter().any(|e| matches!(&e.event().body, Body::Alert(a) if a.id.to_string() == v.id && a.expires_at.is_some_and(|x| x < now)));
-        v.status = if v.resolution.is_some() {
-            "resolved"
-        } else if expired {
-            "expired"
-        } else if v.assignee.is_some() {
-            "assigned"
-        } else if !v.acknowledgements.is_empty() {
-            "acknowledged"
-        } else {
-            "open"
-        }
-        .to_string();
+        v.status = v.status_from_history(expired).to_string();
     }
     list.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
     list
@@ -437,6 +497,8 @@ fn blank_view(
         acknowledgements: Vec::new(),
         assignee: None,
         resolution: None,
+        cancellation: None,
+        cancelled_under_duress: false,
         history: vec![raised],
         doc: ev.doc.to_string(),
         held_by: Vec::new(),
@@ -447,6 +509,7 @@ fn blank_view(
         sealed: None,
         created: ev.at,
         missed: None,
+        under_duress: None,
     }
 }
 

@@ -3,6 +3,8 @@
 //! - `bridges`: alerts delivered by email, webhook and a program, once across a crash and
 //!   across two nodes; duress only to the member's own contacts, never named; broken entries;
 //!   escalation of an unacknowledged panic tier by tier.
+//! - `cancel`: a member calls off her own panic, cancelled everywhere with her note; under the
+//!   duress code it looks the same on her device and stands for her security contacts.
 //! - `authority`: whether an event counts does not depend on when a node learnt of a
 //!   revocation.
 //! - `backup`: a running node backed up and restored on a new directory is the same node to
@@ -37,6 +39,7 @@
 mod authority;
 mod backup;
 mod bridges;
+mod cancel;
 mod crash;
 mod doctor;
 mod door;

@@ -126,7 +126,7 @@ pub(crate) fn run_with_stdin(member: &Member, args: &[&str], input: &str) -> tes
 }
 
 /// Files in a home directory with their sizes.
-fn listing(dir: &std::path::Path) -> Vec<(String, u64)> {
+pub(crate) fn listing(dir: &std::path::Path) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = Vec::new();
     for entry in std::fs::read_dir(dir).expect("home").flatten() {
         let meta = entry.metadata().expect("meta");

@@ -178,7 +178,7 @@ pub(crate) enum Cmd {
     },
     /// Ask for help now: sends a panic alert to every node you know.
     Panic {
-        /// What is happening, if you can say.
+        /// What is happening, if you can say (with --cancel: why you call it off).
         #[arg(long, default_value = "")]
         note: String,
         /// Region (default: your home region).
@@ -188,6 +188,14 @@ pub(crate) enum Cmd {
         /// nodes hold it, whether a security contact's node does, who acknowledged.
         #[arg(long, value_parser = humantime::parse_duration)]
         wait: Option<Duration>,
+        /// Call off your own panic with this id (a false alarm): it shows as cancelled, with
+        /// the note, everywhere.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["region", "wait"])]
+        cancel: Option<String>,
+        /// With --cancel: your check-in code. Giving your duress code instead looks and prints
+        /// the same, and your security contacts learn that the panic stands.
+        #[arg(long, requires = "cancel")]
+        code: Option<String>,
     },
     /// Follow alerts live (security contacts): prints the alerts not yet resolved, then one
     /// line for every new or changed alert (JSON lines with --json). Keeps retrying when the

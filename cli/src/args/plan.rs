@@ -100,6 +100,12 @@ pub(crate) enum MemberCommand {
         region: Option<String>,
         wait: Option<Duration>,
     },
+    /// Sign and send the cancel of the member's own panic `id` (a prefix).
+    CancelPanic {
+        id: String,
+        note: String,
+        code: Option<String>,
+    },
     /// Follow alerts.
     Watch {
         region: Option<String>,
@@ -393,7 +399,15 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         Cmd::Duress {
             action: DuressAction::Set,
         } => MemberCommand::DuressSet,
-        Cmd::Panic { note, region, wait } => {
+        Cmd::Panic {
+            note,
+            cancel: Some(id),
+            code,
+            ..
+        } => MemberCommand::CancelPanic { id, note, code },
+        Cmd::Panic {
+            note, region, wait, ..
+        } => {
             check_region_opt(&region)?;
             MemberCommand::Panic { note, region, wait }
         }

@@ -57,13 +57,23 @@ pub(crate) async fn run(
         MemberCommand::Panic { note, region, wait } => {
             records::panic(p, home, note, region, wait).await
         }
+        MemberCommand::CancelPanic { id, note, code } => {
+            records::cancel_panic(p, home, &id, note, code).await
+        }
         MemberCommand::Watch { region, every } => watch::watch(p, home, region, every).await,
         MemberCommand::Alert(action) => records::alert(p, home, action).await,
         MemberCommand::Alerts { region, open_only } => {
-            match ask(home, ClientRequestV0::Alerts { region, open_only }).await? {
+            // All, then the open ones: a panic cancelled under duress is open only once its
+            // duress alert is opened, with the reader's key.
+            let request = ClientRequestV0::Alerts {
+                region,
+                open_only: false,
+            };
+            match ask(home, request).await? {
                 ClientResponseV0::Alerts(alerts) => {
                     let (key, saved) = load(home)?;
-                    let alerts = records::readable_alerts(&key, &saved, alerts).await;
+                    let mut alerts = records::readable_alerts(&key, &saved, alerts).await;
+                    alerts.retain(|a| !open_only || a.is_open());
                     output::alerts(p, &alerts)?
                 }
                 _ => anyhow::bail!(tr!("unexpected-answer")),

@@ -9,7 +9,7 @@ use protocol::event::{
     AlertBody, AlertKind, Body, Certainty, CheckinBody, CheckinStatus, Severity, Urgency,
 };
 use protocol::ids::{DocId, SecretKey, Timestamp};
-use protocol::private::CheckinPrivate;
+use protocol::private::{CancelPrivate, CheckinPrivate};
 use protocol::view::AlertView;
 use protocol::wire::{ClientRequestV0, ClientResponseV0};
 
@@ -96,6 +96,47 @@ pub(super) async fn panic(
         wait_for_receipts(p, &key, &saved, &id.to_string(), wait).await?;
     }
     Ok(code)
+}
+
+/// Calls off the member's own panic. With the duress code or without, the same steps and the
+/// same output: only the member's organisation's nodes can tell them apart.
+pub(super) async fn cancel_panic(
+    p: &mut Printer<'_>,
+    home: &Home,
+    id: &str,
+    note: String,
+    code: Option<String>,
+) -> anyhow::Result<Exit> {
+    let (key, saved) = load(home)?;
+    let alert = find_alert(&key, &saved, id).await?;
+    if alert.kind != AlertKind::Panic || alert.author != key.public().to_string() {
+        anyhow::bail!(tr!("cancel-not-yours", id = short_id(&alert.id)));
+    }
+    let (Ok(alert_id), Ok(doc)) = (alert.id.parse(), alert.doc.parse::<DocId>()) else {
+        anyhow::bail!(tr!("unexpected-answer"));
+    };
+    let at = Timestamp::now();
+    let private = match code {
+        Some(c) => CancelPrivate {
+            code_tag: protocol::event::duress_tag(&key, &c),
+        },
+        None => CancelPrivate::without_code(),
+    };
+    let readers = readers(&key, &saved, |p| p.checkin_readers.clone()).await;
+    let sealed = private
+        .seal(&key.public(), at, &alert_id, &readers)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = Body::Cancel {
+        alert: alert_id,
+        note,
+        sealed,
+    };
+    let event = sign(home, &key, doc, at, body)?;
+    send_record(p, home, &key, &saved, event, "cancel").await
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// Polls a panic until every node holds it and someone acknowledged it, or `wait` passed,
@@ -203,9 +244,14 @@ pub(super) async fn readable_alerts(
     if alerts.iter().all(|a| a.sealed.is_none()) {
         return alerts;
     }
-    // Every duress alert follows a check-in, and the check-ins say whose organisation is
-    // whose.
-    let orgs: std::collections::BTreeMap<String, String> = match query(
+    // Every duress alert follows a check-in or a panic's cancel: the check-ins, and the
+    // panics (a panic is for its author's organisation), say whose organisation is whose.
+    let panics: Vec<(String, String)> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::Panic)
+        .map(|a| (a.author.clone(), a.org.clone()))
+        .collect();
+    let mut orgs: std::collections::BTreeMap<String, String> = match query(
         key,
         &saved.own_nodes(),
         ClientRequestV0::Checkins {
@@ -219,7 +265,8 @@ pub(super) async fn readable_alerts(
         }
         _ => Default::default(),
     };
-    alerts
+    orgs.extend(panics);
+    let mut alerts: Vec<AlertView> = alerts
         .into_iter()
         .filter_map(|mut a| {
             if a.sealed.is_none() {
@@ -228,7 +275,9 @@ pub(super) async fn readable_alerts(
             a.open_sealed(key, |k| orgs.get(&k.to_string()).cloned())
                 .then_some(a)
         })
-        .collect()
+        .collect();
+    protocol::view::mark_duress_cancels(&mut alerts);
+    alerts
 }
 
 /// Finds an alert by id or unique prefix.

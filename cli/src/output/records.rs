@@ -62,6 +62,7 @@ pub(crate) fn delivery(
         protocol::event::Body::Alert(a) => a.id.to_string(),
         protocol::event::Body::Shelter(s) => s.id.to_string(),
         protocol::event::Body::Occupancy { shelter, .. } => shelter.to_string(),
+        protocol::event::Body::Cancel { alert, .. } => alert.to_string(),
         _ => event.id().to_string(),
     };
     if p.json() {

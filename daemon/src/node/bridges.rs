@@ -176,6 +176,9 @@ impl Core {
                 v.open_sealed(admin, org_of);
             }
         }
+        // A panic cancelled under duress stays cancelled here: what bridges say of it must
+        // look like any cancel; the duress alert raised for it goes to the member's own
+        // contacts' bridges.
         views
     }
 

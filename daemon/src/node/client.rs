@@ -114,7 +114,7 @@ impl Core {
                 }
                 let under_duress: Vec<SignedEvent> = events
                     .iter()
-                    .filter(|e| self.is_duress_checkin(e))
+                    .filter(|e| self.given_under_duress(e))
                     .cloned()
                     .collect();
                 let alerts = alert_events(&events);
@@ -124,11 +124,11 @@ impl Core {
                             self.on_local_change(&doc, None);
                         }
                         self.publish_alerts(alerts);
-                        for checkin in &under_duress {
-                            self.raise_duress(checkin);
+                        for event in &under_duress {
+                            self.raise_duress(event);
                         }
-                        // The answer is the same as for any check-in: nothing on the member's
-                        // device may show that the duress code was used. It leaves after the
+                        // The answer is the same as for any check-in or cancel: nothing on the
+                        // member's device may show that the duress code was used. It leaves after the
                         // turn's flush; the change itself may already be on its way to peers.
                         ClientResponseV0::Stored { node: self.me, ids }
                     }
@@ -238,14 +238,15 @@ impl Core {
         }
     }
 
-    /// Whether an event is a check-in given with its author's duress code. Only a node of
-    /// the member's organisation can tell: both the check-in's code and the member's duress
-    /// tag are sealed to those nodes.
-    fn is_duress_checkin(&self, event: &SignedEvent) -> bool {
-        let Body::Checkin(checkin) = &event.event().body else {
+    /// Whether an event is a check-in, or the cancel of a panic, given with its author's
+    /// duress code. Only a node of the member's organisation can tell: both the event's code
+    /// and the member's duress tag are sealed to those nodes.
+    fn given_under_duress(&self, event: &SignedEvent) -> bool {
+        let ev = event.event();
+        if !matches!(ev.body, Body::Checkin(_) | Body::Cancel { .. }) {
             return false;
-        };
-        let author = event.event().author;
+        }
+        let author = ev.author;
         let roster = self.engine.roster();
         // Sealed to her organisation's nodes only: any other node need not try.
         if roster.org_of(&author) != Some(self.org.as_str()) {
@@ -254,13 +255,25 @@ impl Core {
         let Some(registered) = roster.duress_tag(&author, &self.node_key) else {
             return false;
         };
-        protocol::private::CheckinPrivate::open(
-            &checkin.sealed,
-            &author,
-            event.event().at,
-            &self.node_key,
-        )
-        .is_some_and(|p| p.code_tag == registered)
+        let tag = match &ev.body {
+            Body::Checkin(checkin) => protocol::private::CheckinPrivate::open(
+                &checkin.sealed,
+                &author,
+                ev.at,
+                &self.node_key,
+            )
+            .map(|p| p.code_tag),
+            Body::Cancel { alert, sealed, .. } => protocol::private::CancelPrivate::open(
+                sealed,
+                &author,
+                ev.at,
+                alert,
+                &self.node_key,
+            )
+            .map(|p| p.code_tag),
+            _ => None,
+        };
+        tag == Some(registered)
     }
 
     /// The latest check-ins as `key` may see them: the status and note only of the members

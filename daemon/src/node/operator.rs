@@ -39,14 +39,18 @@ impl Core {
                 // are sealed to them too.
                 let roster = self.engine.roster();
                 let org_of = |k: &protocol::ids::PublicKey| roster.org_of(k).map(str::to_string);
+                // All, then the open ones: a panic cancelled under duress is open only once
+                // its duress alert is opened.
                 let mut alerts = self
                     .engine
-                    .alerts(region.as_deref(), open_only, Timestamp::now());
+                    .alerts(region.as_deref(), false, Timestamp::now());
                 for a in &mut alerts {
                     if let Some(admin) = &self.admin_key {
                         a.open_sealed(admin, org_of);
                     }
                 }
+                protocol::view::mark_duress_cancels(&mut alerts);
+                alerts.retain(|a| !open_only || a.is_open());
                 Response::Alerts { alerts }
             }
             Request::Checkins { overdue_only } => Response::Checkins {
