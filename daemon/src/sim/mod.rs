@@ -23,6 +23,7 @@
 
 mod docs;
 mod figures;
+mod queue;
 mod scenarios;
 mod topology;
 mod wire;
@@ -31,7 +32,6 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -45,6 +45,7 @@ use crate::engine::Verdict;
 use crate::sync::{Output, Sessions};
 use docs::SimDocs;
 pub use figures::*;
+use queue::{Ev, Item, Kind, Msg};
 pub use scenarios::{alerts, catch_up, partition};
 use topology::{key, topology, Rng};
 use wire::cbor_len;
@@ -76,68 +77,6 @@ const COST_EVENT_US: i64 = 60;
 /// Modelled CPU: a summary, and a gossiped alert (decode and verify).
 const COST_SUMMARY_US: i64 = 30;
 const COST_GOSSIP_US: i64 = 60;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Gossip = 0,
-    Sync = 1,
-    Summary = 2,
-}
-
-enum Msg {
-    Req(SyncRequestV0),
-    Resp(SyncResponseV0),
-    /// A gossiped signed alert and the node that published it.
-    Gossip(Rc<Vec<u8>>, NodeId),
-}
-
-enum Ev {
-    Msg {
-        from: NodeId,
-        to: NodeId,
-        epoch: u32,
-        kind: Kind,
-        msg: Msg,
-    },
-    /// A request of `node` to `peer` failed on the way (over the size limit).
-    Failed {
-        node: NodeId,
-        peer: NodeId,
-    },
-    Tick {
-        node: NodeId,
-    },
-    /// `a` dialled `b` and the connection is set up.
-    Up {
-        a: NodeId,
-        b: NodeId,
-        epoch: u32,
-    },
-}
-
-struct Item {
-    t: i64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Item {
-    fn eq(&self, other: &Self) -> bool {
-        (self.t, self.seq) == (other.t, other.seq)
-    }
-}
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Item {
-    // Earliest first out of the max-heap.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.t, other.seq).cmp(&(self.t, self.seq))
-    }
-}
 
 struct Link {
     latency_us: i64,
