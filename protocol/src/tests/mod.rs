@@ -22,6 +22,7 @@ use crate::wire::{ClientRequest, ClientRequestV0, InviteCode, InviteKind};
 
 mod authority;
 mod bundle;
+mod devices;
 mod doc_sync;
 mod hostile_sync;
 mod ids;
