@@ -81,6 +81,26 @@ fn a_second_device_checks_in_as_the_same_person() {
         with(&alerts, "kind", "duress").into_iter().next()
     });
     assert_eq!(duress["subject"], phone_key.as_str(), "{duress}");
+
+    // A code made by a device that is revoked before it is used adds nobody; revoking that
+    // device leaves her other one.
+    let code = bea.run(&["device", "add"]).ok().trim().to_string();
+    a.tejido(&["revoke", &phone_key, "--reason", "robado"]).ok();
+    let third = Member {
+        home: t.path("home-bea-third"),
+    };
+    let refused = third.run(&["join", &code]);
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(refused.stderr.contains("revoked"), "{refused:?}");
+    let members = a.tejido(&["members", "--json"]).json();
+    let people = with(&members, "name", "Bea");
+    assert_eq!(
+        people[0]["devices"],
+        serde_json::json!([tablet_key]),
+        "{members}"
+    );
+    assert_eq!(people[0]["revoked"], false, "{members}");
+    tablet.run(&["checkin", "--note", "sigo aquí"]).ok();
 }
 
 #[test]
