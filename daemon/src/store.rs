@@ -36,6 +36,45 @@ pub(crate) struct InviteRecord {
     pub(crate) role: protocol::event::Role,
     pub(crate) region: Option<String>,
     pub(crate) expires: protocol::ids::Timestamp,
+    /// For a device's invite: the person it joins as (`InviteKind::Device`).
+    pub(crate) device: Option<DeviceInvite>,
+}
+
+/// What a device's invite adds: a device of `person`, asked for by one of their devices
+/// (`grant`, the signed `DeviceGrant`) or by an admin moving them (`replaces`, the key the
+/// redemption revokes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DeviceInvite {
+    pub(crate) person: protocol::ids::PublicKey,
+    pub(crate) grant: Option<Vec<u8>>,
+    pub(crate) replaces: Option<protocol::ids::PublicKey>,
+}
+
+/// An invite as stores before devices wrote it (no `device`): still read.
+#[derive(Deserialize)]
+struct InviteRecordV1 {
+    kind: protocol::wire::InviteKind,
+    name: String,
+    role: protocol::event::Role,
+    region: Option<String>,
+    expires: protocol::ids::Timestamp,
+}
+
+impl InviteRecord {
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if let Ok(invite) = postcard::from_bytes(bytes) {
+            return Some(invite);
+        }
+        let old: InviteRecordV1 = postcard::from_bytes(bytes).ok()?;
+        Some(Self {
+            kind: old.kind,
+            name: old.name,
+            role: old.role,
+            region: old.region,
+            expires: old.expires,
+            device: None,
+        })
+    }
 }
 
 /// A notification a bridge owes: kept until it is delivered (and its `Notified` event stored
@@ -233,7 +272,7 @@ impl Store {
                 continue;
             };
             let value = self.open_value(&value)?;
-            if let Ok(invite) = postcard::from_bytes(&value) {
+            if let Some(invite) = InviteRecord::decode(&value) {
                 out.push((protocol::ids::PublicKey::from_bytes(key), invite));
             }
         }

@@ -568,6 +568,7 @@ mod seeds {
                     region: Some("north".into()),
                     checkin_readers: vec![node],
                     org_nodes: vec![node],
+                    person: None,
                 },
                 nodes: vec![NodeContact {
                     key: node,

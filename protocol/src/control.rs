@@ -48,6 +48,18 @@ pub enum Request {
         key: String,
         /// Why, for the record.
         reason: String,
+        /// Revoke every device of the person the key is a device of.
+        #[serde(default)]
+        person: bool,
+    },
+    /// Move a person of this node's organisation (by name or by any key of theirs) to a new
+    /// device: an invite that the new device redeems as that same person, revoking the
+    /// replaced key in the same roster event.
+    MoveMember {
+        /// The person's name, or the key to replace.
+        member: String,
+        /// Validity in seconds.
+        ttl_secs: u64,
     },
     /// Agree, as this node's organisation, to a change to the network as a whole: admitting,
     /// suspending, reinstating or removing an organisation. In effect once enough
@@ -311,6 +323,10 @@ pub struct MemberInfo {
     /// sequence number).
     #[serde(default)]
     pub cloned: bool,
+    /// The person's devices that are not revoked (`key` is the person: the key they were
+    /// added with, revoked or not); `revoked` means none is left.
+    #[serde(default)]
+    pub devices: Vec<String>,
 }
 
 /// An organisation as the operator sees it.

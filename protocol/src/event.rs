@@ -657,6 +657,43 @@ pub enum Body {
         #[serde(with = "serde_bytes")]
         sealed: Vec<u8>,
     },
+    /// Adds a device to a person: a new key that is the same person as `person` (the key the
+    /// person was added with), with their name, organisation, role and region. Written by an
+    /// admin of the person's organisation; with `grant`, at the request of one of the
+    /// person's devices (it counts only while that device's events do); with `replaces`, the
+    /// person moves to the new key and the replaced key is revoked in this same event.
+    AddDevice {
+        /// The person's organisation.
+        org: String,
+        /// The person: the key of their `AddMember`.
+        person: PublicKey,
+        /// The new device's key.
+        device: PublicKey,
+        /// The signed [`Body::DeviceGrant`] of the device that asked for it.
+        #[serde(with = "serde_bytes")]
+        grant: Option<Vec<u8>>,
+        /// A key of the person's that this event revokes, and the last of its events that
+        /// still counts.
+        replaces: Option<Replaced>,
+    },
+    /// One of a person's devices asks its node to admit another device of the same person,
+    /// which will prove `identity` (an invite's one-time identity) before `expires`. Signed
+    /// by the device and carried only inside the [`Body::AddDevice`] that answers it.
+    DeviceGrant {
+        /// The invite's one-time identity.
+        identity: PublicKey,
+        /// After this the node refuses the invite.
+        expires: Timestamp,
+    },
+}
+
+/// A key that an [`Body::AddDevice`] revokes as it adds the person's new device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    /// The revoked key.
+    pub key: PublicKey,
+    /// The last of its events that counts (0: none).
+    pub last: u64,
 }
 
 impl Body {
@@ -1262,6 +1299,9 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
             if *doc != DocId::shelters(region) {
                 return Err(wrong_doc());
             }
+        }
+        Body::AddDevice { .. } | Body::DeviceGrant { .. } => {
+            crate::roster::check_device_fields(event)?;
         }
     }
     Ok(())

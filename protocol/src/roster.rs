@@ -29,6 +29,9 @@
 //!   is within what that key's revocation accepts; two keys that revoke each other are both
 //!   revoked, each keeping what it signed up to its own revocation of the other. An event
 //!   dated before its author was added (beyond the clock bound) counts nowhere.
+//! - A person may have several devices, each its own key: an organisation's admins add a
+//!   device to a person (`AddDevice`, `roster/devices.rs`), which has the person's name, role and
+//!   region; revoking it leaves the person's other devices.
 //! - Whether a node stores an event ([`Roster::admit`]) does not depend on revocations, so
 //!   nodes that learnt of one at different times still hold and replicate the same events;
 //!   what counts ([`Roster::authorize`]) is decided by every view alike, from the set of
@@ -41,6 +44,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{AlertKind, Body, Event, NetworkChange, Role, SignedEvent};
 use crate::ids::{DocId, PeriodError, PublicKey, SecretKey, Timestamp};
+
+mod devices;
+pub(crate) use devices::check_device_fields;
 
 /// The most regions one organisation may declare: far above what one organisation covers,
 /// and it bounds the documents anyone can make every node hold.
@@ -78,6 +84,10 @@ pub struct Member {
     /// The last of their events that counts, when revoked.
     #[serde(default)]
     pub revoked_after: Option<u64>,
+    /// For a further device of a person (`AddDevice`), the person: the key they were added
+    /// with. `None` for that first key.
+    #[serde(default)]
+    pub person: Option<PublicKey>,
 }
 
 impl Member {
@@ -235,7 +245,7 @@ impl Roster {
     /// The revocation a fold sees in `event`, if its author could make it.
     fn revoke_seen(&self, event: &Event) -> Option<RevokeSeen> {
         let Body::Revoke { key, last, .. } = &event.body else {
-            return None;
+            return self.move_seen(event);
         };
         self.admit(event).ok()?;
         Some(RevokeSeen {
@@ -451,6 +461,7 @@ impl Roster {
             }
             // Revocations are weighed all together ([`revocation_limits`]).
             Body::Revoke { .. } => {}
+            Body::AddDevice { .. } => added.extend(self.apply_add_device(event)),
             Body::DeclareRegion { org, region } => {
                 self.regions
                     .entry(region.clone())
@@ -652,6 +663,13 @@ impl Roster {
             return Vec::new();
         };
         let mut out = vec![*member];
+        // The person's other devices read what any of them wrote.
+        let person = self.person_of(member);
+        out.extend(
+            self.devices_of(&person)
+                .into_iter()
+                .filter(|k| self.is_active(k)),
+        );
         out.extend(self.org_nodes(&m.org));
         out.extend(self.region_contacts(&m.home_region()));
         out.extend(self.org_admins(&m.org));
@@ -666,7 +684,9 @@ impl Roster {
         };
         let mut out = self.region_contacts(&m.home_region());
         out.extend(self.org_admins(&m.org));
-        out.retain(|k| k != member);
+        // None of the person's devices: a captor holding any of them learns nothing.
+        let devices = self.devices_of(&self.person_of(member));
+        out.retain(|k| k != member && !devices.contains(k));
         first_readers(out)
     }
 
@@ -701,13 +721,18 @@ impl Roster {
         out
     }
 
-    /// Security contacts (not revoked) by region.
+    /// Security contacts (with a device not revoked) by region, each person once, under the
+    /// key they were added with.
     pub fn directory(&self) -> BTreeMap<String, Vec<(PublicKey, &Member)>> {
         let mut out: BTreeMap<String, Vec<(PublicKey, &Member)>> = BTreeMap::new();
         for (key, m) in &self.members {
             if m.revoked_at.is_none() && m.role != Role::Member {
                 if let Some(region) = &m.region {
-                    out.entry(region.clone()).or_default().push((*key, m));
+                    let person = self.person_of(key);
+                    let list = out.entry(region.clone()).or_default();
+                    if !list.iter().any(|(k, _)| *k == person) {
+                        list.push((person, self.members.get(&person).unwrap_or(m)));
+                    }
                 }
             }
         }
@@ -1010,6 +1035,10 @@ impl Roster {
                 }
                 Ok(())
             }
+            Body::AddDevice { .. } => self.check_add_device(event, org, is_admin, revocation),
+            Body::DeviceGrant { .. } => {
+                forbidden("a device grant travels inside the addition it asked for")
+            }
         }
     }
 
@@ -1129,5 +1158,6 @@ fn member(name: &str, org: &str, role: Role, at: Timestamp) -> Member {
         added_at: at,
         revoked_at: None,
         revoked_after: None,
+        person: None,
     }
 }

@@ -84,6 +84,10 @@ pub struct AlertView {
     pub author: String,
     /// Their display name.
     pub author_name: Option<String>,
+    /// The person who raised it (the key they were added with), whichever of their devices
+    /// signed; none for a node.
+    #[serde(default)]
+    pub author_person: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -434,9 +438,11 @@ pub fn alerts<'a>(
             continue;
         }
         if let Body::Cancel { .. } = &ev.body {
-            // Only the member who raised a panic calls it off, once, before it is resolved.
+            // Only the person who raised a panic (from any of their devices) calls it off,
+            // once, before it is resolved.
+            let by_person = roster.person_of(&ev.author).to_string();
             if view.kind != AlertKind::Panic
-                || view.author != h.by
+                || view.author_person.as_deref() != Some(by_person.as_str())
                 || view.cancellation.is_some()
                 || view.resolution.is_some()
             {
@@ -490,6 +496,10 @@ fn blank_view(
         status: String::new(),
         author: ev.author.to_string(),
         author_name: roster.members.get(&ev.author).map(|m| m.name.clone()),
+        author_person: roster
+            .members
+            .get(&ev.author)
+            .map(|_| roster.person_of(&ev.author).to_string()),
         created_at: ev.at.rfc3339(),
         expires_at: None,
         subject: None,
@@ -537,17 +547,21 @@ fn may_answer(roster: &Roster, view: &AlertView, ev: &crate::event::Event) -> bo
     };
     let c = cited.event();
     matches!(c.body, Body::Checkin(_))
-        && c.author == subject
+        && roster.person_of(&c.author) == subject
         && c.at > due
         && roster.nodes.contains_key(&ev.author)
         && roster.authorize(c).is_ok()
 }
 
-/// A member's latest check-in.
+/// A person's latest check-in, from whichever of their devices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckinView {
-    /// Member key.
+    /// The person: the key they were added with.
     pub member: String,
+    /// The device that signed it (the key its sealed part is bound to), when it is not
+    /// `member`.
+    #[serde(default)]
+    pub device: Option<String>,
     /// Display name.
     pub name: String,
     /// Organisation.
@@ -573,8 +587,8 @@ pub struct CheckinView {
     pub security_contacts: Vec<String>,
 }
 
-/// The latest check-in of each member, sorted by name; the status and note are filled in
-/// where `opener` is one of the check-in's readers.
+/// The latest check-in of each person (from any of their devices), sorted by name; the
+/// status and note are filled in where `opener` is one of the check-in's readers.
 pub fn checkins<'a>(
     roster: &Roster,
     events: impl IntoIterator<Item = &'a SignedEvent>,
@@ -587,7 +601,7 @@ pub fn checkins<'a>(
         if !matches!(ev.body, Body::Checkin(_)) || roster.authorize(ev).is_err() {
             continue;
         }
-        let slot = latest.entry(ev.author).or_insert(e);
+        let slot = latest.entry(roster.person_of(&ev.author)).or_insert(e);
         if (ev.at, e.id()) > (slot.event().at, slot.id()) {
             *slot = e;
         }
@@ -611,11 +625,13 @@ pub fn checkins<'a>(
                         .collect()
                 })
                 .unwrap_or_default();
+            let device = e.event().author;
             let private = opener.and_then(|me| {
-                crate::private::CheckinPrivate::open(&c.sealed, &key, e.event().at, me)
+                crate::private::CheckinPrivate::open(&c.sealed, &device, e.event().at, me)
             });
             Some(CheckinView {
                 member: key.to_string(),
+                device: (device != key).then(|| device.to_string()),
                 name: m.name.clone(),
                 org: m.org.clone(),
                 region: m.region.clone(),
@@ -642,7 +658,10 @@ impl CheckinView {
             return;
         }
         let (Ok(member), Ok(sealed)) = (
-            self.member.parse::<PublicKey>(),
+            self.device
+                .as_ref()
+                .unwrap_or(&self.member)
+                .parse::<PublicKey>(),
             data_encoding::BASE64.decode(self.sealed.as_bytes()),
         ) else {
             return;

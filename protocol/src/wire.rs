@@ -24,6 +24,9 @@ pub enum InviteKind {
     Member,
     /// A node of a new organisation.
     Node,
+    /// A further device of a person already in the network (`tejido device add`, or an
+    /// admin's `member move`): it joins as that person.
+    Device,
 }
 
 /// The one-time code an admin hands to a newcomer. Its secret derives a one-time libp2p
@@ -123,6 +126,9 @@ pub struct Profile {
     /// Their organisation's nodes, which alone read their duress tag.
     #[serde(default)]
     pub org_nodes: Vec<PublicKey>,
+    /// The person this key is a device of (the key they were added with).
+    #[serde(default)]
+    pub person: Option<PublicKey>,
 }
 
 /// A node a CLI can talk to.
@@ -207,6 +213,13 @@ pub enum ClientRequestV0 {
     },
     /// Every shelter request (sealed) with its decision.
     ShelterRequests,
+    /// Hold an invite for another device of the requester's person: `grant` is a
+    /// [`crate::event::Body::DeviceGrant`] signed by the requester, naming the invite's
+    /// one-time identity (derived from a secret the node never sees). Answered `Stored`.
+    InviteDevice {
+        /// The signed grant.
+        grant: Box<SignedEvent>,
+    },
 }
 
 /// Errors a node reports to a client.

@@ -9,6 +9,8 @@
 //!   revocation.
 //! - `backup`: a running node backed up and restored on a new directory is the same node to
 //!   its peers and catches up; a wrong passphrase or a damaged backup leaves nothing.
+//! - `devices`: a person, not a key: a second device checks in as the same person; a person
+//!   moved to a new key keeps their history, and the old key is refused.
 //! - `crash`: kill -9 at random moments under a stream of writes; nothing acknowledged is lost.
 //! - `doctor`: `tejido doctor` reports an unreachable peer and a skewed clock.
 //! - `export_doc`: an exported document read back by standard automerge readers.
@@ -41,6 +43,7 @@ mod backup;
 mod bridges;
 mod cancel;
 mod crash;
+mod devices;
 mod doctor;
 mod door;
 mod export_doc;

@@ -138,13 +138,29 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         action: OrgAction,
     },
-    /// Revoke a member or node key of your organisation, network-wide (operator).
+    /// Revoke a member or node key of your organisation, network-wide (operator). A
+    /// person's other devices stay, unless --person.
     Revoke {
         /// The key to revoke.
         key: String,
         /// Why, for the record.
         #[arg(long, default_value = "")]
         reason: String,
+        /// Revoke every device of the person this key is a device of.
+        #[arg(long)]
+        person: bool,
+    },
+    /// A person of your organisation (operator): `member move NAME-or-KEY` after a lost
+    /// phone.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// Your devices: `device add` prints a one-time code that your new phone or laptop
+    /// redeems with `tejido join CODE`, as you.
+    Device {
+        #[command(subcommand)]
+        action: DeviceAction,
     },
     /// Join with an invite code: as a member (creates your key in --home), or, with
     /// --data-dir and a node invite, this node joins the inviting node's network.
@@ -287,6 +303,30 @@ pub(crate) enum InviteWhat {
     Node {
         /// How long the code stays valid.
         #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MemberAction {
+    /// Move a person who lost their phone to a new device: prints a one-time code that the
+    /// new device redeems with `tejido join CODE` as that same person (name, role, region,
+    /// check-ins, history); the old key is revoked in the same step.
+    Move {
+        /// The person's name, or the key of the lost device.
+        member: String,
+        /// How long the code stays valid.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeviceAction {
+    /// Print a one-time code for another device of yours; on it, run `tejido join CODE`.
+    Add {
+        /// How long the code stays valid (at most 7 days).
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
 }

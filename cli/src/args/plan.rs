@@ -81,6 +81,8 @@ pub(crate) enum OperatorCommand {
 pub(crate) enum MemberCommand {
     /// Redeem an invite code.
     Join { code: String },
+    /// Print a one-time code for another device of this person.
+    DeviceAdd { ttl: Duration },
     /// Destroy the home directory (confirmed).
     Wipe,
     /// Ask the node who we are, and save it.
@@ -187,6 +189,9 @@ pub(crate) enum ShelterCommand {
         accepted: bool,
     },
 }
+
+/// The longest a device's code stays valid (nodes refuse longer).
+const MAX_DEVICE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The shortest watch interval: faster polling only loads the node.
 const MIN_WATCH_EVERY: Duration = Duration::from_millis(200);
@@ -315,7 +320,26 @@ fn operator_command(cmd: Cmd) -> anyhow::Result<OperatorCommand> {
         Cmd::Bridge {
             action: super::BridgeAction::Test { name },
         } => ask(Request::BridgeTest { name }),
-        Cmd::Revoke { key, reason } => ask(Request::Revoke { key, reason }),
+        Cmd::Revoke {
+            key,
+            reason,
+            person,
+        } => ask(Request::Revoke {
+            key,
+            reason,
+            person,
+        }),
+        Cmd::Member {
+            action: super::MemberAction::Move { member, ttl },
+        } => {
+            if member.trim().is_empty() {
+                anyhow::bail!(tr!("move-needs-member"));
+            }
+            ask(Request::MoveMember {
+                member,
+                ttl_secs: ttl.as_secs(),
+            })
+        }
         Cmd::Orgs => ask(Request::Orgs),
         Cmd::AdminKey {
             action: super::AdminKeyAction::MoveOut { to },
@@ -367,6 +391,7 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Docs
         | Cmd::Bridge { .. }
         | Cmd::Revoke { .. }
+        | Cmd::Member { .. }
         | Cmd::Orgs
         | Cmd::AdminKey { .. }
         | Cmd::Org { .. }
@@ -375,6 +400,14 @@ fn member_command(home: &Home, cmd: Cmd) -> anyhow::Result<MemberCommand> {
         | Cmd::Completions { .. }
         | Cmd::Man => anyhow::bail!(tr!("operators-only")),
         Cmd::Join { code } => MemberCommand::Join { code },
+        Cmd::Device {
+            action: super::DeviceAction::Add { ttl },
+        } => {
+            if ttl.is_zero() || ttl > MAX_DEVICE_TTL {
+                anyhow::bail!(tr!("device-ttl-too-long"));
+            }
+            MemberCommand::DeviceAdd { ttl }
+        }
         Cmd::Wipe { yes } => {
             if !yes {
                 anyhow::bail!(tr!(

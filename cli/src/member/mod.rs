@@ -4,11 +4,13 @@
 //! # Layout
 //! - `home`: the home directory (`client::home`) with errors in the member's language.
 //! - `deliver`: sending signed records to every known node, the offline queue, queries.
+//! - `devices`: `device add`, a one-time code for another device of the same person.
 //! - `records`: check-ins, panics, the duress code, actions on alerts.
 //! - `shelters`: adding and updating shelters, sealed requests and decisions.
 //! - `watch`: `tejido watch` and its change detection.
 
 mod deliver;
+mod devices;
 mod home;
 mod records;
 mod shelters;
@@ -34,6 +36,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<Exit> {
     match command {
         MemberCommand::Join { code } => join(p, home, &code).await,
+        MemberCommand::DeviceAdd { ttl } => devices::add(p, home, ttl).await,
         MemberCommand::Wipe => wipe(p, home),
         MemberCommand::Whoami => match ask(home, ClientRequestV0::Whoami).await? {
             ClientResponseV0::Profile { profile, nodes } => {

@@ -109,7 +109,12 @@ pub(super) async fn cancel_panic(
 ) -> anyhow::Result<Exit> {
     let (key, saved) = load(home)?;
     let alert = find_alert(&key, &saved, id).await?;
-    if alert.kind != AlertKind::Panic || alert.author != key.public().to_string() {
+    // Raised by this device, or by another device of the same person.
+    let me = key.public().to_string();
+    let person = saved.profile.person.map(|p| p.to_string());
+    let mine = alert.author == me
+        || (person.is_some() && alert.author_person.as_deref() == person.as_deref());
+    if alert.kind != AlertKind::Panic || !mine {
         anyhow::bail!(tr!("cancel-not-yours", id = short_id(&alert.id)));
     }
     let (Ok(alert_id), Ok(doc)) = (alert.id.parse(), alert.doc.parse::<DocId>()) else {

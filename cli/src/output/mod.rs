@@ -27,7 +27,7 @@ use crate::i18n;
 pub(crate) use alerts::{alert_detail, alerts, receipts, watch_line, Change};
 pub(crate) use lists::{checkins, directory, shelter_requests, shelters, OpenedRequest};
 pub(crate) use operator::operator;
-pub(crate) use records::{delivery, joined, profile};
+pub(crate) use records::{delivery, device_code, joined, profile};
 
 /// Characters of an id shown in tables and lines (ids are 52 base32 or 64 hex characters).
 pub(crate) const SHORT_ID_CHARS: usize = 8;

@@ -97,6 +97,7 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                         m.org.clone(),
                         role(m.role),
                         m.region.clone().unwrap_or_else(|| "-".into()),
+                        m.devices.len().to_string(),
                         match (m.revoked, m.cloned) {
                             (true, _) => tr!("member-revoked"),
                             (false, true) => tr!("member-cloned"),
@@ -112,6 +113,7 @@ pub(crate) fn operator(p: &mut Printer<'_>, response: &Response) -> anyhow::Resu
                     "col-org",
                     "col-role",
                     "col-region",
+                    "col-devices",
                     "",
                 ],
                 rows,

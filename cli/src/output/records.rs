@@ -37,6 +37,15 @@ pub(crate) fn joined(p: &mut Printer<'_>, profile: &Profile) -> anyhow::Result<(
     p.line(&tr!("welcome-next"))
 }
 
+/// The one-time code of `device add`, and what the new device does with it.
+pub(crate) fn device_code(p: &mut Printer<'_>, code: &str, expires: &str) -> anyhow::Result<()> {
+    if p.json() {
+        return p.json_value(&serde_json::json!({ "code": code, "expires_at": expires }));
+    }
+    p.line(code)?;
+    p.warn(&tr!("device-code", expires = expires))
+}
+
 #[derive(Serialize)]
 struct DeliveryJson<'a> {
     id: String,

@@ -83,6 +83,7 @@ fn shelter(s: &str) -> ShelterView {
 fn checkin(s: &str) -> CheckinView {
     CheckinView {
         member: s.into(),
+        device: Some(s.into()),
         name: s.into(),
         org: s.into(),
         region: None,
@@ -158,6 +159,7 @@ fn responses(s: &str) -> Vec<Response> {
                 region: None,
                 revoked: true,
                 cloned: false,
+                devices: vec![s.into()],
             }],
         },
         Response::Peers {

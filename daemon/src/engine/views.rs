@@ -152,7 +152,7 @@ impl Engine {
         .collect()
     }
 
-    /// Each member's latest allowed check-in.
+    /// Each person's latest allowed check-in, from whichever of their devices.
     pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, LatestCheckin<'_>> {
         let mut latest: BTreeMap<PublicKey, LatestCheckin<'_>> = BTreeMap::new();
         for e in self.events_of(Collection::Checkins) {
@@ -166,7 +166,9 @@ impl Engine {
                 next_due: c.next_due,
                 event: e,
             };
-            let slot = latest.entry(ev.author).or_insert(this);
+            let slot = latest
+                .entry(self.roster.person_of(&ev.author))
+                .or_insert(this);
             if ev.at > slot.at {
                 *slot = this;
             }

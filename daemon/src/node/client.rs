@@ -145,6 +145,7 @@ impl Core {
                     }
                 }
             }
+            ClientRequestV0::InviteDevice { grant } => self.invite_device(key, *grant),
             ClientRequestV0::Whoami => match self.profile(&key) {
                 Some(profile) => ClientResponseV0::Profile {
                     profile,
@@ -325,7 +326,7 @@ impl Core {
         Ok(())
     }
 
-    fn profile(&self, key: &PublicKey) -> Option<Profile> {
+    pub(super) fn profile(&self, key: &PublicKey) -> Option<Profile> {
         let roster = self.engine.roster();
         let m = roster.members.get(key)?;
         Some(Profile {
@@ -336,10 +337,11 @@ impl Core {
             region: m.region.clone(),
             checkin_readers: roster.checkin_readers(key),
             org_nodes: roster.org_nodes(&m.org),
+            person: Some(roster.person_of(key)),
         })
     }
 
-    fn node_contacts(&self) -> Vec<NodeContact> {
+    pub(super) fn node_contacts(&self) -> Vec<NodeContact> {
         let mut out = vec![NodeContact {
             key: self.me,
             addrs: self.listen_addrs(),
@@ -378,7 +380,9 @@ impl Core {
             self.close_after_response.insert(peer);
             return Err((ErrorKind::Forbidden, "this invite has expired"));
         }
-        if invite.kind != kind {
+        // A device's invite is redeemed as a member's is: the newcomer proves their key.
+        let device = kind == InviteKind::Member && invite.kind == InviteKind::Device;
+        if invite.kind != kind && !device {
             return Err((
                 ErrorKind::Forbidden,
                 "this invite is for another kind of newcomer",
@@ -398,7 +402,7 @@ impl Core {
     }
 
     /// Uses up an invite after its newcomer was admitted.
-    fn use_invite(&mut self, peer: PeerId, identity: &PublicKey) {
+    pub(super) fn use_invite(&mut self, peer: PeerId, identity: &PublicKey) {
         if let Err(e) = self.engine.store().remove_invite(identity) {
             warn!(error = %format!("{e:#}"), "cannot remove used invite");
         }
@@ -421,6 +425,12 @@ impl Core {
             Ok(invite) => invite,
             Err((kind, message)) => return error(kind, message),
         };
+        if invite.kind == InviteKind::Device {
+            return match &invite.device {
+                Some(device) => self.redeem_device(peer, identity, member, device),
+                None => error(ErrorKind::Internal, "this device's invite names nobody"),
+            };
+        }
         let body = Body::AddMember {
             org: self.org.clone(),
             member,
@@ -517,7 +527,7 @@ impl Core {
 
 /// The kind of error a client is told when one of the node's own events on its behalf failed:
 /// a disk failure is the node's, not a refusal of the request.
-fn own_error_kind(e: &OwnError, refused: ErrorKind) -> ErrorKind {
+pub(super) fn own_error_kind(e: &OwnError, refused: ErrorKind) -> ErrorKind {
     if e.is_store_failure() {
         ErrorKind::Internal
     } else {

@@ -61,7 +61,8 @@ impl Core {
             let Some(m) = roster.members.get(member) else {
                 continue;
             };
-            if m.revoked_at.is_some() {
+            // A person moved to a new key is watched as long as some device of theirs is.
+            if !roster.person_is_active(member) {
                 continue;
             }
             let region = m.home_region();
@@ -133,7 +134,8 @@ impl Core {
         let readers = roster.duress_readers(&member);
         let region = m.home_region();
         let alert = DuressAlert {
-            subject: member,
+            // The person, whichever of their devices gave the code.
+            subject: roster.person_of(&member),
             name: m.name.clone(),
             checkin: checkin.id(),
             checkin_at: checkin.event().at,

@@ -21,6 +21,7 @@
 
 mod bridges;
 mod client;
+mod devices;
 mod duties;
 mod metrics_snapshot;
 mod operator;

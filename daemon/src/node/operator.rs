@@ -31,6 +31,7 @@ impl Core {
                     role,
                     region,
                     expires: Timestamp::now().plus_ms(ttl_secs.saturating_mul(1000) as i64),
+                    device: None,
                 };
                 self.create_invite(invite)
             }
@@ -67,24 +68,10 @@ impl Core {
             } => Response::Shelters {
                 shelters: self.engine.shelters(region.as_deref(), available_only),
             },
-            Request::Members => {
-                let roster = self.engine.roster();
-                let cloned = self.engine.cloned_keys();
-                let members = roster
-                    .members
-                    .iter()
-                    .map(|(k, m)| control::MemberInfo {
-                        key: k.to_string(),
-                        name: m.name.clone(),
-                        org: m.org.clone(),
-                        role: m.role,
-                        region: m.region.clone(),
-                        revoked: m.revoked_at.is_some(),
-                        cloned: cloned.contains(k),
-                    })
-                    .collect();
-                Response::Members { members }
-            }
+            Request::Members => Response::Members {
+                members: self.members_info(),
+            },
+            Request::MoveMember { member, ttl_secs } => self.move_member(&member, ttl_secs),
             Request::InviteNode { ttl_secs } => {
                 let invite = InviteRecord {
                     kind: InviteKind::Node,
@@ -92,6 +79,7 @@ impl Core {
                     role: protocol::event::Role::Admin,
                     region: None,
                     expires: Timestamp::now().plus_ms(ttl_secs.saturating_mul(1000) as i64),
+                    device: None,
                 };
                 self.create_invite(invite)
             }
@@ -111,7 +99,11 @@ impl Core {
             Request::Docs => Response::Docs {
                 docs: self.engine.docs_info(),
             },
-            Request::Revoke { key, reason } => self.revoke(&key, reason),
+            Request::Revoke {
+                key,
+                reason,
+                person,
+            } => self.revoke(&key, reason, person),
             Request::Network { change } => self.agree_to(change),
             Request::Draft { admin, request } => self.draft(&admin, *request),
             Request::SubmitEvent { event } => self.submit_signed(&event),
@@ -207,7 +199,7 @@ impl Core {
         }
     }
 
-    fn create_invite(&mut self, invite: InviteRecord) -> Response {
+    pub(super) fn create_invite(&mut self, invite: InviteRecord) -> Response {
         if let Some(region) = &invite.region {
             if protocol::ids::check_slug("region", region).is_err() {
                 return Response::Error {

@@ -29,7 +29,7 @@ impl Core {
         Ok(())
     }
 
-    pub(super) fn revoke(&mut self, key: &str, reason: String) -> Response {
+    pub(super) fn revoke(&mut self, key: &str, reason: String, person: bool) -> Response {
         let key: PublicKey = match key.parse() {
             Ok(k) => k,
             Err(e) => {
@@ -44,6 +44,9 @@ impl Core {
                     "a node does not revoke itself; revoke it from another node of its organisation"
                         .into(),
             };
+        }
+        if person {
+            return self.revoke_person(&key, reason);
         }
         // Everything of the key's that this node holds still counts; nothing after it.
         let last = self.engine.last_seq(&key);
@@ -106,7 +109,12 @@ impl Core {
             Err(e) => return fail(format!("admin key: {e}")),
         };
         let body = match request {
-            Request::Revoke { key, reason } => match key.parse::<PublicKey>() {
+            Request::Revoke { person: true, .. } => {
+                return fail(
+                    "an admin key off the node revokes one device at a time: revoke each of the person's keys".into(),
+                )
+            }
+            Request::Revoke { key, reason, .. } => match key.parse::<PublicKey>() {
                 Ok(key) if key == self.me => {
                     return fail("a node does not revoke itself; revoke it from another node of its organisation".into())
                 }

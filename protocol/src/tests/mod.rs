@@ -23,6 +23,7 @@ use crate::wire::{ClientRequest, ClientRequestV0, InviteCode, InviteKind};
 mod authority;
 mod bundle;
 mod cancel;
+mod devices;
 mod doc_sync;
 mod hostile_sync;
 mod ids;
