@@ -206,7 +206,7 @@ action-resolved = resolved
 action-notified = notified
 action-escalated = escalated
 action-cancelled = cancelled
-action-cancelled-under-duress = cancelled with the duress code: the panic stands
+action-cancelled-under-duress = cancelled-under-duress
 
 demo-start = Three organisations each start a node (real processes on 127.0.0.1).
 demo-invite-nodes = Red Oax invites the other two nodes into its network (one-time codes).

@@ -226,8 +226,8 @@ pub const DEFAULT_NOTIFY_CLAIM_WAIT: &str = "5s";
 /// How long each claimant after the first waits more before it delivers anyway, when no
 /// delivery of the nodes ahead of it has arrived (the first one's bridge is down, or it is).
 pub const DEFAULT_NOTIFY_TAKEOVER: &str = "2m";
-/// Alerts older than this when a node first sees them are not sent through bridges (a node
-/// catching up on a month of alerts does not page anyone for them).
+/// Alerts older than this when a node first sees them are not sent through bridges, and no
+/// longer escalate (a node catching up on a month of alerts does not page anyone for them).
 pub const DEFAULT_NOTIFY_MAX_AGE: &str = "6h";
 
 /// How the node's bridges speak and take turns.

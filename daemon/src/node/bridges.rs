@@ -377,8 +377,9 @@ impl Core {
         }
     }
 
-    /// Escalation: every open alert that nobody acknowledged within its severity's deadline
-    /// (from when it was raised, then from its last escalation) goes to the next tier. Any node
+    /// Escalation: every open alert, raised within `notify.max_age`, that nobody acknowledged
+    /// within its severity's deadline (from when it was raised, then from its last escalation)
+    /// goes to the next tier. Any node
     /// may decide it; the view counts the first event of each tier, so nodes deciding at once
     /// converge on one escalation. Sealed (duress) alerts never escalate: the next tiers are
     /// people who may not read them.
@@ -390,6 +391,7 @@ impl Core {
             return;
         }
         let now = Timestamp::now();
+        let max_age = ms(self.bridges.notify.max_age);
         let docs: Vec<DocId> = self
             .engine
             .docs()
@@ -412,11 +414,18 @@ impl Core {
                     .rev()
                     .find(|h| h.action == "escalated")
                     .map_or(view.created_at.as_str(), |h| h.at.as_str());
-                let (Some(since), Ok(alert)) =
-                    (Timestamp::parse_rfc3339(since), view.id.parse::<RecordId>())
-                else {
+                let (Some(since), Some(created), Ok(alert)) = (
+                    Timestamp::parse_rfc3339(since),
+                    Timestamp::parse_rfc3339(&view.created_at),
+                    view.id.parse::<RecordId>(),
+                ) else {
                     continue;
                 };
+                // As for notifications: a node that comes back to, or is restored with, old
+                // alerts does not page anyone for them.
+                if now.ms_since(created) > max_age {
+                    continue;
+                }
                 let deadline = match view.severity {
                     protocol::event::Severity::Extreme => deadlines[0],
                     protocol::event::Severity::Severe => deadlines[1],
