@@ -16,6 +16,8 @@ use protocol::ids::{Collection, DocId, PublicKey, SecretKey, Timestamp};
 use protocol::roster::Roster;
 use protocol::wire::DocSummary;
 
+mod cold;
+mod compact;
 mod views;
 
 use crate::store::Store;
@@ -152,6 +154,13 @@ pub(crate) struct Engine {
     clones: std::collections::BTreeSet<PublicKey>,
     /// This node's own keys: the next sequence number and the highest reserved on disk.
     own_seqs: HashMap<PublicKey, (u64, u64)>,
+    /// Documents that start-up loaded from more than one chunk, to compact once
+    /// ([`Engine::compact_loaded`]).
+    loaded_in_chunks: Vec<DocId>,
+    /// Ticks of the cold documents' clock ([`Engine::cool_idle`]), and the tick at which each
+    /// document was last written or synced.
+    ticks: u64,
+    last_used: HashMap<DocId, u64>,
     pub(crate) stats: Stats,
 }
 
@@ -163,9 +172,13 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let mut store = Store::open(store_dir, at_rest)?;
         let mut docs = BTreeMap::new();
+        let mut loaded_in_chunks = Vec::new();
         for (id, chunks) in store.load_docs()? {
             let doc = Document::load(id.clone(), &chunks)
                 .with_context(|| format!("loading document {id}"))?;
+            if chunks.len() > 1 {
+                loaded_in_chunks.push(id.clone());
+            }
             docs.insert(id, doc);
         }
         let mut engine = Self {
@@ -177,6 +190,9 @@ impl Engine {
             seqs: HashMap::new(),
             clones: std::collections::BTreeSet::new(),
             own_seqs: HashMap::new(),
+            loaded_in_chunks,
+            ticks: 0,
+            last_used: HashMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
@@ -299,6 +315,7 @@ impl Engine {
         for doc in &expired {
             self.store.remove_doc(doc)?;
             self.docs.remove(doc);
+            self.last_used.remove(doc);
         }
         Ok(expired)
     }
@@ -493,6 +510,7 @@ impl Engine {
         let mut changed = Vec::new();
         for (doc_id, events) in by_doc {
             ids.extend(events.iter().map(|e| e.id()));
+            self.warm(&doc_id).map_err(SubmitError::Internal)?;
             let doc = self
                 .docs
                 .entry(doc_id.clone())
@@ -518,6 +536,7 @@ impl Engine {
         let Some(doc) = self.docs.get(id) else {
             return Ok(());
         };
+        self.last_used.insert(id.clone(), self.ticks);
         let chunk = doc.save_after(before);
         if self.store.append_chunk(id, &chunk)? {
             let full = doc.save();
@@ -528,6 +547,7 @@ impl Engine {
 
     /// The roster document in automerge's format.
     pub(crate) fn roster_bytes(&self) -> Option<Vec<u8>> {
+        // The roster is never cold.
         self.docs.get(&DocId::roster()).map(|d| d.save())
     }
 
@@ -630,6 +650,7 @@ impl Engine {
         let mut added = 0;
         let mut changed = Vec::new();
         for (doc_id, events) in batches {
+            self.warm(&doc_id).map_err(ImportError::Store)?;
             let doc = self
                 .docs
                 .entry(doc_id.clone())
@@ -665,6 +686,9 @@ impl crate::sync::Docs for Engine {
         if !self.roster.accepts_doc(doc_id) {
             return Err(SyncError::InvalidChange(format!("unknown document {doc_id}")).into());
         }
+        if let Err(e) = self.warm(doc_id) {
+            return Err(ApplyError::Store(format!("{e:#}")));
+        }
         let mut fresh_doc = None;
         let doc = match self.docs.get_mut(doc_id) {
             Some(doc) => doc,
@@ -695,6 +719,11 @@ impl crate::sync::Docs for Engine {
         state: &mut automerge::sync::State,
         need: Option<&[automerge::ChangeHash]>,
     ) -> Result<Option<Vec<u8>>, SyncError> {
+        if let Err(e) = self.warm(doc_id) {
+            // This node's disk, not the peer: nothing to say this time.
+            tracing::error!(error = %format!("{e:#}"), "cannot answer a peer");
+            return Ok(None);
+        }
         let mut empty = None;
         let doc = match self.docs.get_mut(doc_id) {
             Some(doc) => doc,

@@ -226,6 +226,23 @@ impl Store {
         Ok(())
     }
 
+    /// One document's chunks, in order.
+    pub(crate) fn load_doc(&self, doc: &DocId) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut prefix = doc.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.chunks.scan_prefix(&prefix) {
+            let (_, value) = item.context("reading chunks")?;
+            out.push(self.open_value(&value)?);
+        }
+        Ok(out)
+    }
+
+    /// How many chunks a document has in the store (0: none).
+    pub(crate) fn chunk_count(&self, doc: &DocId) -> u64 {
+        self.next_seq.get(doc).map_or(0, |(_, count)| *count)
+    }
+
     /// Removes a document's chunks (retention), atomically (not flushed).
     pub(crate) fn remove_doc(&mut self, doc: &DocId) -> anyhow::Result<()> {
         let batch = self.removal(doc)?;

@@ -23,6 +23,11 @@ use crate::event::{AheadOfClock, Body, EventId, SignedEvent, VerifyError};
 use crate::ids::{DocId, PeriodError, PublicKey, Timestamp};
 use crate::roster::{AuthError, Roster};
 
+mod bounds;
+mod cold;
+use bounds::check_message;
+pub use bounds::{FILTER_BITS_PER_ENTRY, FILTER_PROBES, MAX_SYNC_HASHES, MAX_SYNC_HAVES};
+
 /// The largest automerge sync message accepted from a peer.
 pub const MAX_SYNC_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -86,6 +91,8 @@ impl SyncError {
 pub struct Document {
     id: DocId,
     doc: Automerge,
+    /// The heads while the automerge document is out of memory ([`Document::set_cold`]).
+    cold: Option<Vec<ChangeHash>>,
     events: Vec<SignedEvent>,
     /// The ids of `events`, for membership tests.
     ids: HashSet<EventId>,
@@ -97,6 +104,7 @@ impl Document {
         Self {
             id,
             doc: Automerge::new(),
+            cold: None,
             events: Vec::new(),
             ids: HashSet::new(),
         }
@@ -104,29 +112,13 @@ impl Document {
 
     /// Loads a document this node saved (its contents were verified before they were saved).
     pub fn load(id: DocId, chunks: &[Vec<u8>]) -> Result<Self, SyncError> {
-        // Changes only (the store has not compacted this document yet): one call for all of
-        // them, which is much faster than one each (each costs a pass over the document so
-        // far). After a whole document (type 0 in the chunk header), chunk by chunk: one call
-        // with a document and many changes is far slower still.
-        let mut doc = Automerge::new();
-        let starts_with_document = chunks.first().and_then(|c| c.get(8)) == Some(&0);
-        if starts_with_document {
-            for chunk in chunks {
-                doc.load_incremental(chunk)
-                    .map_err(|e| SyncError::Malformed(e.to_string()))?;
-            }
-        } else {
-            doc.load_incremental(&chunks.concat())
-                .map_err(|e| SyncError::Malformed(e.to_string()))?;
-        }
-        let mut events = Vec::new();
-        for (_, value) in read_root(&doc) {
-            events.push(SignedEvent::decode_trusted(&value)?);
-        }
+        let doc = load_chunks(chunks)?;
+        let events = read_root(&doc)?;
         let ids = events.iter().map(|e| e.id()).collect();
         Ok(Self {
             id,
             doc,
+            cold: None,
             events,
             ids,
         })
@@ -162,7 +154,10 @@ impl Document {
 
     /// The current heads.
     pub fn heads(&self) -> Vec<ChangeHash> {
-        self.doc.get_heads()
+        match &self.cold {
+            Some(heads) => heads.clone(),
+            None => self.doc.get_heads(),
+        }
     }
 
     /// Every event in the document, in no particular order.
@@ -188,6 +183,10 @@ impl Document {
     /// The events added since `heads` (heads this document does not know are ignored, so
     /// the answer errs on the side of more).
     pub fn events_since(&self, heads: &[ChangeHash]) -> Vec<&SignedEvent> {
+        if self.cold.is_some() {
+            // Without the automerge document: all of them.
+            return self.events.iter().collect();
+        }
         let known: Vec<ChangeHash> = heads
             .iter()
             .filter(|h| self.doc.get_change_by_hash(h).is_some())
@@ -465,91 +464,6 @@ fn contain_generate(
     }
 }
 
-/// The most hashes in each of a sync message's lists (heads, needs, a have's last sync). A
-/// node asks for at most 4096 missing changes at once, and a document's heads are the
-/// concurrent writers of one period; this leaves ample room above both.
-pub const MAX_SYNC_HASHES: usize = 16 * 1024;
-
-/// The most `have` entries in a sync message. automerge sends one.
-pub const MAX_SYNC_HAVES: usize = 16;
-
-/// Bits per entry accepted in a peer's bloom filter. automerge writes 10 (a 1 % false
-/// positive rate); 0 makes automerge 0.12 divide by zero when it answers.
-pub const FILTER_BITS_PER_ENTRY: std::ops::RangeInclusive<u64> = 1..=32;
-
-/// Probes accepted in a peer's bloom filter. automerge writes 7; it reserves memory for as
-/// many probes as the filter says for every change it tests, so u32::MAX would take 16 GiB.
-pub const FILTER_PROBES: std::ops::RangeInclusive<u64> = 1..=32;
-
-/// Checks the parts of a decoded sync message that automerge 0.12 trusts: the number of
-/// hashes and haves, and each have's bloom filter.
-fn check_message(message: &automerge::sync::Message) -> Result<(), SyncError> {
-    let out = |why: String| Err(SyncError::OutOfBounds(why));
-    if message.heads.len() > MAX_SYNC_HASHES || message.need.len() > MAX_SYNC_HASHES {
-        return out(format!(
-            "{} heads and {} needs (at most {MAX_SYNC_HASHES} each)",
-            message.heads.len(),
-            message.need.len()
-        ));
-    }
-    if message.have.len() > MAX_SYNC_HAVES {
-        return out(format!(
-            "{} haves (at most {MAX_SYNC_HAVES})",
-            message.have.len()
-        ));
-    }
-    for have in &message.have {
-        if have.last_sync.len() > MAX_SYNC_HASHES {
-            return out(format!("{} last sync hashes", have.last_sync.len()));
-        }
-        check_filter(&have.bloom.to_bytes()).map_err(SyncError::OutOfBounds)?;
-    }
-    Ok(())
-}
-
-/// Checks a bloom filter in its wire form (automerge keeps the fields private but writes them
-/// back exactly): empty, or entries, bits per entry and probes as unsigned LEB128 followed by
-/// exactly `ceil(entries * bits per entry / 8)` bytes of bits.
-pub(crate) fn check_filter(bytes: &[u8]) -> Result<(), String> {
-    if bytes.is_empty() {
-        // automerge writes an empty filter for no entries and never probes it.
-        return Ok(());
-    }
-    let mut rest = bytes;
-    let mut next = || -> Result<u64, String> {
-        let mut value: u64 = 0;
-        for (i, byte) in rest.iter().enumerate().take(5) {
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                rest = &rest[i + 1..];
-                return Ok(value);
-            }
-        }
-        Err("bloom filter header cannot be read".into())
-    };
-    let entries = next()?;
-    let bits_per_entry = next()?;
-    let probes = next()?;
-    if entries == 0 {
-        // automerge answers "not contained" without probing such a filter.
-        return Ok(());
-    }
-    if !FILTER_BITS_PER_ENTRY.contains(&bits_per_entry) {
-        return Err(format!("bloom filter with {bits_per_entry} bits per entry"));
-    }
-    if !FILTER_PROBES.contains(&probes) {
-        return Err(format!("bloom filter with {probes} probes"));
-    }
-    let expected = (entries * bits_per_entry).div_ceil(8);
-    if rest.is_empty() || rest.len() as u64 != expected {
-        return Err(format!(
-            "bloom filter of {entries} entries with {} bytes of bits",
-            rest.len()
-        ));
-    }
-    Ok(())
-}
-
 /// Checks that every event of a batch is allowed. In the roster document, events of the batch
 /// may authorise later ones (a new organisation's admin adding its node).
 pub fn authorize_batch(
@@ -740,12 +654,38 @@ pub(crate) fn split_changes<'a>(lists: impl Iterator<Item = &'a [u8]>) -> Option
     Some(out)
 }
 
-fn read_root(doc: &Automerge) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
+/// An automerge document from the chunks this node stored, in order.
+fn load_chunks(chunks: &[Vec<u8>]) -> Result<Automerge, SyncError> {
+    // Changes are applied a batch per call, which is much faster than one each (each call
+    // costs a pass over the document so far). A whole document (type 0 in the chunk
+    // header; the store writes one only first, when it compacts) is loaded in a call of
+    // its own: one call with a document and many changes is far slower.
+    let malformed = |e: automerge::AutomergeError| SyncError::Malformed(e.to_string());
+    let is_document = |c: &Vec<u8>| c.get(8) == Some(&0);
+    let mut doc = Automerge::new();
+    let mut rest = chunks;
+    while let Some((first, after)) = rest.split_first() {
+        if is_document(first) {
+            doc.load_incremental(first).map_err(malformed)?;
+            rest = after;
+            continue;
+        }
+        let changes = rest.iter().take_while(|c| !is_document(c)).count();
+        for batch in rest[..changes].chunks(APPLY_BATCH) {
+            doc.load_incremental(&batch.concat()).map_err(malformed)?;
+        }
+        rest = &rest[changes..];
+    }
+    Ok(doc)
+}
+
+/// The events of a document this node stored, decoded straight from automerge's values.
+fn read_root(doc: &Automerge) -> Result<Vec<SignedEvent>, SyncError> {
+    let mut out = Vec::with_capacity(doc.length(ROOT));
     for item in doc.map_range(ROOT, ..) {
         if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value {
-            out.push((item.key.to_string(), b.to_vec()));
+            out.push(SignedEvent::decode_trusted(b)?);
         }
     }
-    out
+    Ok(out)
 }

@@ -306,6 +306,15 @@ impl Node {
         self.spawn();
     }
 
+    /// Stops the process as an operator would (the node's shutdown: its documents compacted
+    /// and flushed) and starts it again on the same data directory and TCP port.
+    pub fn stop_and_restart_on(&mut self, port: &str) {
+        let proc = &mut self.proc;
+        block_on(proc.shutdown()).unwrap_or_else(|e| panic!("stopping {}: {e:#}", proc.name));
+        self.proc.set_listen_port(port.parse().expect("a TCP port"));
+        self.spawn();
+    }
+
     /// The resident memory of the process, in KiB (VmRSS).
     pub fn rss_kib(&self) -> u64 {
         self.proc.mem().expect("a running node's memory").rss_kb

@@ -12,8 +12,8 @@ use super::{Engine, OpenMissedCheckin, Verdict, HINT_TTL_MS, MAX_HINTS};
 
 impl Engine {
     /// One document in automerge's binary format.
-    pub(crate) fn export_doc(&self, doc: &DocId) -> Option<Vec<u8>> {
-        self.docs.get(doc).map(|d| d.save())
+    pub(crate) fn export_doc(&self, doc: &DocId) -> anyhow::Result<Option<Vec<u8>>> {
+        self.saved(doc)
     }
 
     /// Documents with their heads, for operators and tests comparing nodes.

@@ -13,6 +13,15 @@ use super::{Core, Signer};
 
 impl Core {
     pub(super) fn on_tick(&mut self) {
+        // Once, on the first tick: documents a crash left in many chunks.
+        match self.engine.compact_loaded() {
+            Ok(0) => {}
+            Ok(n) => info!(documents = n, "compacted the documents loaded in chunks"),
+            Err(e) => warn!(error = %format!("{e:#}"), "cannot compact the documents"),
+        }
+        if let Err(e) = self.engine.cool_idle() {
+            warn!(error = %format!("{e:#}"), "cannot put idle documents out of memory");
+        }
         self.engine.prune_hints(Timestamp::now());
         match self.engine.apply_retention(Timestamp::now()) {
             Ok(dropped) if !dropped.is_empty() => {

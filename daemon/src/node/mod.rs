@@ -459,6 +459,10 @@ impl Node {
             self.handle_ready(&mut commands);
             self.finish_turn().await;
         }
+        // One full save per document, so that the next start loads one chunk each.
+        if let Err(e) = self.core.engine.compact_all() {
+            warn!(error = %format!("{e:#}"), "cannot compact the documents at shutdown");
+        }
         // Nothing is pending after a finished turn; this covers writes made outside one.
         self.finish_turn().await;
         info!("stopped");

@@ -124,12 +124,12 @@ impl Core {
     fn backup_contents(&mut self) -> anyhow::Result<crate::backup::ContentsV0> {
         let config_toml = std::fs::read_to_string(&self.ops.config_path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", self.ops.config_path.display()))?;
-        let docs = self
-            .engine
-            .docs()
-            .filter(|d| !d.is_empty())
-            .map(|d| (d.id().clone(), d.save()))
-            .collect();
+        let mut docs = Vec::new();
+        for d in self.engine.docs().filter(|d| !d.is_empty()) {
+            if let Some(saved) = self.engine.saved(d.id())? {
+                docs.push((d.id().clone(), saved));
+            }
+        }
         Ok(crate::backup::ContentsV0 {
             format: crate::format::CURRENT,
             created: Timestamp::now(),
@@ -214,14 +214,17 @@ impl Core {
         };
         if raw {
             return match self.engine.export_doc(&id) {
-                Some(bytes) => Response::File {
+                Ok(Some(bytes)) => Response::File {
                     summary: format!(
                         "{doc}: {} bytes in automerge's format, as replicated",
                         bytes.len()
                     ),
                     data: data_encoding::BASE64.encode(&bytes),
                 },
-                None => no_doc(),
+                Ok(None) => no_doc(),
+                Err(e) => Response::Error {
+                    message: format!("cannot export {doc}: {e:#}"),
+                },
             };
         }
         let Some(document) = self.engine.docs().find(|d| *d.id() == id) else {

@@ -1,0 +1,185 @@
+//! Cold documents: the automerge document of a document nobody wrote or synced for a while
+//! is dropped from memory and loaded again from the store when it is needed (sync, a write, a
+//! save). Its events stay, so views read it as before; its heads stay, so summaries do too.
+//!
+//! A document goes cold only as one full save in the store (it is compacted first, if need
+//! be), so warming it is one `Automerge::load`. The roster never goes cold.
+
+use protocol::doc::Document;
+use protocol::ids::DocId;
+
+use super::Engine;
+
+/// Anti-entropy ticks (15 s each) a document stays warm after it was last written or synced.
+pub(super) const COLD_AFTER_TICKS: u64 = 4;
+
+impl Engine {
+    /// Loads a cold document's automerge document again, and marks it used now. Nothing to do
+    /// for a warm or an unknown document.
+    pub(crate) fn warm(&mut self, id: &DocId) -> anyhow::Result<()> {
+        let Some(doc) = self.docs.get(id) else {
+            return Ok(());
+        };
+        self.last_used.insert(id.clone(), self.ticks);
+        if !doc.is_cold() {
+            return Ok(());
+        }
+        let chunks = self.store.load_doc(id)?;
+        if let Some(doc) = self.docs.get_mut(id) {
+            doc.warm(&chunks)
+                .map_err(|e| anyhow::anyhow!("loading {id} again from the store: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// One tick of the cold documents' clock: every document unused for
+    /// [`COLD_AFTER_TICKS`] ticks (or since start-up) is compacted if it is not already, then
+    /// made cold (compaction not flushed: until the flush, the store holds the same changes in
+    /// chunks, and warming loads those). Returns how many documents went cold.
+    pub(crate) fn cool_idle(&mut self) -> anyhow::Result<usize> {
+        self.ticks += 1;
+        let now = self.ticks;
+        let idle: Vec<DocId> = self
+            .docs
+            .iter()
+            .filter(|(id, doc)| **id != DocId::roster() && !doc.is_cold() && !doc.is_empty())
+            .filter(|(id, _)| {
+                self.last_used
+                    .get(*id)
+                    .is_none_or(|at| now.saturating_sub(*at) >= COLD_AFTER_TICKS)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &idle {
+            let Some(doc) = self.docs.get_mut(id) else {
+                continue;
+            };
+            if self.store.chunk_count(id) != 1 {
+                let full = doc.save();
+                self.store.compact(id, &full)?;
+            }
+            doc.set_cold();
+            self.last_used.remove(id);
+        }
+        Ok(idle.len())
+    }
+
+    /// A document in automerge's binary format: the stored full save of a cold document.
+    pub(crate) fn saved(&self, id: &DocId) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(doc) = self.docs.get(id) else {
+            return Ok(None);
+        };
+        if !doc.is_cold() {
+            return Ok(Some(doc.save()));
+        }
+        let mut chunks = self.store.load_doc(id)?;
+        // A full save (type 0 in the chunk header), not a lone change.
+        if chunks.len() == 1 && chunks[0].get(8) == Some(&0) {
+            return Ok(chunks.pop());
+        }
+        let loaded = Document::load(id.clone(), &chunks)
+            .map_err(|e| anyhow::anyhow!("loading {id} from the store: {e}"))?;
+        Ok(Some(loaded.save()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::ids::{DocId, Timestamp};
+
+    use super::COLD_AFTER_TICKS;
+    use crate::engine::compact::tests::{checkin, engine_with_checkins};
+    use crate::engine::Engine;
+    use crate::sync::Docs;
+
+    fn cool(engine: &mut Engine) {
+        for _ in 0..COLD_AFTER_TICKS {
+            engine.cool_idle().expect("tick");
+        }
+    }
+
+    #[test]
+    fn an_idle_document_goes_cold_and_keeps_its_events_and_heads() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (mut engine, doc, _) = engine_with_checkins(&dir.path().join("store"), 30);
+        let heads = engine.docs[&doc].heads();
+        assert_eq!(engine.store.chunk_count(&doc), 30);
+        // Just written: warm for a while.
+        for _ in 1..COLD_AFTER_TICKS {
+            engine.cool_idle().expect("tick");
+            assert!(!engine.docs[&doc].is_cold());
+        }
+        assert_eq!(engine.cool_idle().expect("tick"), 1);
+        let cold = &engine.docs[&doc];
+        assert!(cold.is_cold());
+        assert_eq!(cold.heads(), heads);
+        assert_eq!(cold.len(), 30);
+        assert_eq!(
+            engine.store.chunk_count(&doc),
+            1,
+            "compacted before it went cold"
+        );
+        assert!(
+            !engine.docs[&DocId::roster()].is_cold(),
+            "the roster stays warm"
+        );
+        assert_eq!(engine.checkins(false, Timestamp::now(), None).len(), 1);
+        assert_eq!(engine.checkin_count(), 30);
+        let saved = engine.saved(&doc).expect("saved").expect("a document");
+        let reloaded = protocol::doc::Document::load(doc.clone(), &[saved]).expect("loads");
+        assert_eq!(reloaded.heads(), heads);
+        assert_eq!(reloaded.len(), 30);
+    }
+
+    #[test]
+    fn a_write_to_a_cold_document_warms_it_and_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = dir.path().join("store");
+        let (mut engine, doc, bea) = engine_with_checkins(&store, 10);
+        cool(&mut engine);
+        assert!(engine.docs[&doc].is_cold());
+        let before = engine.docs[&doc].heads();
+        let now = Timestamp::now();
+        engine
+            .submit(Some(bea.public()), vec![checkin(&bea, &doc, 100, now)], now)
+            .expect("stored in the cold document");
+        assert!(!engine.docs[&doc].is_cold());
+        assert_ne!(engine.docs[&doc].heads(), before);
+        let heads = engine.docs[&doc].heads();
+        engine.flush().expect("flush");
+        drop(engine);
+        let reopened = Engine::open(&store, None).expect("reopened");
+        assert_eq!(reopened.docs[&doc].len(), 11);
+        assert_eq!(reopened.docs[&doc].heads(), heads);
+    }
+
+    #[test]
+    fn a_cold_document_syncs_to_a_node_that_lacks_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (mut a, doc, _) = engine_with_checkins(&dir.path().join("a"), 20);
+        cool(&mut a);
+        assert!(a.docs[&doc].is_cold());
+        let me = *a.roster().nodes.keys().next().expect("a node");
+        let mut b = Engine::open(&dir.path().join("b"), None).expect("engine");
+        b.adopt_roster(&a.roster_bytes().expect("roster"), &me)
+            .expect("roster adopted");
+        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+        let now = Timestamp::now();
+        for _ in 0..10 {
+            let to_b = a.generate(&doc, &mut sa, None).expect("generate");
+            if let Some(msg) = &to_b {
+                b.receive(&doc, &mut sb, msg, now).expect("b takes it");
+            }
+            let to_a = b.generate(&doc, &mut sb, None).expect("generate");
+            if let Some(msg) = &to_a {
+                a.receive(&doc, &mut sa, msg, now).expect("a takes it");
+            }
+            if to_a.is_none() && to_b.is_none() {
+                break;
+            }
+        }
+        assert_eq!(b.docs[&doc].len(), 20);
+        assert_eq!(b.docs[&doc].heads(), a.docs[&doc].heads());
+        assert!(!a.docs[&doc].is_cold(), "syncing warmed it");
+    }
+}
