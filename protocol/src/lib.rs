@@ -27,6 +27,7 @@ pub mod event;
 mod hpke_wrap;
 pub mod ids;
 pub mod private;
+pub mod receipts;
 pub mod roster;
 pub mod sealed;
 pub mod view;
