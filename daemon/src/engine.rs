@@ -16,6 +16,7 @@ use protocol::ids::{Collection, DocId, PublicKey, SecretKey, Timestamp};
 use protocol::roster::Roster;
 use protocol::wire::DocSummary;
 
+mod staged;
 mod views;
 
 use crate::store::Store;
@@ -152,6 +153,9 @@ pub(crate) struct Engine {
     clones: std::collections::BTreeSet<PublicKey>,
     /// This node's own keys: the next sequence number and the highest reserved on disk.
     own_seqs: HashMap<PublicKey, (u64, u64)>,
+    /// Members' events checked and waiting for the end of the turn, when each document's
+    /// share becomes one change ([`Engine::stage`], `engine/staged.rs`).
+    staged: BTreeMap<DocId, Vec<SignedEvent>>,
     pub(crate) stats: Stats,
 }
 
@@ -177,6 +181,7 @@ impl Engine {
             seqs: HashMap::new(),
             clones: std::collections::BTreeSet::new(),
             own_seqs: HashMap::new(),
+            staged: BTreeMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
@@ -427,6 +432,17 @@ impl Engine {
         events: Vec<SignedEvent>,
         now: Timestamp,
     ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
+        let by_doc = self.check_submit(requester, events, now)?;
+        self.insert_checked(by_doc)
+    }
+
+    /// Every check of [`Engine::submit`], without storing: the events by document.
+    fn check_submit(
+        &self,
+        requester: Option<PublicKey>,
+        events: Vec<SignedEvent>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<DocId, Vec<SignedEvent>>, SubmitError> {
         if events.is_empty() || events.len() > MAX_EVENTS_PER_SUBMIT {
             return Err(SubmitError::BadRequest(format!(
                 "send 1 to {MAX_EVENTS_PER_SUBMIT} events"
@@ -475,7 +491,11 @@ impl Engine {
                     || self
                         .hints
                         .iter()
-                        .any(|e| e.event().doc == ev.doc && is_it(e));
+                        .any(|e| e.event().doc == ev.doc && is_it(e))
+                    || self
+                        .staged
+                        .get(&ev.doc)
+                        .is_some_and(|s| s.iter().any(is_it));
                 if !found {
                     return Err(SubmitError::NotFound(format!(
                         "no alert {alert} in {}",
@@ -489,6 +509,15 @@ impl Engine {
             protocol::doc::authorize_batch(doc, events, &self.roster)
                 .map_err(|e| SubmitError::Forbidden(e.to_string()))?;
         }
+        Ok(by_doc)
+    }
+
+    /// Inserts events [`Engine::check_submit`] passed, one change per document. Returns their
+    /// ids and the documents that changed.
+    fn insert_checked(
+        &mut self,
+        by_doc: BTreeMap<DocId, Vec<SignedEvent>>,
+    ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
         let mut ids = Vec::new();
         let mut changed = Vec::new();
         for (doc_id, events) in by_doc {
