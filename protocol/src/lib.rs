@@ -30,6 +30,7 @@ pub mod private;
 pub mod receipts;
 pub mod roster;
 pub mod sealed;
+mod verify_cache;
 pub mod view;
 pub mod wire;
 
