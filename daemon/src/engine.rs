@@ -18,6 +18,7 @@ use protocol::wire::DocSummary;
 
 mod cold;
 mod compact;
+mod staged;
 mod views;
 
 use crate::store::Store;
@@ -161,6 +162,9 @@ pub(crate) struct Engine {
     /// document was last written or synced.
     ticks: u64,
     last_used: HashMap<DocId, u64>,
+    /// Members' events checked and waiting for the end of the turn, when each document's
+    /// share becomes one change ([`Engine::stage`], `engine/staged.rs`).
+    staged: BTreeMap<DocId, Vec<SignedEvent>>,
     pub(crate) stats: Stats,
 }
 
@@ -193,6 +197,7 @@ impl Engine {
             loaded_in_chunks,
             ticks: 0,
             last_used: HashMap::new(),
+            staged: BTreeMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
         };
@@ -444,6 +449,17 @@ impl Engine {
         events: Vec<SignedEvent>,
         now: Timestamp,
     ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
+        let by_doc = self.check_submit(requester, events, now)?;
+        self.insert_checked(by_doc)
+    }
+
+    /// Every check of [`Engine::submit`], without storing: the events by document.
+    fn check_submit(
+        &self,
+        requester: Option<PublicKey>,
+        events: Vec<SignedEvent>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<DocId, Vec<SignedEvent>>, SubmitError> {
         if events.is_empty() || events.len() > MAX_EVENTS_PER_SUBMIT {
             return Err(SubmitError::BadRequest(format!(
                 "send 1 to {MAX_EVENTS_PER_SUBMIT} events"
@@ -492,7 +508,11 @@ impl Engine {
                     || self
                         .hints
                         .iter()
-                        .any(|e| e.event().doc == ev.doc && is_it(e));
+                        .any(|e| e.event().doc == ev.doc && is_it(e))
+                    || self
+                        .staged
+                        .get(&ev.doc)
+                        .is_some_and(|s| s.iter().any(is_it));
                 if !found {
                     return Err(SubmitError::NotFound(format!(
                         "no alert {alert} in {}",
@@ -506,6 +526,15 @@ impl Engine {
             protocol::doc::authorize_batch(doc, events, &self.roster)
                 .map_err(|e| SubmitError::Forbidden(e.to_string()))?;
         }
+        Ok(by_doc)
+    }
+
+    /// Inserts events [`Engine::check_submit`] passed, one change per document. Returns their
+    /// ids and the documents that changed.
+    fn insert_checked(
+        &mut self,
+        by_doc: BTreeMap<DocId, Vec<SignedEvent>>,
+    ) -> Result<(Vec<EventId>, Vec<DocId>), SubmitError> {
         let mut ids = Vec::new();
         let mut changed = Vec::new();
         for (doc_id, events) in by_doc {

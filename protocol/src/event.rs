@@ -878,8 +878,14 @@ impl SignedEvent {
         if canonical_payload != payload {
             return Err(VerifyError::Malformed("non-canonical encoding".into()));
         }
-        if !event.author.verify(&payload, &sig) {
-            return Err(VerifyError::BadSignature);
+        // The same signed bytes checked before on this thread (an alert by gossip, then by
+        // sync) verified then: `verify_cache`.
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if !crate::verify_cache::was_verified(&digest) {
+            if !event.author.verify(&payload, &sig) {
+                return Err(VerifyError::BadSignature);
+            }
+            crate::verify_cache::mark_verified(digest);
         }
         let canonical = postcard::to_stdvec(&Envelope::V0 {
             payload,
@@ -890,10 +896,12 @@ impl SignedEvent {
             return Err(VerifyError::Malformed("non-canonical encoding".into()));
         }
         check_fields(&event)?;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
         Ok(Self {
             event,
             bytes: bytes.to_vec(),
-            id: EventId::of(bytes),
+            id: EventId(id),
         })
     }
 

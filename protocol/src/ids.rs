@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use data_encoding::BASE32_NOPAD;
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -77,7 +77,7 @@ impl PublicKey {
 
     /// Verifies `sig` over `msg` under this key, rejecting malleable signatures.
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
+        let Some(key) = crate::verify_cache::verifying_key(&self.0) else {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(sig);

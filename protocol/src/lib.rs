@@ -27,8 +27,10 @@ pub mod event;
 mod hpke_wrap;
 pub mod ids;
 pub mod private;
+pub mod receipts;
 pub mod roster;
 pub mod sealed;
+mod verify_cache;
 pub mod view;
 pub mod wire;
 

@@ -1,7 +1,7 @@
 //! Alerts, check-ins and shelters folded from events. These are boundary types: they go to
 //! the CLI as they are and print as JSON, with keys and times in their text forms.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +117,10 @@ pub struct AlertView {
     pub doc: String,
     /// Delivery receipts: the nodes that signed that they hold it, earliest first.
     pub held_by: Vec<Receipt>,
-    /// Nodes in the network (not revoked), for "held by n of m".
+    /// The nodes expected to sign a receipt for it, for "held by n of m": the active nodes of
+    /// its organisation and of the organisations with a security contact for its region
+    /// ([`crate::receipts::receipt_signers`]; before receipts were limited to them, every node
+    /// of the network). `held_by` counts only these nodes' receipts.
     pub network_nodes: usize,
     /// Milliseconds from the alert being raised to the first acknowledgement.
     pub first_ack_after_ms: Option<i64>,
@@ -260,11 +263,18 @@ pub fn alerts<'a>(
         .filter(|e| roster.authorize(e.event()).is_ok())
         .collect();
     events.sort_by_key(|e| (e.event().at, e.id()));
-    let network_nodes = roster
-        .nodes
-        .values()
-        .filter(|n| n.revoked_at.is_none())
-        .count();
+    // Who signs receipts depends on the alert's organisation and region only.
+    let mut signers: BTreeMap<(String, String), BTreeSet<PublicKey>> = BTreeMap::new();
+    let mut signers_of = |body: &Body| -> BTreeSet<PublicKey> {
+        let Some((org, region)) = crate::receipts::alert_scope(body) else {
+            return BTreeSet::new();
+        };
+        signers
+            .entry((org.to_string(), region.to_string()))
+            .or_insert_with(|| crate::receipts::receipt_signers(roster, org, region))
+            .clone()
+    };
+    let mut expected: BTreeMap<RecordId, BTreeSet<PublicKey>> = BTreeMap::new();
     let mut out: BTreeMap<RecordId, AlertView> = BTreeMap::new();
     for e in &events {
         let ev = e.event();
@@ -306,7 +316,7 @@ pub fn alerts<'a>(
                     due: a.due.map(|t| t.rfc3339()),
                     sealed: None,
                     missed: a.subject.zip(a.due),
-                    ..blank_view(roster, e, raised(), network_nodes)
+                    ..blank_view(roster, e, raised())
                 }
             }
             Body::SealedAlert(a) => AlertView {
@@ -314,7 +324,7 @@ pub fn alerts<'a>(
                 region: a.region.clone(),
                 org: a.org.clone(),
                 sealed: Some(data_encoding::BASE64.encode(&a.sealed)),
-                ..blank_view(roster, e, raised(), network_nodes)
+                ..blank_view(roster, e, raised())
             },
             _ => continue,
         };
@@ -323,7 +333,14 @@ pub fn alerts<'a>(
             Body::SealedAlert(a) => a.id,
             _ => continue,
         };
-        out.entry(id).or_insert(view);
+        if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(id) {
+            let nodes = signers_of(&ev.body);
+            slot.insert(AlertView {
+                network_nodes: nodes.len(),
+                ..view
+            });
+            expected.insert(id, nodes);
+        }
     }
     for e in &events {
         let ev = e.event();
@@ -342,7 +359,8 @@ pub fn alerts<'a>(
             // (`receipts/R/M` for `alerts/R/M`).
             let paired =
                 view.doc.strip_prefix("alerts/") == ev.doc.as_str().strip_prefix("receipts/");
-            if !paired || view.held_by.iter().any(|r| r.node == author) {
+            let signs = expected.get(id).is_some_and(|n| n.contains(&ev.author));
+            if !paired || !signs || view.held_by.iter().any(|r| r.node == author) {
                 continue;
             }
             let security_contact_node = roster.members.values().any(|m| {
@@ -477,12 +495,7 @@ pub fn alerts<'a>(
 }
 
 /// An alert's fields that do not depend on what it says.
-fn blank_view(
-    roster: &Roster,
-    e: &SignedEvent,
-    raised: HistoryEntry,
-    network_nodes: usize,
-) -> AlertView {
+fn blank_view(roster: &Roster, e: &SignedEvent, raised: HistoryEntry) -> AlertView {
     let ev = e.event();
     AlertView {
         id: String::new(),
@@ -512,7 +525,7 @@ fn blank_view(
         history: vec![raised],
         doc: ev.doc.to_string(),
         held_by: Vec::new(),
-        network_nodes,
+        network_nodes: 0,
         first_ack_after_ms: None,
         notified: Vec::new(),
         escalation: 0,

@@ -222,8 +222,12 @@ impl Engine {
         };
         let mut alerts = std::collections::BTreeSet::new();
         for e in d.events() {
-            if let Some(id) = e.event().body.created_alert() {
-                alerts.insert(id);
+            let body = &e.event().body;
+            if let Some(id) = body.created_alert() {
+                // Only the nodes whose receipt tells the sender something sign one.
+                if protocol::receipts::signs_receipt_for(&self.roster, node, body) {
+                    alerts.insert(id);
+                }
             }
         }
         let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));

@@ -77,7 +77,11 @@ impl Core {
         }
     }
 
-    fn handle_client(&mut self, peer: PeerId, request: ClientRequestV0) -> ClientResponseV0 {
+    pub(super) fn handle_client(
+        &mut self,
+        peer: PeerId,
+        request: ClientRequestV0,
+    ) -> ClientResponseV0 {
         let error = |kind, message: String| ClientResponseV0::Error { kind, message };
         let Some(key) = net::key_of(&peer) else {
             return error(ErrorKind::Forbidden, "unknown peer".into());
@@ -118,7 +122,9 @@ impl Core {
                     .cloned()
                     .collect();
                 let alerts = alert_events(&events);
-                match self.engine.submit(Some(key), events, Timestamp::now()) {
+                // Stored at the end of the turn with the turn's other events, as one change
+                // per document (`Core::commit_staged`), before the flush this answer waits for.
+                match self.engine.stage(Some(key), events, Timestamp::now()) {
                     Ok((ids, changed)) => {
                         for doc in changed {
                             self.on_local_change(&doc, None);

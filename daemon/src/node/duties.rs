@@ -169,7 +169,9 @@ impl Core {
     /// Signs delivery receipts for the alerts this node holds and has not signed for yet: one
     /// `Held` event per document and turn (naming up to `MAX_HELD` alerts), so that a burst of
     /// alerts costs a few receipts, not one each. A receipt is only written for what is in the
-    /// store, so it never claims more than is true.
+    /// store, so it never claims more than is true, and only for alerts of this node's
+    /// organisation or of a region its organisation has a security contact for
+    /// (`protocol::receipts`), so that receipts do not grow with the square of the network.
     pub(super) fn write_receipts(&mut self) {
         if self.receipts_due.is_empty() || !self.engine.roster().is_active(&self.me) {
             return;

@@ -14,7 +14,8 @@
 //! flush that covers it, while many writes share one flush. Sync messages to peers, and the
 //! changes relayed to them, go out before the flush: a peer verifies everything itself, a copy
 //! on a peer is nobody's acknowledgement, and a change this node loses in a crash comes back
-//! from the peers that have it.
+//! from the peers that have it. Members' events of a turn are stored together at its end, one
+//! change per document (`group_commit.rs`), before the flush.
 //!
 //! Timed duties come before swarm events in the `select!`: they are due at most every second,
 //! so they cannot starve the swarm, and a busy swarm cannot delay the dead man's switch.
@@ -23,6 +24,7 @@ mod bridges;
 mod client;
 mod devices;
 mod duties;
+mod group_commit;
 mod metrics_snapshot;
 mod operator;
 mod ops;
@@ -497,8 +499,12 @@ impl Node {
     /// every held answer becomes an error: nothing may claim to be stored. The loop waits for
     /// the flush, but the thread does not: connections go on sending what the turn queued.
     async fn finish_turn(&mut self) {
+        let committed = self.core.commit_staged();
         self.apply_actions();
-        let flushed = self.core.engine.flush_async().await;
+        let flushed = match committed {
+            Ok(()) => self.core.engine.flush_async().await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = &flushed {
             error!(error = %format!("{e:#}"), "cannot flush the store");
         }

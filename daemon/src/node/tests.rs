@@ -311,3 +311,129 @@ fn a_nodes_sequence_numbers_never_repeat_across_a_crash() {
     assert!(next > *used.last().expect("used"), "{next} after {used:?}");
     assert_eq!(used.first(), Some(&1), "numbering starts at 1");
 }
+
+/// A member's panic signed now in `region`.
+fn panic_of(member: &SecretKey, region: &str, at: Timestamp) -> SignedEvent {
+    use protocol::event::{AlertBody, AlertKind, Certainty, Severity, Urgency};
+    let body = AlertBody {
+        id: AlertBody::id_for(&member.public(), at),
+        kind: AlertKind::Panic,
+        severity: Severity::Extreme,
+        urgency: Urgency::Immediate,
+        certainty: Certainty::Observed,
+        region: region.into(),
+        org: "casa".into(),
+        text: "auxilio".into(),
+        expires_at: None,
+        subject: None,
+        due: None,
+    };
+    SignedEvent::sign(
+        Event {
+            author: member.public(),
+            at,
+            seq: at.0 as u64,
+            doc: DocId::alerts(region, at),
+            body: Body::Alert(body),
+        },
+        member,
+    )
+    .expect("panic")
+}
+
+/// Several member requests in one turn are checked at once and stored together at its end:
+/// one automerge change for the document, before the flush that their `Stored` waits for;
+/// an acknowledgement of an alert staged earlier in the turn finds it.
+#[test]
+fn the_requests_of_one_turn_are_one_change_stored_before_the_flush() {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut node = node(dir.path(), &[]);
+    operator(
+        &mut node,
+        Request::DeclareRegion {
+            region: "oaxaca".into(),
+        },
+    );
+    let bea = SecretKey::generate();
+    add_member(&mut node, &bea, "oaxaca");
+    let peer = crate::net::peer_id_of(&bea.public()).expect("peer id");
+    let now = Timestamp::now();
+    let doc = DocId::alerts("oaxaca", now);
+    let panics: Vec<SignedEvent> = (0..3)
+        .map(|i| panic_of(&bea, "oaxaca", now.plus_ms(-1_000 + i)))
+        .collect();
+    let changes_before = node.core.engine.stats.applied_changes;
+    let mut answered = Vec::new();
+    for p in &panics {
+        let answer = node.core.handle_client(
+            peer,
+            protocol::wire::ClientRequestV0::Submit {
+                events: vec![p.clone()],
+            },
+        );
+        let ClientResponseV0::Stored { ids, .. } = answer else {
+            panic!("not stored: {answer:?}");
+        };
+        answered.extend(ids);
+    }
+    let first = panics[0].event().body.created_alert().expect("an alert");
+    let ack = SignedEvent::sign(
+        Event {
+            author: bea.public(),
+            at: now,
+            seq: now.0 as u64,
+            doc: doc.clone(),
+            body: Body::Ack { alert: first },
+        },
+        &bea,
+    )
+    .expect("ack");
+    let answer = node.core.handle_client(
+        peer,
+        protocol::wire::ClientRequestV0::Submit {
+            events: vec![ack.clone()],
+        },
+    );
+    assert!(
+        matches!(answer, ClientResponseV0::Stored { .. }),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answered,
+        panics.iter().map(|p| p.id()).collect::<Vec<_>>(),
+        "each request names its own event"
+    );
+    // Nothing is in the document yet, and nothing was written.
+    assert!(node.core.engine.has_staged());
+    assert!(!node.core.engine.has_doc(&doc));
+    assert_eq!(node.core.engine.stats.applied_changes, changes_before);
+
+    rt.block_on(node.finish_turn());
+    assert!(!node.core.engine.has_staged());
+    assert_eq!(
+        node.core.engine.stats.applied_changes,
+        changes_before + 1,
+        "four requests, one change"
+    );
+    let held: Vec<_> = node
+        .core
+        .engine
+        .docs()
+        .filter(|d| *d.id() == doc)
+        .flat_map(|d| d.events().iter().map(|e| e.id()))
+        .collect();
+    assert_eq!(held.len(), 4);
+    for e in panics.iter().chain([&ack]) {
+        assert!(held.contains(&e.id()));
+    }
+    // The change is on disk: a fresh engine on the same store holds the four events.
+    drop(node);
+    let reopened = Engine::open(&dir.path().join("node").join("store"), None).expect("reopen");
+    let events = reopened
+        .docs()
+        .find(|d| *d.id() == doc)
+        .map_or(0, |d| d.len());
+    assert_eq!(events, 4);
+}

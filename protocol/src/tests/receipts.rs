@@ -85,10 +85,38 @@ fn receipts_are_written_by_nodes_in_receipt_documents_only() {
     );
 }
 
-#[test]
-fn alert_view_counts_each_nodes_receipt_once() {
-    let net = Net::new();
-    // A second node of org-b, added by its admin.
+/// org-b's own security contact for Oaxaca (org-b declares the region first), added by its
+/// admin after `t`.
+fn org_b_contact(net: &Net, t: Timestamp) -> (SecretKey, Vec<SignedEvent>) {
+    let contact = key("bruno");
+    let events = vec![
+        sign(
+            &net.b,
+            t,
+            DocId::roster(),
+            Body::DeclareRegion {
+                org: "org-b".into(),
+                region: "oaxaca".into(),
+            },
+        ),
+        sign(
+            &net.b,
+            t.plus_ms(1),
+            DocId::roster(),
+            Body::AddMember {
+                org: "org-b".into(),
+                member: contact.public(),
+                name: "Bruno".into(),
+                role: Role::SecurityContact,
+                region: Some("oaxaca".into()),
+            },
+        ),
+    ];
+    (contact, events)
+}
+
+/// A second node of org-b, added by its admin.
+fn org_b_node(net: &Net) -> (SecretKey, SignedEvent) {
     let nb = key("node-b");
     let add_nb = sign(
         &net.b,
@@ -100,6 +128,74 @@ fn alert_view_counts_each_nodes_receipt_once() {
             addrs: vec![],
         },
     );
+    (nb, add_nb)
+}
+
+#[test]
+fn only_the_alerts_organisation_and_its_regions_contacts_nodes_sign_receipts() {
+    let net = Net::new();
+    let (nb, add_nb) = org_b_node(&net);
+    let mut roster_events = net.roster_events();
+    roster_events.push(add_nb);
+    let roster = Roster::from_events(&roster_events);
+    let p = panic_event(&net.m, at(HOUR));
+    let body = &p.event().body;
+    // Mario's alert is org-a's; org-a also has Oaxaca's only security contact. org-b's node
+    // would tell Mario nothing.
+    let signers = crate::receipts::receipt_signers(&roster, "org-a", "oaxaca");
+    assert_eq!(
+        signers.into_iter().collect::<Vec<_>>(),
+        vec![net.n.public()]
+    );
+    assert!(crate::receipts::signs_receipt_for(
+        &roster,
+        &net.n.public(),
+        body
+    ));
+    assert!(!crate::receipts::signs_receipt_for(
+        &roster,
+        &nb.public(),
+        body
+    ));
+    // Not a node, or no alert: no receipt.
+    assert!(!crate::receipts::signs_receipt_for(
+        &roster,
+        &net.s.public(),
+        body
+    ));
+    let ack = alert_action(&net.s, at(HOUR + 1), Body::Ack { alert: rid("x") });
+    assert!(!crate::receipts::signs_receipt_for(
+        &roster,
+        &net.n.public(),
+        &ack.event().body
+    ));
+
+    // Once org-b has a security contact for Oaxaca, its node signs too; for another region's
+    // alert of org-b, org-a's node does not.
+    let (_, contact) = org_b_contact(&net, at(5 * MIN));
+    roster_events.extend(contact);
+    let roster = Roster::from_events(&roster_events);
+    assert!(crate::receipts::signs_receipt_for(
+        &roster,
+        &nb.public(),
+        body
+    ));
+    assert_eq!(
+        crate::receipts::receipt_signers(&roster, "org-a", "oaxaca").len(),
+        2
+    );
+    assert_eq!(
+        crate::receipts::receipt_signers(&roster, "org-b", "guerrero")
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![nb.public()]
+    );
+}
+
+#[test]
+fn alert_view_counts_each_expected_nodes_receipt_once() {
+    let net = Net::new();
+    let (nb, add_nb) = org_b_node(&net);
     let mut roster_events = net.roster_events();
     roster_events.push(add_nb);
     let roster = Roster::from_events(&roster_events);
@@ -131,6 +227,27 @@ fn alert_view_counts_each_nodes_receipt_once() {
         1,
         "a receipt naming an unknown id makes no alert"
     );
+    // org-b has no security contact for Oaxaca: its node is not expected to sign, and the
+    // receipt it signed all the same (as nodes did before) is left out of "held by n of m".
+    let a = &list[0];
+    assert_eq!(a.network_nodes, 1);
+    assert_eq!(a.held_by.len(), 1);
+    assert_eq!(a.held_by[0].node, net.n.public().to_string());
+    assert_eq!(
+        (
+            a.held_by[0].org.as_str(),
+            a.held_by[0].after_ms,
+            a.held_by[0].security_contact_node
+        ),
+        ("org-a", 40, true)
+    );
+    assert_eq!(a.first_ack_after_ms, Some(40_000));
+
+    // With a security contact of its own for Oaxaca, org-b's node counts.
+    let (_, contact) = org_b_contact(&net, at(5 * MIN));
+    roster_events.extend(contact);
+    let roster = Roster::from_events(&roster_events);
+    let list = view::alerts(&roster, &events, at(2 * HOUR));
     let a = &list[0];
     assert_eq!(a.network_nodes, 2);
     let held: Vec<(&str, i64, bool)> = a
@@ -138,12 +255,9 @@ fn alert_view_counts_each_nodes_receipt_once() {
         .iter()
         .map(|r| (r.org.as_str(), r.after_ms, r.security_contact_node))
         .collect();
-    // org-a has Sofia, security contact for Oaxaca; org-b has none.
-    assert_eq!(held, vec![("org-a", 40, true), ("org-b", 2_000, false)]);
-    assert_eq!(a.held_by[0].node, net.n.public().to_string());
-    assert_eq!(a.first_ack_after_ms, Some(40_000));
+    assert_eq!(held, vec![("org-a", 40, true), ("org-b", 2_000, true)]);
 
-    // A revoked node's later receipt is not counted.
+    // A revoked node's later receipt is not counted, nor is it expected.
     let mut with_revocation = roster_events.clone();
     with_revocation.push(sign(
         &net.b,

@@ -44,6 +44,8 @@ fn every_single_byte_flip_is_refused_or_changes_the_event() {
         Body::Ack { alert: rid("x") },
     );
     let original = event.as_bytes().to_vec();
+    // Decoded first, so that its signature is remembered (`verify_cache`): no flip rides on it.
+    assert!(SignedEvent::decode(&original).is_ok());
     let mut refused = 0;
     for pos in 0..original.len() {
         for mask in [0x01u8, 0x02, 0x10, 0x40, 0x80, 0xff] {
@@ -127,6 +129,66 @@ fn decode_refuses_an_event_signed_by_another_key() {
     assert_eq!(SignedEvent::decode(&forged), Err(VerifyError::BadSignature));
     // The same event properly signed decodes.
     assert!(SignedEvent::decode(&forge(&event, &net.a)).is_ok());
+}
+
+#[test]
+fn a_remembered_key_still_refuses_what_it_did_not_sign() {
+    let net = Net::new();
+    let msg = b"a message";
+    let sig = net.a.sign(msg);
+    // Checked twice: the second check uses the remembered key and decides alike.
+    assert!(net.a.public().verify(msg, &sig));
+    assert!(net.a.public().verify(msg, &sig));
+    assert!(crate::verify_cache::cached().0 >= 1);
+    let mut flipped = sig;
+    flipped[7] ^= 1;
+    assert!(!net.a.public().verify(msg, &flipped));
+    assert!(!net.a.public().verify(b"another message", &sig));
+    assert!(!net.m.public().verify(msg, &sig));
+    // A signature over the same message by the remembered key verifies under it only.
+    assert!(net.m.public().verify(msg, &net.m.sign(msg)));
+    // A full cache starts over rather than grow.
+    for i in 0..crate::verify_cache::CAPACITY + 1 {
+        let k = key(&format!("k{i}"));
+        assert!(!k.public().verify(msg, &sig));
+    }
+    assert!(crate::verify_cache::cached().0 <= crate::verify_cache::CAPACITY);
+    assert!(net.a.public().verify(msg, &sig));
+}
+
+#[test]
+fn an_event_decoded_before_decodes_alike_and_its_forgeries_are_still_refused() {
+    let net = Net::new();
+    let event = Event {
+        author: net.a.public(),
+        at: at(HOUR),
+        seq: (at(HOUR)).0 as u64,
+        doc: DocId::roster(),
+        body: Body::Revoke {
+            key: net.s.public(),
+            reason: "seized".into(),
+            last: 0,
+        },
+    };
+    let good = forge(&event, &net.a);
+    let first = SignedEvent::decode(&good).expect("valid");
+    let remembered = crate::verify_cache::cached().1;
+    assert!(remembered >= 1);
+    // Decoded again (as an alert is, by gossip then by sync): the same event, same id.
+    let again = SignedEvent::decode(&good).expect("still valid");
+    assert_eq!(again.id(), first.id());
+    assert_eq!(again.event(), first.event());
+    assert_eq!(crate::verify_cache::cached().1, remembered);
+    // The same event under another key's signature, or with a flipped signature bit, is new
+    // bytes and checked again.
+    assert_eq!(
+        SignedEvent::decode(&forge(&event, &net.m)),
+        Err(VerifyError::BadSignature)
+    );
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert!(SignedEvent::decode(&flipped).is_err());
 }
 
 #[test]
