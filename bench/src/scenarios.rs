@@ -624,8 +624,10 @@ pub(crate) async fn catch_up(
 ) -> anyhow::Result<()> {
     let last = chain.nodes.len() - 1;
     let port = chain.nodes[last].port;
+    let region = format!("cu-{k}");
+    declare_region(&chain.nodes, &region).await?;
     chain.nodes[last].kill9();
-    let events = chain.writer.mixed(&format!("cu-{k}"), k, "catch-up");
+    let events = chain.writer.mixed(&region, k, "catch-up");
     let expected = expected_after(&chain.nodes[0], &events).await?;
     let start = Instant::now();
     let (writes, reached) = tokio::join!(
