@@ -654,27 +654,17 @@ pub(crate) fn split_changes<'a>(lists: impl Iterator<Item = &'a [u8]>) -> Option
     Some(out)
 }
 
-/// An automerge document from the chunks this node stored, in order.
+/// An automerge document from the chunks this node stored, in order, one call per chunk.
+/// Applying many chunks in one call is faster (each call costs a pass over the document so
+/// far), but automerge 0.12 builds each call's columns in one piece, and a chunk may hold
+/// hundreds of changes (a sync message's). A node compacts every document into one full save
+/// at shutdown and after a start-up that found chunks (`engine/compact.rs`), so only a
+/// start-up after a crash loads chunks.
 fn load_chunks(chunks: &[Vec<u8>]) -> Result<Automerge, SyncError> {
-    // Changes are applied a batch per call, which is much faster than one each (each call
-    // costs a pass over the document so far). A whole document (type 0 in the chunk
-    // header; the store writes one only first, when it compacts) is loaded in a call of
-    // its own: one call with a document and many changes is far slower.
     let malformed = |e: automerge::AutomergeError| SyncError::Malformed(e.to_string());
-    let is_document = |c: &Vec<u8>| c.get(8) == Some(&0);
     let mut doc = Automerge::new();
-    let mut rest = chunks;
-    while let Some((first, after)) = rest.split_first() {
-        if is_document(first) {
-            doc.load_incremental(first).map_err(malformed)?;
-            rest = after;
-            continue;
-        }
-        let changes = rest.iter().take_while(|c| !is_document(c)).count();
-        for batch in rest[..changes].chunks(APPLY_BATCH) {
-            doc.load_incremental(&batch.concat()).map_err(malformed)?;
-        }
-        rest = &rest[changes..];
+    for chunk in chunks {
+        doc.load_incremental(chunk).map_err(malformed)?;
     }
     Ok(doc)
 }
