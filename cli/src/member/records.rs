@@ -115,7 +115,7 @@ pub(super) async fn cancel_panic(
     let mine = alert.author == me
         || (person.is_some() && alert.author_person.as_deref() == person.as_deref());
     if alert.kind != AlertKind::Panic || !mine {
-        anyhow::bail!(tr!("cancel-not-yours", id = short_id(&alert.id)));
+        anyhow::bail!(tr!("cancel-not-yours", id = output::short(&alert.id)));
     }
     let (Ok(alert_id), Ok(doc)) = (alert.id.parse(), alert.doc.parse::<DocId>()) else {
         anyhow::bail!(tr!("unexpected-answer"));
@@ -138,10 +138,6 @@ pub(super) async fn cancel_panic(
     };
     let event = sign(home, &key, doc, at, body)?;
     send_record(p, home, &key, &saved, event, "cancel").await
-}
-
-fn short_id(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
 }
 
 /// Polls a panic until every node holds it and someone acknowledged it, or `wait` passed,
