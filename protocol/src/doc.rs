@@ -654,17 +654,28 @@ pub(crate) fn split_changes<'a>(lists: impl Iterator<Item = &'a [u8]>) -> Option
     Some(out)
 }
 
-/// An automerge document from the chunks this node stored, in order, one call per chunk.
-/// Applying many chunks in one call is faster (each call costs a pass over the document so
-/// far), but automerge 0.12 builds each call's columns in one piece, and a chunk may hold
-/// hundreds of changes (a sync message's). A node compacts every document into one full save
-/// at shutdown and after a start-up that found chunks (`engine/compact.rs`), so only a
-/// start-up after a crash loads chunks.
+/// An automerge document from the chunks this node stored, in order, one call per chunk and
+/// at most [`APPLY_BATCH`] changes per call, as [`Document::receive_sync_message`] applies a
+/// catch-up: automerge 0.12 builds each call's columns in one piece, and a chunk may hold the
+/// thousands of changes one sync message brought. A node compacts every document into one full
+/// save at shutdown and after a start-up that found chunks (`engine/compact.rs`), so only a
+/// start-up after a crash loads chunks; what it costs in memory is the patched column store's
+/// (`vendor/hexane/TEJIDO.md`).
 fn load_chunks(chunks: &[Vec<u8>]) -> Result<Automerge, SyncError> {
     let malformed = |e: automerge::AutomergeError| SyncError::Malformed(e.to_string());
     let mut doc = Automerge::new();
     for chunk in chunks {
-        doc.load_incremental(chunk).map_err(malformed)?;
+        match split_changes(std::iter::once(chunk.as_slice())) {
+            // A full save (the first chunk of a compacted document) is not split.
+            Some(changes) if changes.len() > APPLY_BATCH => {
+                for batch in changes.chunks(APPLY_BATCH) {
+                    doc.load_incremental(&batch.concat()).map_err(malformed)?;
+                }
+            }
+            _ => {
+                doc.load_incremental(chunk).map_err(malformed)?;
+            }
+        }
     }
     Ok(doc)
 }

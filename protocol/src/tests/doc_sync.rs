@@ -444,6 +444,48 @@ fn many_changes_in_one_message_are_applied_in_batches() {
     assert_eq!(receiver.len(), 900 + new as usize);
 }
 
+/// A stored chunk of more changes than one batch (what one sync message of a catch-up
+/// brought) loads in batches to the same document, after a full save and after another
+/// chunk.
+#[test]
+fn a_stored_chunk_of_many_changes_loads_in_batches() {
+    use crate::doc::APPLY_BATCH;
+    let net = Net::new();
+    let t = at(HOUR);
+    let id = DocId::alerts("oaxaca", t);
+    let mut doc = Document::new(id.clone());
+    let event = |i: i64| alert_event(&net.s, t.plus_ms(i), AlertKind::Alert, "org-a");
+    for i in 0..10 {
+        doc.insert(&[event(i)]);
+    }
+    let snapshot = doc.save();
+    let at_snapshot = doc.heads();
+    let many = 3 * APPLY_BATCH as i64 + 7;
+    for i in 10..10 + many {
+        doc.insert(&[event(i)]);
+    }
+    let big = doc.save_after(&at_snapshot);
+    let at_big = doc.heads();
+    doc.insert(&[event(10_000)]);
+    let last = doc.save_after(&at_big);
+
+    let loaded =
+        Document::load(id.clone(), &[snapshot.clone(), big.clone(), last.clone()]).expect("loads");
+    assert_eq!(loaded.heads(), doc.heads());
+    assert_eq!(ids(loaded.events()), ids(doc.events()));
+    assert_eq!(loaded.len(), 11 + many as usize);
+    // The first chunk may be changes too (a document never compacted).
+    let mut all = Document::new(id.clone());
+    let events: Vec<_> = doc.events().to_vec();
+    for e in &events {
+        all.insert(std::slice::from_ref(e));
+    }
+    let whole = all.save_after(&[]);
+    let from_changes = Document::load(id.clone(), &[whole]).expect("loads");
+    assert_eq!(from_changes.heads(), all.heads());
+    assert_eq!(from_changes.len(), events.len());
+}
+
 /// A whole document handed over by a peer (the roster a joining node adopts) is checked op by
 /// op, as sync is: anything but valid events is refused.
 #[test]
