@@ -155,6 +155,11 @@ pub(crate) async fn month(
     let loaded_rss = node.mem().map_or(f64::NAN, |m| mib(m.rss_kb));
     let store_bytes = status.store_bytes;
     node.shutdown().await?;
+    // TEJIDO_BENCH_MONTH_WRAP="heaptrack -o FILE" profiles the restarts (their memory figures
+    // are then the wrapper's).
+    if let Ok(wrap) = std::env::var("TEJIDO_BENCH_MONTH_WRAP") {
+        node.wrap = wrap.split_whitespace().map(str::to_string).collect();
+    }
     let (times, rss) = restarts(&mut node, bins, trials, |s| s.checkins >= total).await?;
     let label = format!("{members} members x 4 check-ins a day x 30 days ({total} check-ins)");
     report.add(
