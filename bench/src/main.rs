@@ -221,6 +221,11 @@ fn main() -> ExitCode {
                         if let Err(e) = solo::startup(&bins, dir.path(), &mut report, &opts).await {
                             report.fail("start-up", &e);
                         }
+                        eprintln!("start-up after kill -9");
+                        let crashed = solo::crash_restart(&bins, dir.path(), &mut report, &opts);
+                        if let Err(e) = crashed.await {
+                            report.fail("start-up after kill -9", &e);
+                        }
                         if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {
                             eprintln!("keeping {}", dir.keep().display());
                         }

@@ -262,3 +262,115 @@ pub(crate) async fn idle(
     );
     Ok(())
 }
+
+/// Figure 6b: a start-up after kill -9 on a store that holds a document as a full save and the
+/// chunks written after it, what a node killed while it worked keeps (a clean stop compacts
+/// every document into one full save). `members` members write half their check-ins, the
+/// node stops cleanly (one full save), starts, takes the other half at 64 per request (a
+/// chunk per turn) and is killed; then the peak RSS and the time of the next start-up.
+pub(crate) async fn crash_restart(
+    bins: &Bins,
+    dir: &std::path::Path,
+    report: &mut Report,
+    opts: &Opts,
+) -> anyhow::Result<()> {
+    const PER_MEMBER: i64 = 300;
+    let members = if opts.quick { 20 } else { 40 };
+    let args = [&node_args("crashed")[..], &["--retain-checkins", "90d"]].concat();
+    let mut node = start_node(bins, dir, "crashed", &args).await?;
+    let mut writers = Vec::new();
+    for _ in 0..members {
+        writers.push(register_member(&node, "crashed").await?);
+    }
+    let first = Timestamp::now().plus_ms(1);
+    let halves: Vec<Vec<Vec<_>>> = (0..2)
+        .map(|h| {
+            writers
+                .iter()
+                .enumerate()
+                .map(|(m, w)| {
+                    (0..PER_MEMBER / 2)
+                        .map(|j| {
+                            let j = h * PER_MEMBER / 2 + j;
+                            w.checkin(first.plus_ms(j), format!("member {m} check-in {j}"))
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let total = (members as i64 * PER_MEMBER) as usize;
+    for (h, half) in halves.iter().enumerate() {
+        if h == 1 {
+            node.shutdown().await?;
+            // On the same port, so that the members' contact still reaches it.
+            let port = node.port;
+            node.set_listen_port(port);
+            node.spawn(bins)?;
+            node.wait_status().await?;
+        }
+        for (w, events) in writers.iter().zip(half) {
+            let mut client = Client::connect(&w.key, &node.contact()).await?;
+            client.pipeline(submits(events, 64), 4).await?;
+        }
+    }
+    if node.status().await?.checkins < total {
+        bail!("the node does not hold the {total} check-ins");
+    }
+    node.kill9();
+    let trials = if opts.quick { 1 } else { 3 };
+    let mut peaks = Vec::new();
+    let mut times = Vec::new();
+    for t in 0..trials {
+        // Each start-up compacts what it found, so each trial starts from the killed store.
+        let name = format!("crashed-copy-{t}");
+        copy_dir(&node.dir, &dir.join(&name))?;
+        let args: Vec<&str> = node.args.iter().map(String::as_str).collect();
+        let mut again = NodeProc::new(dir, &name, &args);
+        again.spawn(bins)?;
+        let (took, status) = again.wait_status().await?;
+        if status.checkins < total {
+            bail!(
+                "after kill -9 the node holds {} of {total}",
+                status.checkins
+            );
+        }
+        times.push(ms(took));
+        peaks.push(again.mem().map_or(f64::NAN, |m| mib(m.hwm_kb)));
+        again.shutdown().await?;
+    }
+    let label = format!("{total} check-ins, half in one full save, half in chunks after it");
+    report.add(
+        Figure::from_samples(
+            "crash_restart_peak_rss_mib",
+            G_MEM,
+            format!("peak RSS of a start-up after kill -9, {label}"),
+            "MiB",
+            &peaks,
+        )
+        .with("checkins", total),
+    );
+    report.add(Figure::from_samples(
+        "crash_restart_ms",
+        G_START,
+        format!("exec until Status answers after kill -9, {label}"),
+        "ms",
+        &times,
+    ));
+    Ok(())
+}
+
+/// Copies a stopped node's data directory (files and directories, no links).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
