@@ -100,7 +100,9 @@ async fn start_node(dir: &Path, i: usize, bootstrap: Vec<Multiaddr>) -> anyhow::
         [
             &["tejidod", "--data-dir", data.to_str().context("data dir")?][..],
             &node_args(&org),
-            &["--network", "bench"],
+            // One organisation's consent admits the next, as for the process nodes
+            // (`cluster::start_node`): every node of the mesh is its own organisation.
+            &["--network", "bench", "--consent", "1"],
             &crate::cluster::BENCH_LIMITS,
         ]
         .concat(),
