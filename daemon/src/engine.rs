@@ -194,7 +194,7 @@ impl Engine {
         let loaded: Vec<(PublicKey, u64, EventId)> = engine
             .docs
             .values()
-            .flat_map(|d| d.events().iter().map(numbered))
+            .flat_map(|d| d.events().iter().flat_map(numbered))
             .collect();
         engine.note_numbers(loaded);
         engine.refold_roster();

@@ -188,3 +188,52 @@ fn a_moved_persons_old_key_is_refused_and_the_new_key_sees_their_history() {
         Some(0)
     );
 }
+
+/// `revoke --person` revokes every device of the person, whichever key it is given: neither
+/// device can write any more, and the person shows as revoked.
+#[test]
+fn revoking_a_person_revokes_every_device() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let code = bea.run(&["device", "add"]).ok().trim().to_string();
+    let tablet = Member::join(&t, "bea-tablet", &code);
+    tablet.run(&["checkin", "--note", "antes"]).ok();
+    // Given the second device's key, the whole person goes.
+    a.tejido(&["revoke", &tablet.key(), "--reason", "detenida", "--person"])
+        .ok();
+    let members = a.tejido(&["members", "--json"]).json();
+    let people = with(&members, "name", "Bea");
+    assert_eq!(people.len(), 1, "{members}");
+    assert_eq!(people[0]["revoked"], true, "{members}");
+    for device in [&bea, &tablet] {
+        let refused = device.run(&["checkin", "--note", "después"]);
+        assert_ne!(refused.code, Some(0), "{refused:?}");
+    }
+    // Nothing either device wrote after the revocation was stored.
+    let checkins = a.tejido(&["checkins", "--json"]).json();
+    assert!(with(&checkins, "note", "después").is_empty(), "{checkins}");
+}
+
+/// A phone that asked for a second device and is stolen before it writes anything else: its
+/// revocation names the grant's number as its last, so the tablet it added stays a device of
+/// the person and goes on checking in.
+#[test]
+fn revoking_the_device_that_granted_another_leaves_the_other() {
+    let t = TestDir::new();
+    let a = Node::start(&t, "a", "red-oax");
+    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let code = bea.run(&["device", "add"]).ok().trim().to_string();
+    let tablet = Member::join(&t, "bea-tablet", &code);
+    a.tejido(&["revoke", &bea.key(), "--reason", "robado"]).ok();
+    let members = a.tejido(&["members", "--json"]).json();
+    let people = with(&members, "name", "Bea");
+    assert_eq!(
+        people[0]["devices"],
+        serde_json::json!([tablet.key()]),
+        "{members}"
+    );
+    assert_eq!(people[0]["revoked"], false, "{members}");
+    tablet.run(&["checkin", "--note", "sigo aquí"]).ok();
+    assert_ne!(bea.run(&["checkin", "--note", "ladrón"]).code, Some(0));
+}

@@ -26,7 +26,7 @@ impl Engine {
     /// Indexes events by author and sequence number; two different events under one number
     /// mean the key is in use on two devices ([`Engine::clones`]).
     pub(super) fn note_events(&mut self, events: &[SignedEvent]) {
-        self.note_numbers(events.iter().map(numbered));
+        self.note_numbers(events.iter().flat_map(numbered));
     }
 
     pub(super) fn note_numbers(
@@ -107,6 +107,18 @@ impl Engine {
     }
 }
 
-pub(super) fn numbered(e: &SignedEvent) -> (PublicKey, u64, EventId) {
-    (e.event().author, e.event().seq, e.id())
+/// The numbers an event carries: its own, and for a device's addition the number of the
+/// grant the asking device signed, which travels inside it and nowhere else. A revocation of
+/// that device names its last number; one that missed the grant's would cut the grant off, and
+/// with it the device it added.
+pub(super) fn numbered(e: &SignedEvent) -> impl Iterator<Item = (PublicKey, u64, EventId)> {
+    let grant = match &e.event().body {
+        Body::AddDevice {
+            grant: Some(bytes), ..
+        } => SignedEvent::decode(bytes)
+            .ok()
+            .map(|g| (g.event().author, g.event().seq, g.id())),
+        _ => None,
+    };
+    std::iter::once((e.event().author, e.event().seq, e.id())).chain(grant)
 }
