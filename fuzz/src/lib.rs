@@ -250,7 +250,11 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                         CheckinStatus::Ok,
                         String::new(),
                     )
-                    .seal(&member.public(), Timestamp(T0 + 50), &[key("node").public()])
+                    .seal(
+                        &member.public(),
+                        Timestamp(T0 + 50),
+                        &[key("node").public()],
+                    )
                     .expect("seals"),
                 }),
             ),
@@ -265,6 +269,43 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                     name: "Y".into(),
                     role: Role::Member,
                     region: None,
+                },
+            ),
+            // 12: a member cancels her own panic (an alerts document).
+            sign(
+                &member,
+                T0 + 70,
+                DocId::alerts("north", Timestamp(T0 + 70)),
+                Body::Cancel {
+                    alert: AlertBody::id_for(&member.public(), Timestamp(T0 + 65)),
+                    note: "falsa alarma".into(),
+                    sealed: vec![7; 48],
+                },
+            ),
+            // 13: an admin adds a second device of the member of 1, which the member's
+            // device asked for with a grant.
+            sign(
+                &admin,
+                T0 + 80,
+                roster(),
+                Body::AddDevice {
+                    org: ORG.into(),
+                    person: member.public(),
+                    device: key("tablet").public(),
+                    grant: Some(
+                        sign(
+                            &member,
+                            T0 + 75,
+                            roster(),
+                            Body::DeviceGrant {
+                                identity: key("invite").public(),
+                                expires: Timestamp(T0 + 3_600_000),
+                            },
+                        )
+                        .as_bytes()
+                        .to_vec(),
+                    ),
+                    replaces: None,
                 },
             ),
         ]
@@ -392,7 +433,7 @@ mod tests {
 
     #[test]
     fn fixtures_build() {
-        assert_eq!(super::fixture_events().len(), 12);
+        assert_eq!(super::fixture_events().len(), 14);
         assert_eq!(super::roster_doc().len(), 1);
     }
 }
