@@ -31,6 +31,14 @@ pub(crate) async fn start_node(
     Ok(node)
 }
 
+/// Runs the node's next starts under the command in the environment variable `var`, if set (a
+/// profiler such as `heaptrack -o FILE`; the node's memory figures are then the wrapper's).
+pub(crate) fn wrap_from_env(node: &mut NodeProc, var: &str) {
+    if let Ok(wrap) = std::env::var(var) {
+        node.wrap = wrap.split_whitespace().map(str::to_string).collect();
+    }
+}
+
 /// The limits a benchmark node runs with: far above the defaults, since the rate limits are
 /// not what is measured (the flood benchmark measures them on a node of its own).
 pub(crate) const BENCH_LIMITS: [&str; 8] = [

@@ -15,7 +15,7 @@ use protocol::wire::{ClientRequestV0, ClientResponseV0, InviteCode, NodeContact}
 use serde_json::json;
 
 use crate::client::Client;
-use crate::cluster::{node_args, start_node, Bins, NodeProc, WireMeter};
+use crate::cluster::{node_args, start_node, wrap_from_env, Bins, NodeProc, WireMeter};
 use crate::report::{Figure, Goal, Report};
 use crate::workload::{per_doc, submits, Writer};
 
@@ -670,11 +670,7 @@ pub(crate) async fn catch_up(
     let first = &before[0];
     let node = &mut rest[0];
     node.set_listen_port(port);
-    // TEJIDO_BENCH_RESTART_WRAP="heaptrack -o FILE" profiles the catching-up node (its
-    // memory figures are then the wrapper's).
-    if let Ok(wrap) = std::env::var("TEJIDO_BENCH_RESTART_WRAP") {
-        node.wrap = wrap.split_whitespace().map(str::to_string).collect();
-    }
+    wrap_from_env(node, "TEJIDO_BENCH_RESTART_WRAP");
     node.spawn(&chain.bins)?;
     let (ready, _) = node.wait_status().await?;
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -8,7 +8,7 @@ use anyhow::bail;
 use protocol::ids::Timestamp;
 
 use crate::client::Client;
-use crate::cluster::{node_args, start_node, Bins, NodeProc, WireMeter};
+use crate::cluster::{node_args, start_node, wrap_from_env, Bins, NodeProc, WireMeter};
 use crate::report::{Figure, Goal, Report};
 use crate::scenarios::{heads, mib, ms, register_member, Opts, G_MEM, G_START, REGION};
 use crate::workload::submits;
@@ -155,11 +155,7 @@ pub(crate) async fn month(
     let loaded_rss = node.mem().map_or(f64::NAN, |m| mib(m.rss_kb));
     let store_bytes = status.store_bytes;
     node.shutdown().await?;
-    // TEJIDO_BENCH_MONTH_WRAP="heaptrack -o FILE" profiles the restarts (their memory figures
-    // are then the wrapper's).
-    if let Ok(wrap) = std::env::var("TEJIDO_BENCH_MONTH_WRAP") {
-        node.wrap = wrap.split_whitespace().map(str::to_string).collect();
-    }
+    wrap_from_env(&mut node, "TEJIDO_BENCH_MONTH_WRAP");
     let (times, rss) = restarts(&mut node, bins, trials, |s| s.checkins >= total).await?;
     let label = format!("{members} members x 4 check-ins a day x 30 days ({total} check-ins)");
     report.add(
@@ -324,7 +320,7 @@ pub(crate) async fn crash_restart(
     for t in 0..trials {
         // Each start-up compacts what it found, so each trial starts from the killed store.
         let name = format!("crashed-copy-{t}");
-        copy_dir(&node.dir, &dir.join(&name))?;
+        harness::copy_dir(&node.dir, &dir.join(&name))?;
         let args: Vec<&str> = node.args.iter().map(String::as_str).collect();
         let mut again = NodeProc::new(dir, &name, &args);
         again.spawn(bins)?;
@@ -357,20 +353,5 @@ pub(crate) async fn crash_restart(
         "ms",
         &times,
     ));
-    Ok(())
-}
-
-/// Copies a stopped node's data directory (files and directories, no links).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
     Ok(())
 }

@@ -705,6 +705,18 @@ impl Body {
             _ => None,
         }
     }
+
+    /// The grant inside an `AddDevice`, decoded: it was verified with the event that carries
+    /// it (`check_device_fields`).
+    pub fn device_grant(&self) -> Option<SignedEvent> {
+        let Body::AddDevice {
+            grant: Some(bytes), ..
+        } = self
+        else {
+            return None;
+        };
+        SignedEvent::decode_trusted(bytes).ok()
+    }
 }
 
 /// A change to the network as a whole, which no organisation makes alone once there are

@@ -189,15 +189,21 @@ fn a_moved_persons_old_key_is_refused_and_the_new_key_sees_their_history() {
     );
 }
 
+/// A node and Bea, a member of it, with her phone and the tablet her phone asked for.
+fn bea_with_a_tablet(t: &TestDir) -> (Node, Member, Member) {
+    let a = Node::start(t, "a", "red-oax");
+    let bea = Member::join(t, "bea", &a.invite("Bea", "member", "oaxaca"));
+    let code = bea.run(&["device", "add"]).ok().trim().to_string();
+    let tablet = Member::join(t, "bea-tablet", &code);
+    (a, bea, tablet)
+}
+
 /// `revoke --person` revokes every device of the person, whichever key it is given: neither
 /// device can write any more, and the person shows as revoked.
 #[test]
 fn revoking_a_person_revokes_every_device() {
     let t = TestDir::new();
-    let a = Node::start(&t, "a", "red-oax");
-    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
-    let code = bea.run(&["device", "add"]).ok().trim().to_string();
-    let tablet = Member::join(&t, "bea-tablet", &code);
+    let (a, bea, tablet) = bea_with_a_tablet(&t);
     tablet.run(&["checkin", "--note", "antes"]).ok();
     // Given the second device's key, the whole person goes.
     a.tejido(&["revoke", &tablet.key(), "--reason", "detenida", "--person"])
@@ -221,10 +227,7 @@ fn revoking_a_person_revokes_every_device() {
 #[test]
 fn revoking_the_device_that_granted_another_leaves_the_other() {
     let t = TestDir::new();
-    let a = Node::start(&t, "a", "red-oax");
-    let bea = Member::join(&t, "bea", &a.invite("Bea", "member", "oaxaca"));
-    let code = bea.run(&["device", "add"]).ok().trim().to_string();
-    let tablet = Member::join(&t, "bea-tablet", &code);
+    let (a, bea, tablet) = bea_with_a_tablet(&t);
     a.tejido(&["revoke", &bea.key(), "--reason", "robado"]).ok();
     let members = a.tejido(&["members", "--json"]).json();
     let people = with(&members, "name", "Bea");

@@ -6,22 +6,10 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tests::{tejidod, Node, TestDir};
+use tests::{copy_dir, tejidod, Node, TestDir};
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/data-v2")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 fn expected(name: &str) -> Value {
@@ -39,7 +27,7 @@ fn by<'a>(list: &'a Value, field: &str) -> std::collections::BTreeMap<String, &'
 
 /// Starts a copy of the fixture (retention off: the fixture's months age, its records do not).
 fn start_copy(t: &TestDir, name: &str) -> Node {
-    copy_dir(&fixture().join("node"), &t.path(name));
+    copy_dir(&fixture().join("node"), &t.path(name)).expect("copying the fixture");
     // The fixture's unacknowledged panic would escalate while it is younger than
     // `notify.max_age`, adding events to the documents compared below.
     let config = t.path(name).join("config.toml");
@@ -136,7 +124,7 @@ fn a_data_directory_of_format_1_is_refused_untouched() {
     let t = TestDir::new();
     let dir = t.path("node");
     let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/data-v1/node");
-    copy_dir(&v1, &dir);
+    copy_dir(&v1, &dir).expect("copying the fixture");
     assert!(!dir.join("format").exists(), "the fixture is of format 1");
     let out = tejidod(&[
         "--data-dir",
@@ -155,7 +143,7 @@ fn a_data_directory_of_format_1_is_refused_untouched() {
 fn a_data_directory_newer_than_the_binary_is_refused_untouched() {
     let t = TestDir::new();
     let dir = t.path("node");
-    copy_dir(&fixture().join("node"), &dir);
+    copy_dir(&fixture().join("node"), &dir).expect("copying the fixture");
     std::fs::write(dir.join("format"), "tejido-data 99\n").expect("write");
     let out = tejidod(&[
         "--data-dir",

@@ -112,13 +112,10 @@ impl Engine {
 /// that device names its last number; one that missed the grant's would cut the grant off, and
 /// with it the device it added.
 pub(super) fn numbered(e: &SignedEvent) -> impl Iterator<Item = (PublicKey, u64, EventId)> {
-    let grant = match &e.event().body {
-        Body::AddDevice {
-            grant: Some(bytes), ..
-        } => SignedEvent::decode(bytes)
-            .ok()
-            .map(|g| (g.event().author, g.event().seq, g.id())),
-        _ => None,
-    };
+    let grant = e
+        .event()
+        .body
+        .device_grant()
+        .map(|g| (g.event().author, g.event().seq, g.id()));
     std::iter::once((e.event().author, e.event().seq, e.id())).chain(grant)
 }

@@ -60,17 +60,6 @@ pub(crate) fn check_device_fields(event: &Event) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// The grant inside an `AddDevice`, decoded: it was verified with the event that carries it.
-fn grant_of(body: &Body) -> Option<SignedEvent> {
-    let Body::AddDevice {
-        grant: Some(bytes), ..
-    } = body
-    else {
-        return None;
-    };
-    SignedEvent::decode_trusted(bytes).ok()
-}
-
 impl Roster {
     /// The person `key` is a device of: the key they were added with (itself, for that key
     /// and for keys the roster does not know).
@@ -150,7 +139,7 @@ impl Roster {
                 return forbidden("a move replaces a key of the same person");
             }
         }
-        if let Some(grant) = grant_of(&event.body) {
+        if let Some(grant) = event.body.device_grant() {
             let g = grant.event();
             if !self.members.contains_key(&g.author) || self.person_of(&g.author) != *person {
                 return forbidden("a device is granted by a device of the same person");
