@@ -70,7 +70,7 @@ pub(crate) fn micro(report: &mut Report, quick: bool) -> anyhow::Result<Figure> 
         protocol::ids::Timestamp::now(),
         "help, at the office".into(),
     );
-    let bytes = event.as_bytes().to_vec();
+    let bytes = event.to_bytes();
     let msg = vec![7u8; bytes.len()];
     let key = SecretKey::generate();
     let public = key.public();
@@ -325,7 +325,7 @@ pub(crate) fn throughput(report: &mut Report, quick: bool, verify: &Figure) -> a
     // Raw verification of as many signatures over messages of the same size, one core.
     let keys = SecretKey::generate();
     let pk = keys.public();
-    let msgs: Vec<Vec<u8>> = events.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let msgs: Vec<Vec<u8>> = events.iter().map(|e| e.to_bytes()).collect();
     let sigs: Vec<[u8; 64]> = msgs.iter().map(|m| keys.sign(m)).collect();
     let raw: Vec<f64> = (0..trials)
         .map(|_| {

@@ -43,7 +43,7 @@ pub(crate) async fn run(
             }
             let signed = protocol::event::SignedEvent::sign(event, &key)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let event = data_encoding::BASE64.encode(signed.as_bytes());
+            let event = data_encoding::BASE64.encode(&signed.to_bytes());
             (Request::SubmitEvent { event }, None)
         }
         OperatorCommand::Backup {

@@ -258,7 +258,7 @@ impl Home {
     pub fn enqueue(&self, event: &SignedEvent) -> Result<(), HomeError> {
         let dir = self.queue_dir();
         std::fs::create_dir_all(&dir).map_err(|error| HomeError::Create { path: dir, error })?;
-        write_atomic(&self.queued_path(event), event.as_bytes())
+        write_atomic(&self.queued_path(event), &event.to_bytes())
     }
 
     /// Takes an event out of the queue (nothing to do if it is not there).

@@ -507,7 +507,7 @@ impl Engine {
                 (!events.is_empty()).then(|| {
                     (
                         d.id().clone(),
-                        events.iter().map(|e| e.as_bytes().to_vec()).collect(),
+                        events.iter().map(|e| e.to_bytes()).collect(),
                     )
                 })
             })

@@ -155,7 +155,7 @@ pub(crate) fn export(
         let entry = out.put_object(&events_obj, e.id().to_string(), ObjType::Map)?;
         out.put(&entry, "author", e.event().author.to_string())?;
         out.put(&entry, "at", e.event().at.0)?;
-        out.put(&entry, "signed", ScalarValue::Bytes(e.as_bytes().to_vec()))?;
+        out.put(&entry, "signed", ScalarValue::Bytes(e.to_bytes()))?;
     }
     Ok(out.save())
 }

@@ -28,10 +28,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let decoded =
-        SignedEvent::decode(signed.as_bytes()).expect("what sign accepts, decode accepts");
+        SignedEvent::decode(&signed.to_bytes()).expect("what sign accepts, decode accepts");
     assert_eq!(decoded.event(), &event);
     assert_eq!(decoded.id(), signed.id());
-    assert_eq!(decoded.as_bytes(), signed.as_bytes());
+    assert_eq!(decoded.to_bytes(), signed.to_bytes());
 
     // The honest roster with every fixture event folded in, then this one.
     static FULL: OnceLock<Roster> = OnceLock::new();

@@ -105,15 +105,15 @@ fn fixture(i: u8) -> &'static SignedEvent {
 
 fn value(val: &Val) -> ScalarValue {
     match val {
-        Val::Event(i) => ScalarValue::Bytes(fixture(*i).as_bytes().to_vec()),
+        Val::Event(i) => ScalarValue::Bytes(fixture(*i).to_bytes()),
         Val::Forged { event, at, bit } => {
-            let mut b = fixture(*event).as_bytes().to_vec();
+            let mut b = fixture(*event).to_bytes();
             let at = usize::from(*at) % b.len();
             b[at] ^= 1 << (bit % 8);
             ScalarValue::Bytes(b)
         }
         Val::Truncated { event, len } => {
-            let b = fixture(*event).as_bytes();
+            let b = fixture(*event).to_bytes();
             ScalarValue::Bytes(b[..usize::from(*len) % b.len()].to_vec())
         }
         Val::Bytes(b) => ScalarValue::Bytes(b.clone()),

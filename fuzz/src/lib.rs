@@ -89,7 +89,7 @@ pub fn automerge_doc(events: &[SignedEvent], actor: u8) -> Vec<u8> {
         tx.put(
             ROOT,
             e.id().to_string(),
-            ScalarValue::Bytes(e.as_bytes().to_vec()),
+            ScalarValue::Bytes(e.to_bytes()),
         )
         .expect("put at the root");
     }
@@ -302,8 +302,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                                 expires: Timestamp(T0 + 3_600_000),
                             },
                         )
-                        .as_bytes()
-                        .to_vec(),
+                        .to_bytes(),
                     ),
                     replaces: None,
                 },
@@ -490,7 +489,7 @@ mod seeds {
     fn write_seeds() {
         let fixtures = fixture_events();
         for (i, e) in fixtures.iter().enumerate() {
-            write("signed_event", &format!("fixture-{i}"), e.as_bytes());
+            write("signed_event", &format!("fixture-{i}"), &e.to_bytes());
             let mut input = vec![0u8];
             input.extend(postcard::to_stdvec(e.event()).unwrap());
             write("event_sign", &format!("fixture-{i}"), &input);
@@ -698,14 +697,14 @@ mod seeds {
         {
             write("id_text", &format!("text-{i}"), text.as_bytes());
         }
-        let _ = SignedEvent::decode(fixtures[0].as_bytes()).unwrap();
+        let _ = SignedEvent::decode(&fixtures[0].to_bytes()).unwrap();
 
         let contents = protocol::bundle::Contents {
             docs: vec![(
                 DocId::roster(),
                 fixtures[..7]
                     .iter()
-                    .map(|e| e.as_bytes().to_vec())
+                    .map(|e| e.to_bytes())
                     .collect(),
             )],
         };

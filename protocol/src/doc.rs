@@ -245,7 +245,7 @@ impl Document {
                 &mut tx,
                 ROOT,
                 event.id().to_string(),
-                ScalarValue::Bytes(event.as_bytes().to_vec()),
+                ScalarValue::Bytes(event.to_bytes()),
             );
         }
         tx.commit();

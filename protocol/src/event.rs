@@ -835,11 +835,23 @@ enum Envelope {
     V0 { payload: Vec<u8>, sig: Vec<u8> },
 }
 
+/// The signed bytes of a payload and its signature.
+fn encode_envelope(payload: Vec<u8>, sig: &[u8; 64]) -> Result<Vec<u8>, VerifyError> {
+    postcard::to_stdvec(&Envelope::V0 {
+        payload,
+        sig: sig.to_vec(),
+    })
+    .map_err(|e| VerifyError::Malformed(e.to_string()))
+}
+
 /// An event with its author's signature, in the form stored in documents and sent on the wire.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignedEvent {
     event: Event,
-    bytes: Vec<u8>,
+    /// The signature; the signed bytes are not kept beside the decoded event (a document
+    /// holds them already) but encoded again when asked for ([`SignedEvent::to_bytes`]),
+    /// which gives the same bytes because `decode` accepts only the canonical encoding.
+    sig: [u8; 64],
     id: EventId,
 }
 
@@ -853,14 +865,13 @@ impl SignedEvent {
         check_fields(&event)?;
         let payload =
             postcard::to_stdvec(&event).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        let sig = key.sign(&payload).to_vec();
-        let bytes = postcard::to_stdvec(&Envelope::V0 { payload, sig })
-            .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let sig = key.sign(&payload);
+        let bytes = encode_envelope(payload, &sig)?;
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(VerifyError::TooLarge(bytes.len()));
         }
         let id = EventId::of(&bytes);
-        Ok(Self { event, bytes, id })
+        Ok(Self { event, sig, id })
     }
 
     /// Decodes and verifies signed bytes: size, encoding, signature and field bounds. Roles
@@ -899,11 +910,7 @@ impl SignedEvent {
             }
             crate::verify_cache::mark_verified(digest);
         }
-        let canonical = postcard::to_stdvec(&Envelope::V0 {
-            payload,
-            sig: sig.to_vec(),
-        })
-        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let canonical = encode_envelope(payload, &sig)?;
         if canonical != bytes {
             return Err(VerifyError::Malformed("non-canonical encoding".into()));
         }
@@ -912,25 +919,30 @@ impl SignedEvent {
         id.copy_from_slice(&digest[..16]);
         Ok(Self {
             event,
-            bytes: bytes.to_vec(),
+            sig,
             id: EventId(id),
         })
     }
 
     /// Decodes bytes that were verified before they were stored (a document of this node),
-    /// skipping the signature check; bounds and encoding are still checked.
+    /// skipping the signature check and the check of canonical encoding (`decode` made both
+    /// before the bytes were stored, and every data format since the first made it); the size
+    /// and the encoding's shape are still checked.
     pub(crate) fn decode_trusted(bytes: &[u8]) -> Result<Self, VerifyError> {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(VerifyError::TooLarge(bytes.len()));
         }
         let envelope: Envelope =
             postcard::from_bytes(bytes).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        let Envelope::V0 { payload, .. } = envelope;
+        let Envelope::V0 { payload, sig } = envelope;
+        let sig: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| VerifyError::Malformed("signature length".into()))?;
         let event: Event =
             postcard::from_bytes(&payload).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         Ok(Self {
             event,
-            bytes: bytes.to_vec(),
+            sig,
             id: EventId::of(bytes),
         })
     }
@@ -940,9 +952,11 @@ impl SignedEvent {
         &self.event
     }
 
-    /// The signed bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The signed bytes, encoded again from the event and its signature (about a
+    /// microsecond; they are what `decode` was given, or what `sign` made).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = postcard::to_stdvec(&self.event).expect("a decoded event encodes");
+        encode_envelope(payload, &self.sig).expect("a decoded event encodes")
     }
 
     /// The content address.
@@ -962,7 +976,7 @@ impl fmt::Debug for SignedEvent {
 
 impl Serialize for SignedEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.bytes)
+        s.serialize_bytes(&self.to_bytes())
     }
 }
 

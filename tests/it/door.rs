@@ -255,7 +255,7 @@ fn a_member_publishing_on_gossip_is_rejected() {
                     sent += 1;
                     let published = swarm
                         .behaviour_mut()
-                        .publish(daemon::gossip::alerts_topic(), panic.as_bytes().to_vec());
+                        .publish(daemon::gossip::alerts_topic(), panic.to_bytes());
                     assert!(published.is_err(), "a member's gossip found a peer");
                     if refused && sent >= 3 {
                         break;

@@ -216,7 +216,7 @@ fn hostile_trusted_node_is_refused_and_not_relayed() {
     ))
     .expect("honest sync");
     let out_of_role = alert_by(&evil_node, AlertKind::Panic, "pánico de un nodo");
-    put_raw(&mut doc2, out_of_role.as_bytes());
+    put_raw(&mut doc2, &out_of_role.to_bytes());
     let refused = rt.block_on(sync_raw(
         &mut peer,
         a_peer,
@@ -365,7 +365,7 @@ fn flooding_member_is_throttled_and_memory_stays_bounded() {
 /// A panic by `author` whose text was altered after signing: the signature no longer holds.
 fn forged_panic(author: &SecretKey) -> Vec<u8> {
     let genuine = alert_by(author, AlertKind::Panic, "falsa alarma AAAA");
-    let mut forged = genuine.as_bytes().to_vec();
+    let mut forged = genuine.to_bytes();
     let pos = forged
         .windows(4)
         .position(|w| w == b"AAAA")
@@ -459,7 +459,7 @@ fn hostile_gossip_is_rejected_and_never_forwarded() {
     let out_of_role = alert_by(&evil_node, AlertKind::Panic, "pánico de un nodo");
     let messages = [
         forged,
-        out_of_role.as_bytes().to_vec(),
+        out_of_role.to_bytes(),
         b"not an event at all".to_vec(),
     ];
 
@@ -504,7 +504,7 @@ fn hostile_gossip_is_rejected_and_never_forwarded() {
                             valid += 1;
                             let _ = swarm
                                 .behaviour_mut()
-                                .publish(daemon::gossip::alerts_topic(), alert.as_bytes().to_vec());
+                                .publish(daemon::gossip::alerts_topic(), alert.to_bytes());
                         }
                     } else if a.status()["gossip_rejected"].as_u64().unwrap_or(0)
                         >= rejected_before + 3

@@ -183,7 +183,7 @@ fn a_hostile_node_cannot_preempt_or_silence_a_missed_checkin() {
     let resolve = |checkin: Option<&SignedEvent>| Body::Resolve {
         alert: id,
         note: "falsa alarma".into(),
-        checkin: checkin.map(|c| c.as_bytes().to_vec()),
+        checkin: checkin.map(|c| c.to_bytes()),
     };
     let bytes = forge(&evil.event(now, doc.clone(), resolve(None)), &evil.key);
     assert!(

@@ -82,7 +82,7 @@ impl Core {
             expires: *expires,
             device: Some(DeviceInvite {
                 person,
-                grant: Some(grant.as_bytes().to_vec()),
+                grant: Some(grant.to_bytes()),
                 replaces: None,
             }),
         };

@@ -90,7 +90,7 @@ impl Core {
                 Body::Resolve {
                     alert: open.id,
                     note: format!("checked in again at {}", last.at.rfc3339()),
-                    checkin: Some(last.event.as_bytes().to_vec()),
+                    checkin: Some(last.event.to_bytes()),
                 },
             ));
         }

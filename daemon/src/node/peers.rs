@@ -63,7 +63,7 @@ impl Core {
     pub(super) fn publish_alerts(&mut self, alerts: Vec<SignedEvent>) {
         for event in alerts {
             self.actions
-                .push(Action::Publish(event.as_bytes().to_vec()));
+                .push(Action::Publish(event.to_bytes()));
         }
     }
 

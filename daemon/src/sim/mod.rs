@@ -507,7 +507,7 @@ impl Sim {
         let out = self.local_change(me, &doc, None, done);
         self.on_outputs(me, out, done);
         if self.params.gossip && matches!(event.event().body, Body::Alert(_)) {
-            let bytes = Rc::new(event.as_bytes().to_vec());
+            let bytes = Rc::new(event.to_bytes());
             self.nodes[me as usize].seen.insert(EventId::of(&bytes));
             let peers: Vec<NodeId> = self.nodes[me as usize].connected.iter().copied().collect();
             for p in peers {

@@ -12,8 +12,8 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
         docs: vec![(
             DocId::roster(),
             vec![
-                net.genesis.as_bytes().to_vec(),
-                net.add_m.as_bytes().to_vec(),
+                net.genesis.to_bytes(),
+                net.add_m.to_bytes(),
             ],
         )],
     };
@@ -26,7 +26,7 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
     }
     assert_eq!(open(&bytes, &outsider).unwrap_err(), BundleError::NotForUs);
     // The event text is not in the file in clear.
-    let needle = net.add_m.as_bytes();
+    let needle = net.add_m.to_bytes();
     assert!(!bytes.windows(needle.len()).any(|w| w == needle));
     // Any altered byte is refused.
     for pos in (0..bytes.len()).step_by(7) {
@@ -50,7 +50,7 @@ fn bundles_take_their_time_and_randomness_from_the_caller() {
     let node = key("node-c");
     let net = Net::new();
     let contents = crate::bundle::Contents {
-        docs: vec![(DocId::roster(), vec![net.genesis.as_bytes().to_vec()])],
+        docs: vec![(DocId::roster(), vec![net.genesis.to_bytes()])],
     };
     let randomness = || SealRandomness {
         id: [1; 16],
@@ -115,7 +115,7 @@ fn a_bundle_entry_moved_to_another_bundle_does_not_open() {
     let node = key("node-c");
     let net = Net::new();
     let contents = crate::bundle::Contents {
-        docs: vec![(DocId::roster(), vec![net.genesis.as_bytes().to_vec()])],
+        docs: vec![(DocId::roster(), vec![net.genesis.to_bytes()])],
     };
     // The same content key in both bundles, so that only the entry's binding to its bundle
     // can keep it from opening the other.

@@ -16,8 +16,7 @@ fn grant(by: &SecretKey, t: Timestamp, seq: u64) -> Vec<u8> {
             expires: t.plus_ms(HOUR),
         },
     )
-    .as_bytes()
-    .to_vec()
+    .to_bytes()
 }
 
 /// `AddDevice` by `admin` of org-a.
@@ -173,7 +172,7 @@ fn a_missed_checkin_is_the_persons_and_a_later_checkin_from_either_device_resolv
             Body::Resolve {
                 alert: AlertBody::missed_checkin_id(&net.m.public(), due),
                 note: "checked in".into(),
-                checkin: Some(cited.as_bytes().to_vec()),
+                checkin: Some(cited.to_bytes()),
             },
         )
     };
@@ -402,7 +401,7 @@ fn malformed_device_additions_do_not_sign_or_decode() {
         replaces: None,
     };
     // The person's own key is no new device; a grant must be a device grant by another key.
-    let checkin = checkin_seq(&net.m, at(HOUR), 1, None).as_bytes().to_vec();
+    let checkin = checkin_seq(&net.m, at(HOUR), 1, None).to_bytes();
     for bad in [
         body(&net.m, &net.m, None),
         body(&net.m, &phone, Some(checkin)),

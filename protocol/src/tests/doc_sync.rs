@@ -310,7 +310,7 @@ fn the_id_index_follows_the_events() {
         AlertKind::Alert,
         "org-a",
     );
-    put_bytes(&mut hostile, &refused.id().to_string(), refused.as_bytes());
+    put_bytes(&mut hostile, &refused.id().to_string(), &refused.to_bytes());
     sync_raw_into(&mut hostile, &mut honest.doc, &honest.roster).expect_err("forbidden");
     assert!(!honest.doc.contains(refused.id()));
 }

@@ -41,7 +41,7 @@ fn hostile_event_under_a_wrong_key_is_refused() {
         at(HOUR).plus_ms(8),
         Body::Ack { alert: rid("q") },
     );
-    put_bytes(&mut hostile, &other.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &other.id().to_string(), &event.to_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
 
@@ -55,7 +55,7 @@ fn hostile_event_under_a_wrong_key_is_refused() {
     put_bytes(
         &mut hostile,
         &event.id().to_string().to_ascii_uppercase(),
-        event.as_bytes(),
+        &event.to_bytes(),
     );
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
@@ -97,7 +97,7 @@ fn hostile_forbidden_event_is_refused() {
         AlertKind::Alert,
         "org-a",
     );
-    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &event.id().to_string(), &event.to_bytes());
     let err = honest.refuses(hostile);
     assert!(
         matches!(err, SyncError::Auth(AuthError::Forbidden(_))),
@@ -124,7 +124,7 @@ fn hostile_forbidden_event_is_refused() {
             alert: honest.panic,
         },
     );
-    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &event.id().to_string(), &event.to_bytes());
     let Honest {
         roster, mut doc, ..
     } = honest;
@@ -147,7 +147,7 @@ fn hostile_event_of_another_document_is_refused() {
     let mut hostile = honest.hostile_copy();
     // Correctly signed and allowed, but it belongs in the check-ins document.
     let event = checkin_event(&honest.net.m, at(HOUR).plus_ms(7), CheckinStatus::Ok, None);
-    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &event.id().to_string(), &event.to_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
 
@@ -162,8 +162,8 @@ fn hostile_event_of_another_document_is_refused() {
         },
     );
     let bad = checkin_event(&honest.net.m, at(HOUR).plus_ms(7), CheckinStatus::Ok, None);
-    put_bytes(&mut hostile, &good.id().to_string(), good.as_bytes());
-    put_bytes(&mut hostile, &bad.id().to_string(), bad.as_bytes());
+    put_bytes(&mut hostile, &good.id().to_string(), &good.to_bytes());
+    put_bytes(&mut hostile, &bad.id().to_string(), &bad.to_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
 }
@@ -200,7 +200,7 @@ fn hostile_nested_object_is_refused() {
     tx.put(
         &map,
         event.id().to_string(),
-        ScalarValue::Bytes(event.as_bytes().to_vec()),
+        ScalarValue::Bytes(event.to_bytes()),
     )
     .expect("put in map");
     tx.commit();
@@ -230,7 +230,7 @@ fn hostile_delete_is_refused() {
             alert: honest.panic,
         },
     );
-    put_bytes(&mut hostile, &victim.to_string(), other.as_bytes());
+    put_bytes(&mut hostile, &victim.to_string(), &other.to_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::InvalidChange(_)), "{err:?}");
 }
@@ -494,7 +494,7 @@ fn honest_raw_peer_is_accepted() {
             alert: honest.panic,
         },
     );
-    put_bytes(&mut raw, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut raw, &event.id().to_string(), &event.to_bytes());
     let received =
         sync_raw_into(&mut raw, &mut honest.doc, &honest.roster).expect("valid change accepted");
     assert_eq!(ids(&received), ids(std::slice::from_ref(&event)));
@@ -515,7 +515,7 @@ fn hostile_non_canonical_encoding_is_refused() {
         .find(|e| matches!(e.event().body, Body::Ack { .. }))
         .expect("the honest document holds an acknowledgement")
         .clone();
-    let long = overlong_tag(held.as_bytes());
+    let long = overlong_tag(&held.to_bytes());
     put_bytes(&mut hostile, &EventId::of(&long).to_string(), &long);
     let err = honest.refuses(hostile);
     assert!(
@@ -533,7 +533,7 @@ fn hostile_non_canonical_encoding_is_refused() {
             alert: honest.panic,
         },
     );
-    let long = overlong_tag(fresh.as_bytes());
+    let long = overlong_tag(&fresh.to_bytes());
     put_bytes(&mut hostile, &EventId::of(&long).to_string(), &long);
     let err = honest.refuses(hostile);
     assert!(
@@ -629,14 +629,14 @@ fn hostile_history_is_checked_change_by_change() {
         },
     );
     put_bytes(&mut hostile, &event.id().to_string(), b"junk");
-    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &event.id().to_string(), &event.to_bytes());
     let err = honest.refuses(hostile);
     assert!(matches!(err, SyncError::Event(_)), "{err:?}");
 
     // A valid event put and deleted again.
     let honest = Honest::new();
     let mut hostile = honest.hostile_copy();
-    put_bytes(&mut hostile, &event.id().to_string(), event.as_bytes());
+    put_bytes(&mut hostile, &event.id().to_string(), &event.to_bytes());
     let mut tx = hostile.transaction();
     tx.delete(ROOT, event.id().to_string()).expect("delete");
     tx.commit();

@@ -510,7 +510,7 @@ fn put_event_with(doc: &mut Automerge, event: &SignedEvent, options: CommitOptio
     tx.put(
         ROOT,
         event.id().to_string(),
-        ScalarValue::Bytes(event.as_bytes().to_vec()),
+        ScalarValue::Bytes(event.to_bytes()),
     )
     .expect("put");
     tx.commit_with(options);

@@ -83,7 +83,7 @@ fn resolve_citing(
         Body::Resolve {
             alert,
             note: "fine".into(),
-            checkin: checkin.map(|c| c.as_bytes().to_vec()),
+            checkin: checkin.map(|c| c.to_bytes()),
         },
     )
 }
@@ -262,7 +262,7 @@ fn a_duress_alert_is_sealed_to_its_readers() {
     );
     assert_eq!(roster.authorize(raised.event()), Ok(()));
     assert!(
-        !raised.as_bytes().windows(32).any(|win| win == m.as_bytes()),
+        !raised.to_bytes().windows(32).any(|win| win == m.as_bytes()),
         "the member is not named"
     );
     let list = view::alerts(&roster, [&raised], t.plus_ms(HOUR));
@@ -356,7 +356,7 @@ fn a_checkins_note_is_for_its_readers() {
             sealed: private.seal(&m, t, &readers).expect("seals"),
         }),
     );
-    assert!(!checkin.as_bytes().windows(5).any(|win| win == b"salgo"));
+    assert!(!checkin.to_bytes().windows(5).any(|win| win == b"salgo"));
     let by_b = view::checkins(&roster, [&checkin], t, Some(&w.nb));
     assert_eq!((by_b[0].status, by_b[0].note.as_deref()), (None, None));
     assert_eq!(
@@ -398,7 +398,7 @@ fn a_duress_tag_is_sealed_to_the_members_nodes() {
     assert_eq!(nodes, vec![w.net.n.public()]);
     let sealed = crate::private::seal_duress_tag(&tag, &m.public(), &nodes).expect("seals");
     let set = sign(m, at(HOUR), DocId::roster(), Body::DuressSet { sealed });
-    assert!(!set.as_bytes().windows(16).any(|win| win == tag));
+    assert!(!set.to_bytes().windows(16).any(|win| win == tag));
     let roster = w.roster_with(&[set]);
     assert_eq!(roster.duress_tag(&m.public(), &w.net.n), Some(tag));
     for other in [&w.nb, &w.net.a, m] {

@@ -165,11 +165,11 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
     }
     // The stored event names neither the requester nor the note.
     assert!(!request
-        .as_bytes()
+        .to_bytes()
         .windows(32)
         .any(|w| w == net.m.public().as_bytes()));
     assert!(!request
-        .as_bytes()
+        .to_bytes()
         .windows(8)
         .any(|w| w == &note.as_bytes()[..8]));
     // Too large a sealed part is refused.

@@ -7,15 +7,15 @@ use super::*;
 fn sign_encode_decode_round_trip() {
     let net = Net::new();
     let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, Some(at(2 * HOUR)));
-    let decoded = SignedEvent::decode(event.as_bytes()).expect("own event decodes");
+    let decoded = SignedEvent::decode(&event.to_bytes()).expect("own event decodes");
     assert_eq!(decoded, event);
     assert_eq!(decoded.event(), event.event());
     assert_eq!(decoded.id(), event.id());
-    assert_eq!(decoded.id(), EventId::of(event.as_bytes()));
-    assert_eq!(decoded.as_bytes(), event.as_bytes());
+    assert_eq!(decoded.id(), EventId::of(&event.to_bytes()));
+    assert_eq!(decoded.to_bytes(), event.to_bytes());
 
     // The hand-built envelope has the same encoding as the crate's.
-    assert_eq!(forge(event.event(), &net.m), event.as_bytes());
+    assert_eq!(forge(event.event(), &net.m), event.to_bytes());
 
     // Signing is deterministic: same event, same key, same bytes and id.
     let again = SignedEvent::sign(event.event().clone(), &net.m).expect("signs again");
@@ -30,7 +30,7 @@ fn sign_encode_decode_round_trip() {
 fn decode_trusted_reads_signed_bytes() {
     let net = Net::new();
     let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Danger, None);
-    let trusted = SignedEvent::decode_trusted(event.as_bytes()).expect("decodes");
+    let trusted = SignedEvent::decode_trusted(&event.to_bytes()).expect("decodes");
     assert_eq!(trusted, event);
 }
 
@@ -43,7 +43,7 @@ fn every_single_byte_flip_is_refused_or_changes_the_event() {
         DocId::alerts("oaxaca", at(HOUR)),
         Body::Ack { alert: rid("x") },
     );
-    let original = event.as_bytes().to_vec();
+    let original = event.to_bytes();
     // Decoded first, so that its signature is remembered (`verify_cache`): no flip rides on it.
     assert!(SignedEvent::decode(&original).is_ok());
     let mut refused = 0;
@@ -73,14 +73,14 @@ fn decode_refuses_bad_input() {
     let net = Net::new();
     let event = checkin_event(&net.m, at(HOUR), CheckinStatus::Ok, None);
 
-    let mut trailing = event.as_bytes().to_vec();
+    let mut trailing = event.to_bytes();
     trailing.push(0);
     assert!(matches!(
         SignedEvent::decode(&trailing),
         Err(VerifyError::Malformed(_))
     ));
 
-    let truncated = &event.as_bytes()[..event.as_bytes().len() - 1];
+    let truncated = &event.to_bytes()[..event.to_bytes().len() - 1];
     assert!(matches!(
         SignedEvent::decode(truncated),
         Err(VerifyError::Malformed(_))
@@ -428,7 +428,7 @@ fn decode_requires_the_canonical_encoding() {
 
     // An over-long envelope tag: postcard reads the same envelope, so without the check the
     // same signed event would have a second byte form and a second id.
-    let long = overlong_tag(event.as_bytes());
+    let long = overlong_tag(&event.to_bytes());
     let (envelope, rest): (TestEnvelope, &[u8]) =
         postcard::take_from_bytes(&long).expect("postcard accepts over-long varints");
     assert!(rest.is_empty());
@@ -468,7 +468,7 @@ fn decode_requires_the_canonical_encoding() {
 
     // The canonical form still decodes, to the one id the event has.
     assert_eq!(
-        SignedEvent::decode(event.as_bytes()).map(|e| e.id()),
+        SignedEvent::decode(&event.to_bytes()).map(|e| e.id()),
         Ok(event.id())
     );
 }

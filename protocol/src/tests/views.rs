@@ -187,7 +187,7 @@ fn concurrent_missed_checkins_fold_into_one_alert() {
         Body::Resolve {
             alert: id,
             note: "checked in".into(),
-            checkin: Some(later.as_bytes().to_vec()),
+            checkin: Some(later.to_bytes()),
         },
     );
     let now = due.plus_ms(HOUR);
