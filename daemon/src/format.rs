@@ -13,6 +13,9 @@
 //!   Its events carry no sequence number and cannot gain one (the signatures cover them): it
 //!   is refused, unchanged.
 //! - 2: the `format` file; events carry their author's sequence number.
+//! - 3: a document's full save is a file of its own (`store/saves/`), no longer the first
+//!   value of its chunks in sled; the migration moves each document's first chunk, sealed as
+//!   it is, to that file ([`crate::store::move_first_chunks`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,7 @@ use tracing::info;
 pub const FORMAT_FILE: &str = "format";
 
 /// The format this binary writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 /// The version recorded in `dir`, if any.
 pub fn read(dir: &Path) -> anyhow::Result<Option<u32>> {
@@ -105,10 +108,13 @@ pub fn check_and_migrate(dir: &Path, fresh: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One migration step, from `from` to `from + 1`: none yet (format 1 cannot be migrated, see
-/// [`check_and_migrate`]); the next format adds its step here.
-fn migrate(_dir: &Path, from: u32) -> anyhow::Result<()> {
-    anyhow::bail!("no migration from data format {from}")
+/// One migration step, from `from` to `from + 1` (format 1 cannot be migrated, see
+/// [`check_and_migrate`]).
+fn migrate(dir: &Path, from: u32) -> anyhow::Result<()> {
+    match from {
+        2 => crate::store::move_first_chunks(&dir.join("store")),
+        _ => anyhow::bail!("no migration from data format {from}"),
+    }
 }
 
 /// Copies a directory tree (the store: plain files and directories), syncing each file.

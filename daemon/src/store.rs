@@ -1,8 +1,18 @@
 //! The node's durable state in sled: document chunks and pending invites.
 //!
-//! A document is stored as a sequence of automerge chunks under `doc_id 0x00 seq` in the
-//! `chunks` tree: each accepted change appends the incremental save since the previous heads,
-//! and compaction replaces them with one full save in a single atomic batch.
+//! A document is stored as a full save and a sequence of automerge chunks after it. The
+//! chunks live under `doc_id 0x00 seq` in the `chunks` tree: each accepted change appends the
+//! incremental save since the previous heads. The full save lives in a file of its own,
+//! `saves/HEX` in the store's directory (HEX: the document id's bytes in hex), sealed as
+//! every stored value is: sled keeps every value it read in its page cache for the life of
+//! the process, and a month's save is megabytes (16.6 MB held after start-up, measured), read
+//! once at start-up and needed again only when a cold document warms.
+//!
+//! Compaction writes the new full save to its file (written to a temporary file, synced and
+//! renamed over the old one, so the file is always a whole save) before it removes the
+//! chunks, which the save contains: a crash between the two leaves chunks already in the
+//! save, which loading applies again without effect. Stores of data format 2 held their full
+//! save as the first chunk; [`move_first_chunks`] moves it to the file.
 //!
 //! Writes are not flushed one by one: a flush (fsync) is the dearest thing a node does, and
 //! most turns of the node loop make several writes. Every write marks the store dirty, and
@@ -21,6 +31,9 @@ use serde::{Deserialize, Serialize};
 /// chunk after the first with a pass over the document so far; each compaction costs a full
 /// save, which at one event per write and 32 chunks more than doubled the K = 10000 figures.
 const COMPACT_AFTER_CHUNKS: u64 = 256;
+
+/// The directory of the documents' full saves, in the store's directory.
+const SAVES_DIR: &str = "saves";
 
 /// Documents with their automerge heads, as an export recorded them.
 pub(crate) type DocHeads = Vec<(DocId, Vec<[u8; 32]>)>;
@@ -107,9 +120,11 @@ impl OutboxEntry {
     }
 }
 
-/// The sled database of one node.
+/// The sled database of one node, and the files of its documents' full saves.
 pub(crate) struct Store {
     db: sled::Db,
+    /// The directory of the full saves (`saves/` in the store's directory).
+    saves: std::path::PathBuf,
     chunks: sled::Tree,
     invites: sled::Tree,
     meta: sled::Tree,
@@ -120,6 +135,20 @@ pub(crate) struct Store {
     next_seq: std::collections::HashMap<DocId, (u64, u64)>,
     /// Something was written since the last flush.
     dirty: bool,
+}
+
+/// The document and sequence number of a chunk's key ([`chunk_key`]).
+fn parse_chunk_key(key: &[u8]) -> anyhow::Result<(DocId, u64)> {
+    let split = key
+        .iter()
+        .position(|b| *b == 0)
+        .context("corrupt chunk key")?;
+    let doc: DocId = std::str::from_utf8(&key[..split])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .context("corrupt chunk key")?;
+    let seq = u64::from_be_bytes(key[split + 1..].try_into().context("corrupt chunk key")?);
+    Ok((doc, seq))
 }
 
 fn chunk_key(doc: &DocId, seq: u64) -> Vec<u8> {
@@ -151,8 +180,12 @@ impl Store {
         let invites = db.open_tree("invites").context("opening invites")?;
         let meta = db.open_tree("meta").context("opening meta")?;
         let outbox = db.open_tree("outbox").context("opening outbox")?;
+        let saves = dir.join(SAVES_DIR);
+        std::fs::create_dir_all(&saves)
+            .with_context(|| format!("creating {}", saves.display()))?;
         Ok(Self {
             db,
+            saves,
             chunks,
             invites,
             meta,
@@ -163,28 +196,105 @@ impl Store {
         })
     }
 
-    /// Every document's chunks, in order.
+    /// Every document's full save and chunks, in order.
     pub(crate) fn load_docs(&mut self) -> anyhow::Result<Vec<(DocId, Vec<Vec<u8>>)>> {
         let mut out: Vec<(DocId, Vec<Vec<u8>>)> = Vec::new();
+        for doc in self.saved_docs()? {
+            let save = self.read_save(&doc)?.context("a full save went missing")?;
+            self.next_seq.insert(doc.clone(), (0, 1));
+            out.push((doc, vec![save]));
+        }
+        let saved: std::collections::HashMap<DocId, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (doc, _))| (doc.clone(), i))
+            .collect();
+        let mut last: Option<usize> = None;
         for item in self.chunks.iter() {
             let (key, value) = item.context("reading chunks")?;
-            let split = key
-                .iter()
-                .position(|b| *b == 0)
-                .context("corrupt chunk key")?;
-            let doc: DocId = std::str::from_utf8(&key[..split])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .context("corrupt chunk key")?;
-            let seq = u64::from_be_bytes(key[split + 1..].try_into().context("corrupt chunk key")?);
+            let (doc, seq) = parse_chunk_key(&key)?;
             let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
             *entry = (seq + 1, entry.1 + 1);
-            match out.last_mut() {
-                Some((last, chunks)) if *last == doc => chunks.push(self.open_value(&value)?),
-                _ => out.push((doc, vec![self.open_value(&value)?])),
-            }
+            let chunk = self.open_value(&value)?;
+            let at = match last {
+                Some(i) if out[i].0 == doc => i,
+                _ => match saved.get(&doc) {
+                    Some(i) => *i,
+                    None => {
+                        out.push((doc, Vec::new()));
+                        out.len() - 1
+                    }
+                },
+            };
+            out[at].1.push(chunk);
+            last = Some(at);
         }
         Ok(out)
+    }
+
+    /// The documents that have a full save file.
+    fn saved_docs(&self) -> anyhow::Result<Vec<DocId>> {
+        let mut docs = Vec::new();
+        let entries = std::fs::read_dir(&self.saves)
+            .with_context(|| format!("reading {}", self.saves.display()))?;
+        for entry in entries {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") {
+                // A compaction that did not finish: the chunks it would have replaced are
+                // still there.
+                let _ = std::fs::remove_file(self.saves.join(&*name));
+                continue;
+            }
+            let doc = data_encoding::HEXLOWER
+                .decode(name.as_bytes())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.parse::<DocId>().ok())
+                .with_context(|| format!("{} is not a document's save", name))?;
+            docs.push(doc);
+        }
+        docs.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(docs)
+    }
+
+    fn save_path(&self, doc: &DocId) -> std::path::PathBuf {
+        self.saves
+            .join(data_encoding::HEXLOWER.encode(doc.as_str().as_bytes()))
+    }
+
+    /// A document's full save, if it has one in a file.
+    fn read_save(&self, doc: &DocId) -> anyhow::Result<Option<Vec<u8>>> {
+        let path = self.save_path(doc);
+        match std::fs::read(&path) {
+            Ok(bytes) if self.at_rest.is_none() => Ok(Some(bytes)),
+            Ok(bytes) => Ok(Some(self.open_value(&bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes a document's full save to its file, durably, replacing the old one whole.
+    fn write_save(&self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
+        let sealed = self.seal(full)?;
+        self.write_save_bytes(doc, &sealed)
+    }
+
+    /// [`Store::write_save`] of bytes sealed already.
+    fn write_save_bytes(&self, doc: &DocId, sealed: &[u8]) -> anyhow::Result<()> {
+        use std::io::Write;
+        let path = self.save_path(doc);
+        let tmp = path.with_extension("tmp");
+        let mut file = std::fs::File::create(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(sealed)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::File::open(&self.saves)
+            .and_then(|dir| dir.sync_all())
+            .with_context(|| format!("syncing {}", self.saves.display()))?;
+        Ok(())
     }
 
     /// Appends a chunk to a document (not flushed). Returns whether the document now has
@@ -214,23 +324,23 @@ impl Store {
         Ok(batch)
     }
 
-    /// Replaces a document's chunks by one full save, atomically (not flushed).
+    /// Replaces a document's save and chunks by one full save: the save's file is on disk
+    /// when this returns, the chunks' removal at the next flush (see the module doc).
     pub(crate) fn compact(&mut self, doc: &DocId, full: &[u8]) -> anyhow::Result<()> {
-        let mut batch = self.removal(doc)?;
-        let sealed = self.seal(full)?;
-        let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
-        batch.insert(chunk_key(doc, entry.0), sealed);
-        *entry = (entry.0 + 1, 1);
+        self.write_save(doc, full)?;
+        let batch = self.removal(doc)?;
         self.chunks.apply_batch(batch).context("compacting")?;
+        let entry = self.next_seq.entry(doc.clone()).or_insert((0, 0));
+        entry.1 = 1;
         self.dirty = true;
         Ok(())
     }
 
-    /// One document's chunks, in order.
+    /// One document's full save and chunks, in order.
     pub(crate) fn load_doc(&self, doc: &DocId) -> anyhow::Result<Vec<Vec<u8>>> {
         let mut prefix = doc.as_str().as_bytes().to_vec();
         prefix.push(0);
-        let mut out = Vec::new();
+        let mut out: Vec<Vec<u8>> = self.read_save(doc)?.into_iter().collect();
         for item in self.chunks.scan_prefix(&prefix) {
             let (_, value) = item.context("reading chunks")?;
             out.push(self.open_value(&value)?);
@@ -243,7 +353,8 @@ impl Store {
         self.next_seq.get(doc).map_or(0, |(_, count)| *count)
     }
 
-    /// Removes a document's chunks (retention), atomically (not flushed).
+    /// Removes a document (retention): its chunks, flushed, and then its save's file, so
+    /// that a crash never leaves chunks without the save they follow.
     pub(crate) fn remove_doc(&mut self, doc: &DocId) -> anyhow::Result<()> {
         let batch = self.removal(doc)?;
         self.chunks
@@ -251,6 +362,13 @@ impl Store {
             .context("removing a document")?;
         self.next_seq.remove(doc);
         self.dirty = true;
+        self.flush()?;
+        let path = self.save_path(doc);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
         Ok(())
     }
 
@@ -460,9 +578,16 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes on disk, for status.
+    /// Bytes on disk, for status: sled's files and the full saves.
     pub(crate) fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        let saves: u64 = std::fs::read_dir(&self.saves)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        self.db.size_on_disk().unwrap_or(0) + saves
     }
 
     /// Waits until everything written so far is on disk; does nothing when nothing was
@@ -499,6 +624,39 @@ impl Store {
     }
 }
 
+/// Data format 2 to 3: moves each document's first chunk (its full save, or its first change
+/// if it never had one) to the document's save file, sealed as it is, and removes it from
+/// sled. A document that has a save file already is left alone, so that a migration
+/// interrupted after writing a file and before removing its chunk runs again safely (the
+/// chunk then loads twice, which changes nothing).
+pub(crate) fn move_first_chunks(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let mut store = Store::open(dir, None)?;
+    let mut first: Vec<(DocId, sled::IVec, sled::IVec)> = Vec::new();
+    for item in store.chunks.iter() {
+        let (key, value) = item.context("reading chunks")?;
+        let (doc, _) = parse_chunk_key(&key)?;
+        if first.last().is_none_or(|(last, _, _)| *last != doc) {
+            first.push((doc, key, value));
+        }
+    }
+    let moved = first.len();
+    for (doc, key, value) in first {
+        if store.save_path(&doc).exists() {
+            continue;
+        }
+        // Written as it is stored: sealed when the directory is encrypted.
+        store.write_save_bytes(&doc, &value)?;
+        store.chunks.remove(key).context("removing a moved chunk")?;
+        store.dirty = true;
+    }
+    store.flush()?;
+    tracing::info!(documents = moved, "full saves moved to their files");
+    Ok(())
+}
+
 fn seq_key(key: &protocol::ids::PublicKey) -> Vec<u8> {
     let mut out = b"seq/".to_vec();
     out.extend_from_slice(key.as_bytes());
@@ -508,6 +666,78 @@ fn seq_key(key: &protocol::ids::PublicKey) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A compaction puts the full save in its file and removes the chunks; the chunks written
+    /// after it load after the save; chunks left behind by a crash after the file was written
+    /// load again beside it; a removed document leaves neither.
+    #[test]
+    fn full_saves_live_in_files_and_chunks_follow_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let doc: DocId = "checkins/org-a/2026-11".parse().expect("doc id");
+        let mut store = Store::open(dir.path(), None).expect("open");
+        for i in 0..3u8 {
+            store.append_chunk(&doc, &[i; 8]).expect("chunk");
+        }
+        store.compact(&doc, b"full save").expect("compact");
+        store.append_chunk(&doc, b"after").expect("chunk");
+        store.flush().expect("flush");
+        assert_eq!(store.chunk_count(&doc), 2);
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(SAVES_DIR))
+            .expect("saves")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        drop(store);
+
+        let mut store = Store::open(dir.path(), None).expect("reopen");
+        let loaded = store.load_docs().expect("load");
+        let expected = vec![b"full save".to_vec(), b"after".to_vec()];
+        assert_eq!(loaded, vec![(doc.clone(), expected.clone())]);
+        assert_eq!(store.load_doc(&doc).expect("load one"), expected);
+        assert_eq!(store.chunk_count(&doc), 2);
+
+        // A crash after the save's file and before the chunks' removal reached the disk.
+        store.chunks.insert(chunk_key(&doc, 0), &b"stale"[..]).expect("stale chunk");
+        store.dirty = true;
+        store.flush().expect("flush");
+        assert_eq!(store.load_doc(&doc).expect("load").len(), 3);
+
+        store.remove_doc(&doc).expect("remove");
+        drop(store);
+        let mut store = Store::open(dir.path(), None).expect("reopen");
+        assert!(store.load_docs().expect("load").is_empty());
+        assert_eq!(store.chunk_count(&doc), 0);
+    }
+
+    /// Format 2 to 3: each document's first chunk moves, sealed as it was, to its file, and
+    /// the documents load as before; an interrupted move runs again without moving twice.
+    #[test]
+    fn format_two_saves_move_to_their_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let a: DocId = "checkins/org-a/2026-11".parse().expect("doc id");
+        let b = DocId::roster();
+        let mut store = Store::open(dir.path(), None).expect("open");
+        // As a format-2 store held them: the save as the first chunk.
+        for (doc, chunks) in [(&a, [&b"save a"[..], b"a1"]), (&b, [b"save b", b"b1"])] {
+            for chunk in chunks {
+                store.append_chunk(doc, chunk).expect("chunk");
+            }
+        }
+        store.flush().expect("flush");
+        let before = store.load_docs().expect("load");
+        drop(store);
+
+        move_first_chunks(dir.path()).expect("migrate");
+        move_first_chunks(dir.path()).expect("migrate again");
+        let mut store = Store::open(dir.path(), None).expect("reopen");
+        let mut after = store.load_docs().expect("load");
+        after.sort_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+        let mut before = before;
+        before.sort_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+        assert_eq!(after, before);
+        assert_eq!(store.chunks.len(), 2, "one chunk left per document");
+        assert_eq!(std::fs::read_dir(dir.path().join(SAVES_DIR)).expect("saves").count(), 2);
+    }
 
     /// Many stores in one process flushing at once all finish (with sled's own `flush_async`
     /// the waits filled sled's I/O pool and every store stopped). The stores run on a thread

@@ -1,6 +1,6 @@
-//! On-disk format versions: a data directory of this release's format (2,
-//! `tests/fixtures/data-v2`, made by `tests/fixtures/make-data.sh`) opens with every
-//! record; one of format 1 (`tests/fixtures/data-v1`, whose events carry no sequence number)
+//! On-disk format versions: a data directory of format 2 (`tests/fixtures/data-v2`, made by
+//! `tests/fixtures/make-data.sh`) is brought to format 3 and opens with every record, before
+//! and after its full saves move to their files; one of format 1 (`tests/fixtures/data-v1`, whose events carry no sequence number)
 //! and one newer than the binary are refused untouched.
 
 use std::path::Path;
@@ -49,7 +49,7 @@ fn start_copy(t: &TestDir, name: &str) -> Node {
 }
 
 #[test]
-fn a_data_directory_of_format_2_opens_with_every_record() {
+fn a_data_directory_of_format_2_is_migrated_and_opens_with_every_record() {
     let t = TestDir::new();
     assert_eq!(
         std::fs::read_to_string(fixture().join("node/format")).expect("format"),
@@ -108,14 +108,39 @@ fn a_data_directory_of_format_2_opens_with_every_record() {
         }
     }
 
-    // Nothing was migrated, and a restart opens it again.
-    assert!(!node.log().contains("migrating"));
+    // Migrated to format 3 with a copy of the store kept, every document's save in its file.
+    assert!(node.log().contains("migrating"), "{}", node.log());
+    let dir = t.path("node");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("format")).expect("format"),
+        "tejido-data 3\n"
+    );
+    assert!(dir.join("store.format-2").is_dir());
+    let saves = || {
+        std::fs::read_dir(dir.join("store/saves"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert!(saves() >= before.as_array().map_or(0, Vec::len), "{}", saves());
+    // Killed and started again, and stopped and started again (the shutdown compacts into
+    // the files), it reads the same documents from them.
     let port = node.port();
     node.restart_on(&port);
+    node.stop_and_restart_on(&port);
+    assert!(saves() >= before.as_array().map_or(0, Vec::len), "{}", saves());
     let again = node.tejido(&["alerts", "--json"]).json();
     assert_eq!(
         again.as_array().map(Vec::len),
         expected("alerts.json").as_array().map(Vec::len)
+    );
+    let now = node.heads();
+    for (doc, then) in heads.iter().filter(|(doc, _)| *doc != "roster") {
+        assert_eq!(now.get(doc), Some(then), "{doc}: the same document from its file");
+    }
+    assert_eq!(
+        node.log().matches("migrating the data directory").count(),
+        1,
+        "migrated once, over three starts"
     );
 }
 
