@@ -181,8 +181,7 @@ impl Store {
         let meta = db.open_tree("meta").context("opening meta")?;
         let outbox = db.open_tree("outbox").context("opening outbox")?;
         let saves = dir.join(SAVES_DIR);
-        std::fs::create_dir_all(&saves)
-            .with_context(|| format!("creating {}", saves.display()))?;
+        std::fs::create_dir_all(&saves).with_context(|| format!("creating {}", saves.display()))?;
         Ok(Self {
             db,
             saves,
@@ -285,8 +284,8 @@ impl Store {
         use std::io::Write;
         let path = self.save_path(doc);
         let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         file.write_all(sealed)
             .and_then(|()| file.sync_all())
             .with_context(|| format!("writing {}", tmp.display()))?;
@@ -697,7 +696,10 @@ mod tests {
         assert_eq!(store.chunk_count(&doc), 2);
 
         // A crash after the save's file and before the chunks' removal reached the disk.
-        store.chunks.insert(chunk_key(&doc, 0), &b"stale"[..]).expect("stale chunk");
+        store
+            .chunks
+            .insert(chunk_key(&doc, 0), &b"stale"[..])
+            .expect("stale chunk");
         store.dirty = true;
         store.flush().expect("flush");
         assert_eq!(store.load_doc(&doc).expect("load").len(), 3);
@@ -736,7 +738,12 @@ mod tests {
         before.sort_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
         assert_eq!(after, before);
         assert_eq!(store.chunks.len(), 2, "one chunk left per document");
-        assert_eq!(std::fs::read_dir(dir.path().join(SAVES_DIR)).expect("saves").count(), 2);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(SAVES_DIR))
+                .expect("saves")
+                .count(),
+            2
+        );
     }
 
     /// Many stores in one process flushing at once all finish (with sled's own `flush_async`

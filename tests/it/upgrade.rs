@@ -121,13 +121,21 @@ fn a_data_directory_of_format_2_is_migrated_and_opens_with_every_record() {
             .map(|d| d.count())
             .unwrap_or(0)
     };
-    assert!(saves() >= before.as_array().map_or(0, Vec::len), "{}", saves());
+    assert!(
+        saves() >= before.as_array().map_or(0, Vec::len),
+        "{}",
+        saves()
+    );
     // Killed and started again, and stopped and started again (the shutdown compacts into
     // the files), it reads the same documents from them.
     let port = node.port();
     node.restart_on(&port);
     node.stop_and_restart_on(&port);
-    assert!(saves() >= before.as_array().map_or(0, Vec::len), "{}", saves());
+    assert!(
+        saves() >= before.as_array().map_or(0, Vec::len),
+        "{}",
+        saves()
+    );
     let again = node.tejido(&["alerts", "--json"]).json();
     assert_eq!(
         again.as_array().map(Vec::len),
@@ -135,7 +143,11 @@ fn a_data_directory_of_format_2_is_migrated_and_opens_with_every_record() {
     );
     let now = node.heads();
     for (doc, then) in heads.iter().filter(|(doc, _)| *doc != "roster") {
-        assert_eq!(now.get(doc), Some(then), "{doc}: the same document from its file");
+        assert_eq!(
+            now.get(doc),
+            Some(then),
+            "{doc}: the same document from its file"
+        );
     }
     assert_eq!(
         node.log().matches("migrating the data directory").count(),
