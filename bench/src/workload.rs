@@ -25,7 +25,7 @@ impl Writer {
     /// A panic of this member in `region` at `at` (the alert id derives from key and time).
     pub(crate) fn panic(&self, region: &str, at: Timestamp, text: String) -> SignedEvent {
         let author = self.key.public();
-        let body = Body::Alert(AlertBody {
+        let body = Body::Alert(Box::new(AlertBody {
             id: AlertBody::id_for(&author, at),
             kind: AlertKind::Panic,
             severity: Severity::Extreme,
@@ -37,7 +37,7 @@ impl Writer {
             expires_at: None,
             subject: None,
             due: None,
-        });
+        }));
         self.sign(DocId::alerts(region, at), at, body)
     }
 

@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     };
     // The bytes are not kept but encoded again: decode accepts only what encodes back to them.
     let bytes = ev.to_bytes();
-    assert_eq!(bytes, data, "a decoded event encodes to the bytes it was decoded from");
+    assert_eq!(
+        bytes, data,
+        "a decoded event encodes to the bytes it was decoded from"
+    );
     let again = SignedEvent::decode(&bytes).expect("a decoded event decodes again");
     assert_eq!(again.id(), ev.id());
     assert_eq!(again.event(), ev.event());

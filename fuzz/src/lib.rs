@@ -86,12 +86,8 @@ pub fn automerge_doc(events: &[SignedEvent], actor: u8) -> Vec<u8> {
     let mut tx = doc.transaction();
     for e in events {
         #[allow(clippy::expect_used)]
-        tx.put(
-            ROOT,
-            e.id().to_string(),
-            ScalarValue::Bytes(e.to_bytes()),
-        )
-        .expect("put at the root");
+        tx.put(ROOT, e.id().to_string(), ScalarValue::Bytes(e.to_bytes()))
+            .expect("put at the root");
     }
     tx.commit_with(CommitOptions::default().with_time(0));
     doc.save()
@@ -225,7 +221,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                 &admin,
                 T0 + 40,
                 DocId::alerts("north", Timestamp(T0 + 40)),
-                Body::Alert(AlertBody {
+                Body::Alert(Box::new(AlertBody {
                     id: AlertBody::id_for(&admin.public(), Timestamp(T0 + 40)),
                     kind: AlertKind::Alert,
                     severity: Severity::Severe,
@@ -237,7 +233,7 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                     expires_at: None,
                     subject: None,
                     due: None,
-                }),
+                })),
             ),
             // 10: a check-in: belongs in a check-ins document.
             sign(
@@ -702,10 +698,7 @@ mod seeds {
         let contents = protocol::bundle::Contents {
             docs: vec![(
                 DocId::roster(),
-                fixtures[..7]
-                    .iter()
-                    .map(|e| e.to_bytes())
-                    .collect(),
+                fixtures[..7].iter().map(|e| e.to_bytes()).collect(),
             )],
         };
         let file = protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()], now())

@@ -113,7 +113,10 @@ impl Document {
     /// Loads a document this node saved (its contents were verified before they were saved).
     pub fn load(id: DocId, chunks: &[Vec<u8>]) -> Result<Self, SyncError> {
         let doc = load_chunks(chunks)?;
-        let events = read_root(&doc)?;
+        let mut events = read_root(&doc)?;
+        for event in &mut events {
+            event.share_doc(&id);
+        }
         let ids = events.iter().map(|e| e.id()).collect();
         Ok(Self {
             id,
@@ -250,7 +253,11 @@ impl Document {
         }
         tx.commit();
         self.ids.extend(fresh.iter().map(|e| e.id()));
-        self.events.extend(fresh.iter().map(|e| (*e).clone()));
+        self.events.extend(fresh.iter().map(|e| {
+            let mut e = (*e).clone();
+            e.share_doc(&self.id);
+            e
+        }));
         fresh.len()
     }
 
@@ -426,7 +433,8 @@ impl Document {
                         "only new events may be added".into(),
                     ));
                 };
-                let event = SignedEvent::decode(bytes)?;
+                let mut event = SignedEvent::decode(bytes)?;
+                event.share_doc(&self.id);
                 if event.id().to_string() != key.as_str() {
                     return Err(SyncError::InvalidChange("key is not the event's id".into()));
                 }

@@ -532,7 +532,7 @@ pub enum Body {
         last: u64,
     },
     /// Creates an alert.
-    Alert(AlertBody),
+    Alert(Box<AlertBody>),
     /// Creates an alert sealed to some people (a duress alert).
     SealedAlert(SealedAlertBody),
     /// The author acknowledges an alert.
@@ -567,7 +567,7 @@ pub enum Body {
     /// The author checks in.
     Checkin(CheckinBody),
     /// Creates or updates a shelter.
-    Shelter(ShelterBody),
+    Shelter(Box<ShelterBody>),
     /// People arrive at (positive) or leave (negative) a shelter.
     Occupancy {
         /// Which shelter.
@@ -594,7 +594,7 @@ pub enum Body {
         alerts: Vec<RecordId>,
     },
     /// A request for places at a shelter, written by the requester's node.
-    ShelterRequest(ShelterRequestBody),
+    ShelterRequest(Box<ShelterRequestBody>),
     /// The shelter's organisation accepts or declines a request.
     ShelterDecision {
         /// Which request.
@@ -674,7 +674,7 @@ pub enum Body {
         grant: Option<Vec<u8>>,
         /// A key of the person's that this event revokes, and the last of its events that
         /// still counts.
-        replaces: Option<Replaced>,
+        replaces: Option<Box<Replaced>>,
     },
     /// One of a person's devices asks its node to admit another device of the same person,
     /// which will prove `identity` (an invite's one-time identity) before `expires`. Signed
@@ -959,6 +959,14 @@ impl SignedEvent {
         encode_envelope(payload, &self.sig).expect("a decoded event encodes")
     }
 
+    /// Makes the event hold `doc` itself (a shared text) when it names that document, so that
+    /// a document of 60,000 events holds its id once, not 60,000 times.
+    pub(crate) fn share_doc(&mut self, doc: &DocId) {
+        if self.event.doc == *doc {
+            self.event.doc = doc.clone();
+        }
+    }
+
     /// The content address.
     pub fn id(&self) -> EventId {
         self.id
@@ -1172,7 +1180,7 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                     // the region and organisation. Nobody notices a miss before it is due.
                     let canonical =
                         AlertBody::missed_checkin(subject, &alert.org, &alert.region, due);
-                    if *alert != canonical || event.at < due {
+                    if **alert != canonical || event.at < due {
                         return Err(VerifyError::Invalid(
                             "a missed check-in alert is the one its member and due time make"
                                 .into(),
@@ -1182,7 +1190,7 @@ fn check_fields(event: &Event) -> Result<(), VerifyError> {
                 }
                 (AlertKind::ClonedKey, Some(subject), None) => {
                     let canonical = AlertBody::cloned_key(subject, &alert.org);
-                    if *alert != canonical {
+                    if **alert != canonical {
                         return Err(VerifyError::Invalid(
                             "a cloned-key alert is the one its key makes".into(),
                         ));

@@ -274,10 +274,11 @@ pub fn check_slug(what: &'static str, s: &str) -> Result<(), ParseIdError> {
 /// that no document grows without bound and retention can drop whole documents.
 ///
 /// Text forms: `roster`, `alerts/REGION/YYYY-MM`, `receipts/REGION/YYYY-MM`,
-/// `checkins/ORG/YYYY-MM`, `shelters/REGION`.
+/// `checkins/ORG/YYYY-MM`, `shelters/REGION`. The text is shared: a document's events hold
+/// the document's own id, not a copy each ([`crate::event::SignedEvent`]).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct DocId(String);
+pub struct DocId(std::sync::Arc<str>);
 
 /// The collection a document belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,7 +304,7 @@ impl DocId {
     }
     /// The alerts document of `region` for the month of `at`.
     pub fn alerts(region: &str, at: Timestamp) -> Self {
-        Self(format!("alerts/{region}/{}", at.month()))
+        Self(format!("alerts/{region}/{}", at.month()).into())
     }
     /// The delivery receipts document for the alerts document `alerts` (same region and
     /// month); `None` for a document that is not an alerts document.
@@ -311,19 +312,17 @@ impl DocId {
         if alerts.collection() != Collection::Alerts {
             return None;
         }
-        Some(Self(format!(
-            "receipts/{}/{}",
-            alerts.scope()?,
-            alerts.period()?
-        )))
+        Some(Self(
+            format!("receipts/{}/{}", alerts.scope()?, alerts.period()?).into(),
+        ))
     }
     /// The check-ins document of `org` for the month of `at`.
     pub fn checkins(org: &str, at: Timestamp) -> Self {
-        Self(format!("checkins/{org}/{}", at.month()))
+        Self(format!("checkins/{org}/{}", at.month()).into())
     }
     /// The shelters document of `region`.
     pub fn shelters(region: &str) -> Self {
-        Self(format!("shelters/{region}"))
+        Self(format!("shelters/{region}").into())
     }
     /// The text form.
     pub fn as_str(&self) -> &str {
@@ -436,7 +435,7 @@ impl TryFrom<String> for DocId {
 
 impl From<DocId> for String {
     fn from(d: DocId) -> Self {
-        d.0
+        d.0.to_string()
     }
 }
 
@@ -462,7 +461,7 @@ impl FromStr for DocId {
             _ => false,
         };
         if ok {
-            Ok(Self(s.to_string()))
+            Ok(Self(s.into()))
         } else {
             Err(invalid("document id", s))
         }

@@ -396,7 +396,7 @@ pub(crate) fn alert_in(
             at,
             seq: (at).0 as u64,
             doc: DocId::alerts(region, at),
-            body: Body::Alert(AlertBody {
+            body: Body::Alert(Box::new(AlertBody {
                 id: AlertBody::id_for(&author.public(), at),
                 kind,
                 severity: Severity::Extreme,
@@ -408,7 +408,7 @@ pub(crate) fn alert_in(
                 expires_at: None,
                 subject: None,
                 due: None,
-            }),
+            })),
         },
         author,
     )

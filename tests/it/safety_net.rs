@@ -154,7 +154,7 @@ fn a_hostile_node_cannot_preempt_or_silence_a_missed_checkin() {
     let at = due;
     let doc = DocId::alerts("evil", at);
     let bytes = forge(
-        &evil.event(at, doc.clone(), Body::Alert(elsewhere)),
+        &evil.event(at, doc.clone(), Body::Alert(Box::new(elsewhere))),
         &evil.key,
     );
     let refused = evil.push(&doc, &bytes);
@@ -166,13 +166,16 @@ fn a_hostile_node_cannot_preempt_or_silence_a_missed_checkin() {
     let mut minor = AlertBody::missed_checkin(member, "red-oax", "oaxaca", due);
     minor.severity = Severity::Minor;
     let doc = DocId::alerts("oaxaca", at);
-    let bytes = forge(&evil.event(at, doc.clone(), Body::Alert(minor)), &evil.key);
+    let bytes = forge(
+        &evil.event(at, doc.clone(), Body::Alert(Box::new(minor))),
+        &evil.key,
+    );
     assert!(evil.push(&doc, &bytes).is_err(), "a minor copy was taken");
     let early = now.plus_ms(-1000);
     let canonical = AlertBody::missed_checkin(member, "red-oax", "oaxaca", due);
     let doc = DocId::alerts("oaxaca", early);
     let bytes = forge(
-        &evil.event(early, doc.clone(), Body::Alert(canonical.clone())),
+        &evil.event(early, doc.clone(), Body::Alert(Box::new(canonical.clone()))),
         &evil.key,
     );
     assert!(
@@ -241,7 +244,10 @@ fn a_hostile_node_cannot_write_a_plain_duress_alert() {
     duress.kind = AlertKind::Duress;
     duress.id = AlertBody::id_for(&evil.key.public(), at);
     let doc = DocId::alerts("oaxaca", at);
-    let bytes = forge(&evil.event(at, doc.clone(), Body::Alert(duress)), &evil.key);
+    let bytes = forge(
+        &evil.event(at, doc.clone(), Body::Alert(Box::new(duress))),
+        &evil.key,
+    );
     assert!(evil.push(&doc, &bytes).is_err());
     let alerts = a.tejido(&["alerts", "--json"]).json();
     assert_eq!(alerts, serde_json::json!([]));

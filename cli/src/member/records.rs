@@ -77,7 +77,7 @@ pub(super) async fn panic(
     protocol::ids::check_slug("region", &region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let at = Timestamp::now();
     let id = AlertBody::id_for(&key.public(), at);
-    let body = Body::Alert(AlertBody {
+    let body = Body::Alert(Box::new(AlertBody {
         id,
         kind: AlertKind::Panic,
         severity: Severity::Extreme,
@@ -89,7 +89,7 @@ pub(super) async fn panic(
         expires_at: None,
         subject: None,
         due: None,
-    });
+    }));
     let event = sign(home, &key, DocId::alerts(&region, at), at, body)?;
     let code = send_record(p, home, &key, &saved, event, "panic").await?;
     if let (Some(wait), Exit::Ok) = (wait, code) {
@@ -322,7 +322,7 @@ pub(super) async fn alert(
             expires,
             text,
         } => {
-            let body = Body::Alert(AlertBody {
+            let body = Body::Alert(Box::new(AlertBody {
                 id: AlertBody::id_for(&key.public(), at),
                 kind: AlertKind::Alert,
                 severity,
@@ -334,7 +334,7 @@ pub(super) async fn alert(
                 expires_at: expires.map(|d| at.plus_ms(millis(d))),
                 subject: None,
                 due: None,
-            });
+            }));
             (DocId::alerts(&region, at), body, "alert")
         }
         AlertCommand::Show { id } => {

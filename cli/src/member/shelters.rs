@@ -213,7 +213,7 @@ pub(super) async fn shelter(
             accepts,
             contact,
         } => {
-            let body = Body::Shelter(ShelterBody {
+            let body = Body::Shelter(Box::new(ShelterBody {
                 id: RecordId::random(),
                 org,
                 name,
@@ -223,7 +223,7 @@ pub(super) async fn shelter(
                 accepts,
                 contact,
                 status: ShelterStatus::Open,
-            });
+            }));
             events.push(sign(home, &key, DocId::shelters(&region), at, body)?);
         }
         ShelterCommand::Update {
@@ -236,7 +236,7 @@ pub(super) async fn shelter(
             let shelter = &find_shelter(&key, &saved, &id).await?;
             let sid: RecordId = shelter.id.parse()?;
             if status.is_some() || capacity.is_some() {
-                let body = Body::Shelter(ShelterBody {
+                let body = Body::Shelter(Box::new(ShelterBody {
                     id: sid,
                     org: shelter.org.clone(),
                     name: shelter.name.clone(),
@@ -249,7 +249,7 @@ pub(super) async fn shelter(
                         ShelterStatus::Full => ShelterStatus::Open,
                         s => s,
                     }),
-                });
+                }));
                 events.push(sign(
                     home,
                     &key,

@@ -231,7 +231,8 @@ impl Core {
             return error(ErrorKind::BadRequest, e.to_string());
         }
         let doc = DocId::shelters(&request.region);
-        let event = match self.sign_own(Signer::Node, doc, Body::ShelterRequest(request)) {
+        let event = match self.sign_own(Signer::Node, doc, Body::ShelterRequest(Box::new(request)))
+        {
             Ok(e) => e,
             Err(e) => return error(ErrorKind::BadRequest, e.to_string()),
         };

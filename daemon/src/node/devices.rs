@@ -128,10 +128,12 @@ impl Core {
             person: invite.person,
             device,
             grant: invite.grant.clone(),
-            replaces: invite.replaces.map(|key| Replaced {
-                key,
-                // Everything of the old key's that this node holds still counts.
-                last: self.engine.last_seq(&key),
+            replaces: invite.replaces.map(|key| {
+                Box::new(Replaced {
+                    key,
+                    // Everything of the old key's that this node holds still counts.
+                    last: self.engine.last_seq(&key),
+                })
             }),
         };
         if let Err(e) = self.sign_and_store(Signer::Admin, DocId::roster(), body) {

@@ -76,7 +76,7 @@ impl Core {
             }
             let region = m.home_region();
             let alert = AlertBody::missed_checkin(*member, &m.org, &region, due);
-            events.push((DocId::alerts(&region, now), Body::Alert(alert)));
+            events.push((DocId::alerts(&region, now), Body::Alert(Box::new(alert))));
         }
         for open in self.engine.open_missed_checkins(now) {
             let Some(last) = latest.get(&open.subject) else {
@@ -123,7 +123,7 @@ impl Core {
         for alert in raise {
             let key = alert.subject;
             let doc = DocId::alerts(&alert.region, now);
-            match self.sign_and_store(Signer::Node, doc, Body::Alert(alert)) {
+            match self.sign_and_store(Signer::Node, doc, Body::Alert(Box::new(alert))) {
                 Ok(_) => warn!(key = ?key.map(|k| k.fmt_short()), "cloned-key alert raised"),
                 Err(e) => warn!(error = %e, "cannot raise a cloned-key alert"),
             }

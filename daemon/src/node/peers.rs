@@ -62,8 +62,7 @@ impl Core {
     /// Publishes newly stored alerts on the gossip topic (after the store has them).
     pub(super) fn publish_alerts(&mut self, alerts: Vec<SignedEvent>) {
         for event in alerts {
-            self.actions
-                .push(Action::Publish(event.to_bytes()));
+            self.actions.push(Action::Publish(event.to_bytes()));
         }
     }
 

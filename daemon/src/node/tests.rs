@@ -334,7 +334,7 @@ fn panic_of(member: &SecretKey, region: &str, at: Timestamp) -> SignedEvent {
             at,
             seq: at.0 as u64,
             doc: DocId::alerts(region, at),
-            body: Body::Alert(body),
+            body: Body::Alert(Box::new(body)),
         },
         member,
     )

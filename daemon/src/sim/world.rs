@@ -156,7 +156,7 @@ impl World {
         let org = &self.orgs[member.org];
         let author = member.key.public();
         let id = AlertBody::id_for(&author, at);
-        let body = Body::Alert(AlertBody {
+        let body = Body::Alert(Box::new(AlertBody {
             id,
             kind: AlertKind::Panic,
             severity: Severity::Extreme,
@@ -168,7 +168,7 @@ impl World {
             expires_at: None,
             subject: None,
             due: None,
-        });
+        }));
         let event = sign(&member.key, DocId::alerts(&org.region, at), at, body);
         (event, id)
     }

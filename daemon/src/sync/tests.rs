@@ -66,7 +66,7 @@ fn panic_event(n: i64) -> SignedEvent {
     sign(
         DocId::alerts("oaxaca", at),
         at,
-        Body::Alert(AlertBody {
+        Body::Alert(Box::new(AlertBody {
             id: AlertBody::id_for(&admin().public(), at),
             kind: AlertKind::Panic,
             severity: Severity::Extreme,
@@ -78,7 +78,7 @@ fn panic_event(n: i64) -> SignedEvent {
             expires_at: None,
             subject: None,
             due: None,
-        }),
+        })),
     )
 }
 

@@ -18,7 +18,7 @@
 //! - Revoking one device leaves the person's others; revoking the person is revoking each of
 //!   their devices.
 
-use crate::event::{Body, Event, Replaced, SignedEvent, VerifyError};
+use crate::event::{Body, Event, SignedEvent, VerifyError};
 use crate::ids::{DocId, PublicKey};
 
 use super::{member, AuthError, Member, RevokeSeen, Roster};
@@ -87,7 +87,7 @@ impl Roster {
     /// The revocation a move makes, as [`super::revocation_limits`] weighs it.
     pub(super) fn move_seen(&self, event: &Event) -> Option<RevokeSeen> {
         let Body::AddDevice {
-            replaces: Some(Replaced { key, last }),
+            replaces: Some(replaced),
             ..
         } = &event.body
         else {
@@ -97,8 +97,8 @@ impl Roster {
         Some(RevokeSeen {
             by: event.author,
             seq: event.seq,
-            target: *key,
-            last: *last,
+            target: replaced.key,
+            last: replaced.last,
             at: event.at,
         })
     }

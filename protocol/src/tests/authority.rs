@@ -211,7 +211,12 @@ fn a_cloned_key_alert_is_raised_only_by_the_keys_own_organisations_nodes() {
     let roster = net.roster();
     let t = at(HOUR);
     let raise = |by: &SecretKey, alert: AlertBody| {
-        sign(by, t, DocId::alerts(&alert.region, t), Body::Alert(alert))
+        sign(
+            by,
+            t,
+            DocId::alerts(&alert.region, t),
+            Body::Alert(Box::new(alert)),
+        )
     };
     let alert = AlertBody::cloned_key(net.m.public(), "org-a");
     assert_eq!(
@@ -232,7 +237,7 @@ fn a_cloned_key_alert_is_raised_only_by_the_keys_own_organisations_nodes() {
         at: t,
         seq: 1,
         doc: DocId::alerts("org-a", t),
-        body: Body::Alert(louder),
+        body: Body::Alert(Box::new(louder)),
     };
     assert!(SignedEvent::sign(event, &net.n).is_err());
 }
@@ -395,20 +400,20 @@ fn suspension_needs_two_of_three_and_silences_the_nodes_but_not_the_members() {
         &three.nc,
         t,
         DocId::alerts("org-c", t),
-        Body::Alert(AlertBody::cloned_key(three.mc.public(), "org-c")),
+        Body::Alert(Box::new(AlertBody::cloned_key(three.mc.public(), "org-c"))),
     );
     assert!(roster.authorize(node_alert.event()).is_err());
     let panic = sign(
         &three.mc,
         t,
         DocId::alerts("org-c", t),
-        Body::Alert(alert_body(
+        Body::Alert(Box::new(alert_body(
             AlertBody::id_for(&three.mc.public(), t),
             AlertKind::Panic,
             "org-c",
             "org-c",
             None,
-        )),
+        ))),
     );
     assert_eq!(roster.authorize(panic.event()), Ok(()));
     // A suspended organisation has no say in the network's changes.

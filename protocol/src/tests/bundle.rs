@@ -11,10 +11,7 @@ fn bundles_open_only_for_their_recipients_and_only_unaltered() {
     let contents = Contents {
         docs: vec![(
             DocId::roster(),
-            vec![
-                net.genesis.to_bytes(),
-                net.add_m.to_bytes(),
-            ],
+            vec![net.genesis.to_bytes(), net.add_m.to_bytes()],
         )],
     };
     let bytes = seal(&contents, &exporter, &[c.public(), d.public()], at(0)).expect("seal");

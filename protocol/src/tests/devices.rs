@@ -37,7 +37,7 @@ fn add_device(
             person: person.public(),
             device: device.public(),
             grant,
-            replaces,
+            replaces: replaces.map(Box::new),
         },
     )
 }
@@ -197,13 +197,13 @@ fn a_move_adds_the_new_key_and_revokes_the_old_in_the_same_event() {
         at(HOUR),
         1,
         DocId::alerts("oaxaca", at(HOUR)),
-        Body::Alert(alert_body(
+        Body::Alert(Box::new(alert_body(
             alert_id(&net.m, at(HOUR)),
             AlertKind::Panic,
             "oaxaca",
             "org-a",
             None,
-        )),
+        ))),
     );
     let before = checkin_seq(&net.m, at(HOUR), 2, None);
     let thief = checkin_seq(&net.m, at(3 * HOUR), 3, None);
@@ -362,10 +362,10 @@ fn only_the_persons_organisations_admins_add_devices_to_a_person_of_the_roster()
         person: net.m.public(),
         device: phone.public(),
         grant: None,
-        replaces: Some(Replaced {
+        replaces: Some(Box::new(Replaced {
             key: net.s.public(),
             last: 0,
-        }),
+        })),
     };
     assert!(refused(&sign(&net.a, at(HOUR), DocId::roster(), moved)));
     // A grant never counts on its own.

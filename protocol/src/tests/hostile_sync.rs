@@ -553,13 +553,13 @@ fn hostile_alert_under_another_authors_id_is_refused() {
         at: t.plus_ms(-1),
         seq: (t.plus_ms(-1)).0 as u64,
         doc: honest.id.clone(),
-        body: Body::Alert(alert_body(
+        body: Body::Alert(Box::new(alert_body(
             honest.panic,
             AlertKind::Alert,
             "oaxaca",
             "org-a",
             None,
-        )),
+        ))),
     };
     let bytes = forge(&event, &honest.net.s);
     put_bytes(&mut hostile, &EventId::of(&bytes).to_string(), &bytes);

@@ -110,7 +110,7 @@ fn alert_with_id(
         key,
         t,
         DocId::alerts("oaxaca", t),
-        Body::Alert(alert_body(id, kind, "oaxaca", org, subject)),
+        Body::Alert(Box::new(alert_body(id, kind, "oaxaca", org, subject))),
     )
 }
 
@@ -134,7 +134,12 @@ fn missed_event(
     org: &str,
 ) -> SignedEvent {
     let body = AlertBody::missed_checkin(subject, org, "oaxaca", due);
-    sign(key, t, DocId::alerts("oaxaca", t), Body::Alert(body))
+    sign(
+        key,
+        t,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(Box::new(body)),
+    )
 }
 
 fn alert_action(key: &SecretKey, t: Timestamp, body: Body) -> SignedEvent {
@@ -540,7 +545,7 @@ fn shelter_event(
         key,
         t,
         DocId::shelters("oaxaca"),
-        Body::Shelter(ShelterBody {
+        Body::Shelter(Box::new(ShelterBody {
             id,
             org: org.into(),
             name: "Casa Refugio".into(),
@@ -550,7 +555,7 @@ fn shelter_event(
             accepts: vec!["women".into(), "children".into()],
             contact: "+52 951 000 0000".into(),
             status: ShelterStatus::Open,
-        }),
+        })),
     )
 }
 

@@ -103,7 +103,7 @@ fn no_node_can_preempt_or_silence_a_missed_checkin() {
         &w.nb,
         t,
         DocId::alerts("chiapas", t),
-        Body::Alert(elsewhere.clone()),
+        Body::Alert(Box::new(elsewhere.clone())),
     );
     assert!(matches!(
         roster.authorize(wrong_region.event()),
@@ -117,7 +117,7 @@ fn no_node_can_preempt_or_silence_a_missed_checkin() {
             at: t,
             seq: (t).0 as u64,
             doc: DocId::alerts("oaxaca", t),
-            body: Body::Alert(elsewhere),
+            body: Body::Alert(Box::new(elsewhere)),
         },
         &w.nb,
     )
@@ -235,7 +235,7 @@ fn a_duress_alert_is_sealed_to_its_readers() {
             at: t,
             seq: (t).0 as u64,
             doc: DocId::alerts("oaxaca", t),
-            body: Body::Alert(plain),
+            body: Body::Alert(Box::new(plain)),
         },
         &w.net.n,
     )
@@ -436,7 +436,7 @@ fn a_shelter_request_cannot_be_shadowed() {
                 at: at(0),
                 seq: (at(0)).0 as u64,
                 doc: DocId::shelters("oaxaca"),
-                body: Body::ShelterRequest(shadow),
+                body: Body::ShelterRequest(Box::new(shadow)),
             },
             &w.nb,
         )

@@ -96,13 +96,13 @@ fn request_event(node: &SecretKey, t: Timestamp, sealed: Vec<u8>) -> SignedEvent
         node,
         t,
         DocId::shelters("oaxaca"),
-        Body::ShelterRequest(crate::event::ShelterRequestBody {
+        Body::ShelterRequest(Box::new(crate::event::ShelterRequestBody {
             id: crate::event::ShelterRequestBody::id_for(&node.public(), &sealed),
             shelter: rid("casa"),
             org: "org-a".into(),
             region: "oaxaca".into(),
             sealed,
-        }),
+        })),
     )
 }
 
@@ -154,7 +154,7 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
         .expect("seals");
     let (id, sealed) = (body.id, body.sealed.clone());
     let request = request_event(&net.n, at(HOUR), sealed.clone());
-    assert_eq!(request.event().body, Body::ShelterRequest(body));
+    assert_eq!(request.event().body, Body::ShelterRequest(Box::new(body)));
     assert_eq!(roster.authorize(request.event()), Ok(()));
     // The member does not sign it (that would name them), nor does anyone but a node.
     for who in [&net.m, &net.a] {
@@ -179,7 +179,7 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
             at: at(HOUR),
             seq: (at(HOUR)).0 as u64,
             doc: DocId::shelters("oaxaca"),
-            body: Body::ShelterRequest(crate::event::ShelterRequestBody {
+            body: Body::ShelterRequest(Box::new(crate::event::ShelterRequestBody {
                 id: crate::event::ShelterRequestBody::id_for(
                     &net.n.public(),
                     &[0; crate::event::MAX_SEALED_BYTES + 1],
@@ -188,7 +188,7 @@ fn shelter_requests_are_relayed_by_nodes_and_decided_by_the_operators_admins() {
                 org: "org-a".into(),
                 region: "oaxaca".into(),
                 sealed: vec![0; crate::event::MAX_SEALED_BYTES + 1],
-            }),
+            })),
         },
         &net.n,
     )

@@ -200,13 +200,13 @@ fn decode_checks_fields_after_the_signature() {
         at: at(HOUR),
         seq: (at(HOUR)).0 as u64,
         doc: DocId::alerts("chiapas", at(HOUR)),
-        body: Body::Alert(alert_body(
+        body: Body::Alert(Box::new(alert_body(
             alert_id(&net.s, at(HOUR)),
             AlertKind::Alert,
             "oaxaca",
             "org-a",
             None,
-        )),
+        ))),
     };
     assert!(matches!(
         SignedEvent::decode(&forge(&event, &net.s)),
@@ -275,7 +275,7 @@ fn sign_refuses_oversized_text() {
         at: at(HOUR),
         seq: (at(HOUR)).0 as u64,
         doc: DocId::alerts("oaxaca", at(HOUR)),
-        body: Body::Alert(alert),
+        body: Body::Alert(Box::new(alert)),
     };
     assert!(matches!(
         SignedEvent::sign(event, &net.s),
@@ -317,13 +317,13 @@ fn sign_refuses_events_in_the_wrong_document() {
             "{body:?} in {doc} gave {result:?}"
         );
     };
-    let oaxaca_alert = Body::Alert(alert_body(
+    let oaxaca_alert = Body::Alert(Box::new(alert_body(
         alert_id(&net.s, t),
         AlertKind::Alert,
         "oaxaca",
         "org-a",
         None,
-    ));
+    )));
     // An alert whose region differs from the document's.
     refused(&net.s, DocId::alerts("chiapas", t), oaxaca_alert.clone());
     // An alert in the document of another month.
@@ -388,24 +388,24 @@ fn sign_refuses_events_in_the_wrong_document() {
     refused(
         &net.n,
         DocId::alerts("oaxaca", t),
-        Body::Alert(alert_body(
+        Body::Alert(Box::new(alert_body(
             AlertBody::missed_checkin_id(&net.m.public(), t),
             AlertKind::MissedCheckin,
             "oaxaca",
             "org-a",
             None,
-        )),
+        ))),
     );
     refused(
         &net.m,
         DocId::alerts("oaxaca", t),
-        Body::Alert(alert_body(
+        Body::Alert(Box::new(alert_body(
             alert_id(&net.m, t),
             AlertKind::Panic,
             "oaxaca",
             "org-a",
             Some(net.m.public()),
-        )),
+        ))),
     );
     // Slugs are checked.
     refused(
@@ -504,7 +504,7 @@ fn alert_ids_derive_from_author_and_time() {
         at,
         seq: (at).0 as u64,
         doc: DocId::alerts("oaxaca", at),
-        body: Body::Alert(alert_body(id, kind, "oaxaca", "org-a", None)),
+        body: Body::Alert(Box::new(alert_body(id, kind, "oaxaca", "org-a", None))),
     };
 
     // S cannot raise an alert under the id of M's panic, signed or forged, at the panic's
@@ -547,12 +547,12 @@ fn alert_ids_derive_from_author_and_time() {
         at: t,
         seq: (t).0 as u64,
         doc: DocId::alerts("oaxaca", t),
-        body: Body::Alert(AlertBody::missed_checkin(
+        body: Body::Alert(Box::new(AlertBody::missed_checkin(
             m,
             "org-a",
             "oaxaca",
             t.plus_ms(-HOUR),
-        )),
+        ))),
     };
     assert!(SignedEvent::sign(missed.clone(), &net.n).is_ok());
     // Its fields are the ones its member and due time make: none may be chosen.
@@ -590,4 +590,21 @@ fn alert_ids_derive_from_author_and_time() {
         assert_eq!(view.author, author.to_string());
         assert_eq!(view.id, AlertBody::id_for(&author, t).to_string());
     }
+}
+
+/// A node holds every event of its documents decoded: a month of an organisation is 60,000
+/// of them. The large bodies (alerts, shelters, shelter requests, a move's revocation) are
+/// boxed so that a check-in does not pay for them, and the signed bytes are not kept.
+#[test]
+fn an_event_in_memory_stays_small() {
+    assert!(
+        std::mem::size_of::<Body>() <= 120,
+        "{}",
+        std::mem::size_of::<Body>()
+    );
+    assert!(
+        std::mem::size_of::<SignedEvent>() <= 264,
+        "{}",
+        std::mem::size_of::<SignedEvent>()
+    );
 }

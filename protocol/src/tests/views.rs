@@ -93,13 +93,13 @@ fn alerts_fold_acks_and_receipts_dated_at_the_ends_of_time() {
                 &net.m,
                 raised,
                 doc.clone(),
-                Body::Alert(alert_body(
+                Body::Alert(Box::new(alert_body(
                     panic_id,
                     AlertKind::Panic,
                     "oaxaca",
                     "org-a",
                     None,
-                )),
+                ))),
             ),
             stored(&net.s, late, doc.clone(), Body::Ack { alert: panic_id }),
             stored(
@@ -255,7 +255,12 @@ fn alerts_are_listed_newest_first_and_expire() {
         None,
     );
     expiring.expires_at = Some(t.plus_ms(MIN));
-    let old = sign(&net.s, t, DocId::alerts("oaxaca", t), Body::Alert(expiring));
+    let old = sign(
+        &net.s,
+        t,
+        DocId::alerts("oaxaca", t),
+        Body::Alert(Box::new(expiring)),
+    );
     let new = panic_event(&net.m, t.plus_ms(2 * MIN));
     let list = view::alerts(&roster, &[old.clone(), new.clone()], t.plus_ms(HOUR));
     let shown: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
@@ -436,7 +441,7 @@ fn another_organisation_cannot_take_over_a_shelter() {
         &net.b,
         at(2 * HOUR),
         DocId::shelters("oaxaca"),
-        Body::Shelter(ShelterBody {
+        Body::Shelter(Box::new(ShelterBody {
             id,
             org: "org-b".into(),
             name: "Cerrado".into(),
@@ -446,7 +451,7 @@ fn another_organisation_cannot_take_over_a_shelter() {
             accepts: Vec::new(),
             contact: "+52 951 999 9999".into(),
             status: ShelterStatus::Closed,
-        }),
+        })),
     );
     assert_eq!(roster.authorize(takeover.event()), Ok(()));
     events.push(takeover);
@@ -480,7 +485,7 @@ fn another_organisation_cannot_take_over_a_shelter() {
         &net.b,
         Timestamp(0),
         DocId::shelters("oaxaca"),
-        Body::Shelter(ShelterBody {
+        Body::Shelter(Box::new(ShelterBody {
             id,
             org: "org-b".into(),
             name: "Antes".into(),
@@ -490,7 +495,7 @@ fn another_organisation_cannot_take_over_a_shelter() {
             accepts: Vec::new(),
             contact: String::new(),
             status: ShelterStatus::Closed,
-        }),
+        })),
     );
     events.push(backdated);
     let list = view::shelters(&roster, &events);
@@ -523,7 +528,7 @@ fn missed_checkins_cannot_shadow_a_panic() {
             at: at(HOUR),
             seq: (at(HOUR)).0 as u64,
             doc: DocId::alerts("oaxaca", at(HOUR)),
-            body: Body::Alert(AlertBody {
+            body: Body::Alert(Box::new(AlertBody {
                 due: Some(at(0)),
                 ..alert_body(
                     panic_id,
@@ -532,7 +537,7 @@ fn missed_checkins_cannot_shadow_a_panic() {
                     "org-a",
                     Some(net.m.public()),
                 )
-            }),
+            })),
         },
         &net.n,
     );
