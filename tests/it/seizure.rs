@@ -39,11 +39,16 @@ fn encrypted_node_keeps_nothing_in_clear() {
     let zen = Member::join(&t, "zen", &node.invite("Zenaida", "member", "oaxaca"));
     let panic = zen.json(&["panic", "--note", "texto-secreto-de-zenaida"]);
     zen.json(&["checkin", "--note", "nota-privada-de-zenaida"]);
-    node.kill9();
+    // Stopped, so that the documents' full saves are in their files too.
+    node.stop();
 
     let mut files = Vec::new();
     files_under(&node.dir, &mut files);
     assert!(files.len() > 3);
+    assert!(
+        files.iter().any(|f| f.parent().is_some_and(|p| p.ends_with("store/saves"))),
+        "a full save is among the files: {files:?}"
+    );
     for file in &files {
         let bytes = std::fs::read(file).expect("read");
         for needle in [&b"texto-secreto"[..], b"nota-privada", b"Zenaida"] {

@@ -294,6 +294,13 @@ impl Node {
         answers.pop().expect("an answer").1
     }
 
+    /// Stops the process as an operator would (the node's shutdown: its documents compacted
+    /// into their save files and flushed).
+    pub fn stop(&mut self) {
+        let proc = &mut self.proc;
+        block_on(proc.shutdown()).unwrap_or_else(|e| panic!("stopping {}: {e:#}", proc.name));
+    }
+
     /// Kills the process with SIGKILL (no shutdown, no flush).
     pub fn kill9(&mut self) {
         self.proc.kill9();
