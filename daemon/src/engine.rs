@@ -164,10 +164,13 @@ impl Engine {
         store_dir: &Path,
         at_rest: Option<std::sync::Arc<crate::at_rest::AtRest>>,
     ) -> anyhow::Result<Self> {
+        let started = std::time::Instant::now();
         let mut store = Store::open(store_dir, at_rest)?;
         let mut docs = BTreeMap::new();
         let mut loaded_in_chunks = Vec::new();
-        for (id, chunks) in store.load_docs()? {
+        let stored = store.load_docs()?;
+        let read = started.elapsed();
+        for (id, chunks) in stored {
             let doc = Document::load(id.clone(), &chunks)
                 .with_context(|| format!("loading document {id}"))?;
             if chunks.len() > 1 {
@@ -196,8 +199,17 @@ impl Engine {
             .values()
             .flat_map(|d| d.events().iter().flat_map(numbered))
             .collect();
+        let documents = started.elapsed();
         engine.note_numbers(loaded);
+        let numbers = started.elapsed();
         engine.refold_roster();
+        tracing::debug!(
+            read_ms = read.as_millis() as u64,
+            documents_ms = documents.as_millis() as u64,
+            numbers_ms = numbers.as_millis() as u64,
+            roster_ms = started.elapsed().as_millis() as u64,
+            "store opened (times since the start of the opening)"
+        );
         Ok(engine)
     }
 

@@ -46,7 +46,9 @@ fn encrypted_node_keeps_nothing_in_clear() {
     files_under(&node.dir, &mut files);
     assert!(files.len() > 3);
     assert!(
-        files.iter().any(|f| f.parent().is_some_and(|p| p.ends_with("store/saves"))),
+        files
+            .iter()
+            .any(|f| f.parent().is_some_and(|p| p.ends_with("store/saves"))),
         "a full save is among the files: {files:?}"
     );
     for file in &files {
