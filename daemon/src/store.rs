@@ -1,4 +1,4 @@
-//! The node's durable state in sled: document chunks and pending invites.
+//! The node's durable state: document chunks, invites and the rest in sled, full saves in files.
 //!
 //! A document is stored as a full save and a sequence of automerge chunks after it. The
 //! chunks live under `doc_id 0x00 seq` in the `chunks` tree: each accepted change appends the
