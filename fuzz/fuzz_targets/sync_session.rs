@@ -74,7 +74,9 @@ struct Peer {
 impl Peer {
     fn new() -> Self {
         let mut doc = roster_doc();
-        // Valid together on top of the genesis (the seeds of sync_message use the same).
+        // Valid together on top of the genesis (the seeds of sync_message use the same): the
+        // region's declaration, then 1 to 6.
+        doc.insert(&fixture_events()[14..15]);
         doc.insert(&fixture_events()[1..7]);
         Self {
             doc,

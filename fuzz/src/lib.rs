@@ -303,6 +303,17 @@ pub fn fixture_events() -> &'static [SignedEvent] {
                     replaces: None,
                 },
             ),
+            // 14: the organisation declares the region "north", which the members of 1 and 2
+            // and the alerts belong to; valid, and needed before them.
+            sign(
+                &admin,
+                T0 + 5,
+                roster(),
+                Body::DeclareRegion {
+                    org: ORG.into(),
+                    region: "north".into(),
+                },
+            ),
         ]
     })
 }
@@ -428,7 +439,7 @@ mod tests {
 
     #[test]
     fn fixtures_build() {
-        assert_eq!(super::fixture_events().len(), 14);
+        assert_eq!(super::fixture_events().len(), 15);
         assert_eq!(super::roster_doc().len(), 1);
     }
 }
@@ -491,10 +502,15 @@ mod seeds {
             write("event_sign", &format!("fixture-{i}"), &input);
         }
 
+        // The honest roster's events: the region's declaration (14), then 1 to 6.
+        let honest: Vec<SignedEvent> = std::iter::once(fixtures[14].clone())
+            .chain(fixtures[1..7].iter().cloned())
+            .collect();
         let mut shared = roster_doc();
-        shared.insert(&fixtures[1..7]);
-        let fresh =
-            Document::load(DocId::roster(), &[automerge_doc(&fixtures[..7], 0xbb)]).unwrap();
+        shared.insert(&honest);
+        let mut with_genesis = vec![fixtures[0].clone()];
+        with_genesis.extend(honest.iter().cloned());
+        let fresh = Document::load(DocId::roster(), &[automerge_doc(&with_genesis, 0xbb)]).unwrap();
         for (name, peer) in [("shared", &shared), ("fresh", &fresh)] {
             write("doc_load", &format!("{name}-save"), &peer.save());
             write("roster_adopt", &format!("{name}-save"), &peer.save());
@@ -698,7 +714,7 @@ mod seeds {
         let contents = protocol::bundle::Contents {
             docs: vec![(
                 DocId::roster(),
-                fixtures[..7].iter().map(|e| e.to_bytes()).collect(),
+                with_genesis.iter().map(|e| e.to_bytes()).collect(),
             )],
         };
         let file = protocol::bundle::seal(&contents, &key("node2"), &[key("node").public()], now())
