@@ -117,8 +117,9 @@ fn migrate(dir: &Path, from: u32) -> anyhow::Result<()> {
     }
 }
 
-/// Copies a directory tree (the store: plain files and directories), syncing each file.
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies a directory tree (the store, or a whole data directory: plain files and
+/// directories, not sockets), syncing each file.
+pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

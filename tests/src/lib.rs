@@ -530,20 +530,7 @@ pub fn tejidod(args: &[&str]) -> Output {
 }
 
 /// Copies a data directory: its files and directories, not its operator socket.
-pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
-}
+pub use daemon::format::copy_dir;
 
 /// Runs `ip ARGS` (iproute2, as root), failing the test if it fails.
 pub fn ip(args: &[&str]) {
