@@ -157,7 +157,31 @@ pub(crate) async fn month(
     node.shutdown().await?;
     wrap_from_env(&mut node, "TEJIDO_BENCH_MONTH_WRAP");
     let (times, rss) = restarts(&mut node, bins, trials, |s| s.checkins >= total).await?;
+    // The node idle with its month: the dead man's switch looks at every member's latest
+    // check-in every 2 s.
+    node.spawn(bins)?;
+    node.wait_status().await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let window = Duration::from_secs(if opts.quick { 10 } else { 20 });
+    let cpu_before = node.cpu();
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let secs = started.elapsed().as_secs_f64();
+    let idle_cpu = (node.cpu() - cpu_before) / secs * 100.0;
+    let idle_rss = node.mem().map_or(f64::NAN, |m| mib(m.rss_kb));
+    node.shutdown().await?;
     let label = format!("{members} members x 4 check-ins a day x 30 days ({total} check-ins)");
+    report.add(
+        Figure::single(
+            "month_idle_cpu_percent",
+            G_MONTH,
+            format!("CPU of the node idle, {secs:.0} s, {label}"),
+            "% of a core",
+            idle_cpu,
+        )
+        .target(Goal::AtMost(1.0))
+        .with("rss_after_idle_mib", idle_rss),
+    );
     report.add(
         Figure::from_samples(
             "month_rss_mib",
