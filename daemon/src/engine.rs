@@ -16,6 +16,7 @@ use protocol::ids::{Collection, DocId, PublicKey, SecretKey, Timestamp};
 use protocol::roster::Roster;
 use protocol::wire::DocSummary;
 
+mod checkins;
 mod cold;
 mod compact;
 mod seqs;
@@ -155,6 +156,8 @@ pub(crate) struct Engine {
     /// Members' events checked and waiting for the end of the turn, when each document's
     /// share becomes one change ([`Engine::stage`], `engine/staged.rs`).
     staged: BTreeMap<DocId, Vec<SignedEvent>>,
+    /// Each person's latest check-in; `None` when stale (`engine/checkins.rs`).
+    latest: std::cell::RefCell<Option<checkins::LatestIndex>>,
     pub(crate) stats: Stats,
 }
 
@@ -193,21 +196,40 @@ impl Engine {
             staged: BTreeMap::new(),
             stats: Stats::default(),
             hints: std::collections::VecDeque::new(),
+            latest: std::cell::RefCell::new(None),
         };
-        let loaded: Vec<(PublicKey, u64, EventId)> = engine
-            .docs
-            .values()
-            .flat_map(|d| d.events().iter().flat_map(numbered))
-            .collect();
         let documents = started.elapsed();
-        engine.note_numbers(loaded);
-        let numbers = started.elapsed();
         engine.refold_roster();
+        let roster = started.elapsed();
+        // One pass over every event, each decoded and dropped in turn where its document does
+        // not keep it: the sequence numbers and the latest check-ins.
+        let mut loaded: Vec<(PublicKey, u64, EventId)> = Vec::new();
+        let mut latest = checkins::LatestIndex::default();
+        for doc in engine.docs.values() {
+            let mut count = 0;
+            for e in doc.each_event() {
+                loaded.extend(numbered(&e));
+                if doc.id().collection() == Collection::Checkins {
+                    latest.offer(&engine.roster, &e);
+                }
+                count += 1;
+            }
+            if count != doc.len() {
+                anyhow::bail!(
+                    "loading document {}: {} of its {} stored events do not decode",
+                    doc.id(),
+                    doc.len() - count,
+                    doc.len()
+                );
+            }
+        }
+        *engine.latest.get_mut() = Some(latest);
+        engine.note_numbers(loaded);
         tracing::debug!(
             read_ms = read.as_millis() as u64,
             documents_ms = documents.as_millis() as u64,
-            numbers_ms = numbers.as_millis() as u64,
-            roster_ms = started.elapsed().as_millis() as u64,
+            roster_ms = roster.as_millis() as u64,
+            numbers_ms = started.elapsed().as_millis() as u64,
             "store opened (times since the start of the opening)"
         );
         Ok(engine)
@@ -243,6 +265,9 @@ impl Engine {
             self.store.remove_doc(doc)?;
             self.docs.remove(doc);
             self.last_used.remove(doc);
+            if doc.collection() == Collection::Checkins {
+                self.checkins_changed();
+            }
         }
         Ok(expired)
     }
@@ -280,7 +305,7 @@ impl Engine {
 
     fn refold_roster(&mut self) {
         let roster = match self.docs.get(&DocId::roster()) {
-            Some(doc) => Roster::from_events(doc.events()),
+            Some(doc) => Roster::from_events(doc.kept_events()),
             None => Roster::default(),
         };
         // What a network had when this node first saw it (at start-up, or on joining another
@@ -295,6 +320,7 @@ impl Engine {
             self.roster_news.drain(..excess);
         }
         self.roster = roster;
+        self.checkins_changed();
     }
 
     /// Organisations, nodes and admins that appeared since start, newest last.
@@ -512,10 +538,11 @@ impl Engine {
             .docs
             .values()
             .filter_map(|d| {
-                let events: Vec<&SignedEvent> = match since.and_then(|s| s.get(d.id())) {
-                    Some(heads) => d.events_since(heads),
-                    None => d.events().iter().collect(),
-                };
+                let events: Vec<std::borrow::Cow<'_, SignedEvent>> =
+                    match since.and_then(|s| s.get(d.id())) {
+                        Some(heads) => d.events_since(heads),
+                        None => d.each_event().collect(),
+                    };
                 (!events.is_empty()).then(|| {
                     (
                         d.id().clone(),

@@ -92,6 +92,7 @@ pub(crate) fn export(
     now: Timestamp,
 ) -> anyhow::Result<Vec<u8>> {
     let events = doc.events();
+    let events = events.iter();
     let (name, records) = match doc.id().collection() {
         Collection::Alerts => (
             "alerts",
@@ -151,7 +152,7 @@ pub(crate) fn export(
     put_value(&mut out, &ROOT, At::Key("tejido"), &header)?;
     put_value(&mut out, &ROOT, At::Key(name), &records)?;
     let events_obj = out.put_object(ROOT, "events", ObjType::Map)?;
-    for e in events {
+    for e in doc.each_event() {
         let entry = out.put_object(&events_obj, e.id().to_string(), ObjType::Map)?;
         out.put(&entry, "author", e.event().author.to_string())?;
         out.put(&entry, "at", e.event().at.0)?;

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut adopted) = loaded else {
         return;
     };
-    let _ = Roster::from_events(adopted.events());
+    let _ = Roster::from_events(adopted.events().iter());
 
     // Adopted. An honest node starting from nothing must accept the same document by sync.
     let mut honest = Document::new(DocId::roster());
@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
                 adopted.events()
             );
         }
-        roster = Roster::from_events(honest.events());
+        roster = Roster::from_events(honest.events().iter());
     }
     let want: BTreeSet<_> = adopted.events().iter().map(|e| e.id()).collect();
     let got: BTreeSet<_> = honest.events().iter().map(|e| e.id()).collect();

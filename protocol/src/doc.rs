@@ -9,22 +9,32 @@
 //! belongs in this document and that the roster allows. Changes with no operations, a message
 //! or extra bytes are refused too, so nothing can ride along in history. Anything else rolls
 //! the document back.
+//!
+//! A document keeps its events decoded beside automerge's copy, except a check-in document:
+//! check-ins are the bulk of what a node holds (every member, several times a day), and the
+//! one view over them needs each person's latest, which the node indexes as check-ins arrive.
+//! A check-in document's events are decoded from automerge's values when asked for
+//! ([`Document::events`], [`Document::each_event`]).
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::sync::SyncDoc;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::HashSet;
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, ChangeHash, ReadDoc, ScalarValue, ROOT};
 
-use crate::event::{AheadOfClock, Body, EventId, SignedEvent, VerifyError};
-use crate::ids::{DocId, PeriodError, PublicKey, Timestamp};
+use crate::event::{AheadOfClock, EventId, SignedEvent, VerifyError};
+use crate::ids::{Collection, DocId, PeriodError, Timestamp};
 use crate::roster::{AuthError, Roster};
 
+mod authorize;
 mod bounds;
 mod cold;
+pub use authorize::{authorize_batch, is_roster_body};
+#[cfg(test)]
+pub(crate) use authorize::{authorize_roster_batch, authorize_roster_batch_by_passes};
 use bounds::check_message;
 pub use bounds::{FILTER_BITS_PER_ENTRY, FILTER_PROBES, MAX_SYNC_HASHES, MAX_SYNC_HAVES};
 
@@ -93,9 +103,16 @@ pub struct Document {
     doc: Automerge,
     /// The heads while the automerge document is out of memory ([`Document::set_cold`]).
     cold: Option<Vec<ChangeHash>>,
+    /// The events, decoded, where the document keeps them ([`Document::keeps_events`]);
+    /// empty otherwise.
     events: Vec<SignedEvent>,
-    /// The ids of `events`, for membership tests.
+    /// The ids of every event in the document, for membership tests.
     ids: HashSet<EventId>,
+}
+
+/// Whether a document keeps its events decoded (every collection but check-ins).
+fn keeps_events(id: &DocId) -> bool {
+    id.collection() != Collection::Checkins
 }
 
 impl Document {
@@ -113,11 +130,16 @@ impl Document {
     /// Loads a document this node saved (its contents were verified before they were saved).
     pub fn load(id: DocId, chunks: &[Vec<u8>]) -> Result<Self, SyncError> {
         let doc = load_chunks(chunks)?;
-        let mut events = read_root(&doc)?;
-        for event in &mut events {
-            event.share_doc(&id);
-        }
-        let ids = events.iter().map(|e| e.id()).collect();
+        let (events, ids) = if keeps_events(&id) {
+            let mut events = read_root(&doc)?;
+            for event in &mut events {
+                event.share_doc(&id);
+            }
+            let ids = events.iter().map(|e| e.id()).collect();
+            (events, ids)
+        } else {
+            (Vec::new(), read_ids(&doc)?)
+        };
         Ok(Self {
             id,
             doc,
@@ -146,7 +168,9 @@ impl Document {
         }
         let events = doc.validate_since(&[], roster)?;
         doc.ids.extend(events.iter().map(|e| e.id()));
-        doc.events = events;
+        if doc.keeps_events() {
+            doc.events = events;
+        }
         Ok(doc)
     }
 
@@ -163,9 +187,51 @@ impl Document {
         }
     }
 
-    /// Every event in the document, in no particular order.
-    pub fn events(&self) -> &[SignedEvent] {
+    /// Whether the document keeps its events decoded in memory (every collection but
+    /// check-ins). One that does not decodes them from automerge's values when asked for, and
+    /// never goes cold ([`Document::set_cold`]).
+    pub fn keeps_events(&self) -> bool {
+        keeps_events(&self.id)
+    }
+
+    /// Every event in the document, in no particular order: borrowed where the document keeps
+    /// them, decoded otherwise (a check-in document: about a microsecond per event).
+    pub fn events(&self) -> Cow<'_, [SignedEvent]> {
+        if self.keeps_events() {
+            Cow::Borrowed(&self.events)
+        } else {
+            Cow::Owned(self.each_event().map(Cow::into_owned).collect())
+        }
+    }
+
+    /// The events a document keeps decoded, borrowed: all of them for a document that keeps
+    /// them ([`Document::keeps_events`]), none for a check-in document.
+    pub fn kept_events(&self) -> &[SignedEvent] {
         &self.events
+    }
+
+    /// Every event in the document one at a time, in no particular order: borrowed where the
+    /// document keeps them, each decoded as it comes otherwise (nothing held beyond the one).
+    pub fn each_event(&self) -> impl Iterator<Item = Cow<'_, SignedEvent>> + '_ {
+        let kept = self.keeps_events();
+        let borrowed = kept.then(|| self.events.iter().map(Cow::Borrowed));
+        let decoded = (!kept).then(|| {
+            self.doc.map_range(ROOT, ..).filter_map(|item| {
+                let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value
+                else {
+                    return None;
+                };
+                // Only verified events were ever put here (the node checks at start-up that
+                // each decodes).
+                let mut event = SignedEvent::decode_trusted(b).ok()?;
+                event.share_doc(&self.id);
+                Some(Cow::Owned(event))
+            })
+        });
+        borrowed
+            .into_iter()
+            .flatten()
+            .chain(decoded.into_iter().flatten())
     }
 
     /// Whether the document holds this event.
@@ -175,20 +241,20 @@ impl Document {
 
     /// Number of events.
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.ids.len()
     }
 
     /// Whether the document holds no events.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.ids.is_empty()
     }
 
     /// The events added since `heads` (heads this document does not know are ignored, so
     /// the answer errs on the side of more).
-    pub fn events_since(&self, heads: &[ChangeHash]) -> Vec<&SignedEvent> {
+    pub fn events_since(&self, heads: &[ChangeHash]) -> Vec<Cow<'_, SignedEvent>> {
         if self.cold.is_some() {
-            // Without the automerge document: all of them.
-            return self.events.iter().collect();
+            // Without the automerge document: all of them (a cold document keeps them).
+            return self.events.iter().map(Cow::Borrowed).collect();
         }
         let known: Vec<ChangeHash> = heads
             .iter()
@@ -196,7 +262,7 @@ impl Document {
             .copied()
             .collect();
         if known.is_empty() {
-            return self.events.iter().collect();
+            return self.each_event().collect();
         }
         let mut keys = HashSet::new();
         for change in self.doc.get_changes(&known) {
@@ -206,8 +272,7 @@ impl Document {
                 }
             }
         }
-        self.events
-            .iter()
+        self.each_event()
             .filter(|e| keys.contains(&e.id().to_string()))
             .collect()
     }
@@ -253,11 +318,13 @@ impl Document {
         }
         tx.commit();
         self.ids.extend(fresh.iter().map(|e| e.id()));
-        self.events.extend(fresh.iter().map(|e| {
-            let mut e = (*e).clone();
-            e.share_doc(&self.id);
-            e
-        }));
+        if self.keeps_events() {
+            self.events.extend(fresh.iter().map(|e| {
+                let mut e = (*e).clone();
+                e.share_doc(&self.id);
+                e
+            }));
+        }
         fresh.len()
     }
 
@@ -371,7 +438,9 @@ impl Document {
         match result {
             Ok(events) => {
                 self.ids.extend(events.iter().map(|e| e.id()));
-                self.events.extend(events.iter().cloned());
+                if self.keeps_events() {
+                    self.events.extend(events.iter().cloned());
+                }
                 Ok(events)
             }
             Err(e) => {
@@ -391,7 +460,11 @@ impl Document {
                 Err(_) => {
                     // Cannot happen for heads we had; rebuild from the verified events rather
                     // than keep a document that may hold refused changes.
-                    let events = std::mem::take(&mut self.events);
+                    let events = if self.keeps_events() {
+                        std::mem::take(&mut self.events)
+                    } else {
+                        read_root_at(&self.doc, heads)
+                    };
                     self.ids.clear();
                     self.doc = Automerge::new();
                     self.insert(&events);
@@ -472,155 +545,6 @@ fn contain_generate(
     }
 }
 
-/// Checks that every event of a batch is allowed. In the roster document, events of the batch
-/// may authorise later ones (a new organisation's admin adding its node).
-pub fn authorize_batch(
-    doc: &DocId,
-    events: &[SignedEvent],
-    roster: &Roster,
-) -> Result<(), SyncError> {
-    if *doc != DocId::roster() {
-        for event in events {
-            if is_roster_body(&event.event().body) {
-                return Err(SyncError::InvalidChange(
-                    "roster event outside the roster".into(),
-                ));
-            }
-            roster.admit(event.event()).map_err(SyncError::Auth)?;
-        }
-        return Ok(());
-    }
-    authorize_roster_batch(events, roster).0
-}
-
-/// The roster document's part of [`authorize_batch`], with the work it did (how many times it
-/// tried to apply an event), for tests.
-///
-/// The rule is that of passes over the batch in (time, id) order, each applying what it can,
-/// until all is applied (allowed) or a pass applies nothing (refused, with the error of the
-/// last event left). As in [`Roster::from_events_with_work`], events are tried by (pass, time,
-/// id) from a priority queue instead, which gives the same order: an event that fails for lack
-/// of a key waits until the key is added, and is retried in the same pass if it comes after
-/// the event that added it, in the next otherwise. Only two failures can turn into success:
-/// an unknown author, and a revocation of a key not known yet. Every other refusal stays a
-/// refusal (roles, organisations and keys never change, revocations only move earlier), and
-/// the passes would keep the event to the end. A message with a chain of events each dated
-/// before the one that added its author took one pass per link.
-pub(crate) fn authorize_roster_batch(
-    events: &[SignedEvent],
-    roster: &Roster,
-) -> (Result<(), SyncError>, u64) {
-    type Key = (u64, crate::ids::Timestamp, EventId);
-    let key_of = |e: &SignedEvent| (e.event().at, e.id());
-    let mut queue: BinaryHeap<Reverse<(Key, usize)>> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Reverse(((0, e.event().at, e.id()), i)))
-        .collect();
-    let mut waiting: HashMap<PublicKey, Vec<usize>> = HashMap::new();
-    let mut applied = vec![false; events.len()];
-    let mut scratch = roster.clone();
-    let mut work = 0;
-    while let Some(Reverse(((pass, at, id), i))) = queue.pop() {
-        work += 1;
-        let event = &events[i];
-        match scratch.apply_admitted(event) {
-            Ok(added) => {
-                applied[i] = true;
-                for key in added {
-                    for j in waiting.remove(&key).unwrap_or_default() {
-                        let e = &events[j];
-                        let pass = if key_of(e) > (at, id) { pass } else { pass + 1 };
-                        queue.push(Reverse(((pass, e.event().at, e.id()), j)));
-                    }
-                }
-            }
-            Err(AuthError::UnknownAuthor(_)) => {
-                waiting.entry(event.event().author).or_default().push(i);
-            }
-            Err(AuthError::Forbidden(_)) => {
-                if let Body::Revoke { key, .. } = &event.event().body {
-                    if scratch.org_of(key).is_none() {
-                        waiting.entry(*key).or_default().push(i);
-                    }
-                }
-            }
-            Err(AuthError::Revoked(_)) => {}
-        }
-    }
-    // The passes' last pass ran on the final roster and kept the last error in (time, id)
-    // order.
-    let last = (0..events.len())
-        .filter(|&i| !applied[i])
-        .max_by_key(|&i| key_of(&events[i]));
-    match last {
-        None => (Ok(()), work),
-        Some(i) => {
-            let err = scratch
-                .admit(events[i].event())
-                .err()
-                .unwrap_or(AuthError::Forbidden("roster".into()));
-            (Err(SyncError::Auth(err)), work)
-        }
-    }
-}
-
-/// The passes that [`authorize_roster_batch`] replaces, kept as the reference its results are
-/// tested against.
-#[cfg(test)]
-pub(crate) fn authorize_roster_batch_by_passes(
-    events: &[SignedEvent],
-    roster: &Roster,
-) -> (Result<(), SyncError>, u64) {
-    let mut work = 0;
-    let mut scratch = roster.clone();
-    let mut pending: Vec<&SignedEvent> = events.iter().collect();
-    pending.sort_by_key(|e| (e.event().at, e.id()));
-    loop {
-        let mut progressed = false;
-        let mut last_err = None;
-        pending.retain(|e| {
-            work += 1;
-            match scratch.apply_admitted(e) {
-                Ok(_) => {
-                    progressed = true;
-                    false
-                }
-                Err(err) => {
-                    last_err = Some(err);
-                    true
-                }
-            }
-        });
-        if pending.is_empty() {
-            return (Ok(()), work);
-        }
-        if !progressed {
-            return (
-                Err(SyncError::Auth(
-                    last_err.unwrap_or(AuthError::Forbidden("roster".into())),
-                )),
-                work,
-            );
-        }
-    }
-}
-
-/// Whether an event body belongs to the roster.
-pub fn is_roster_body(body: &Body) -> bool {
-    matches!(
-        body,
-        Body::Genesis { .. }
-            | Body::AddOrg { .. }
-            | Body::AddNode { .. }
-            | Body::AddMember { .. }
-            | Body::Revoke { .. }
-            | Body::DuressSet { .. }
-            | Body::DeclareRegion { .. }
-            | Body::Network { .. }
-    )
-}
-
 /// Changes applied at once when a sync message brings many.
 pub(crate) const APPLY_BATCH: usize = 256;
 
@@ -697,4 +621,38 @@ fn read_root(doc: &Automerge) -> Result<Vec<SignedEvent>, SyncError> {
         }
     }
     Ok(out)
+}
+
+/// The ids of the events of a document this node stored, read from their keys (each key was
+/// checked to be its event's id before it was stored). The events are decoded when asked for.
+fn read_ids(doc: &Automerge) -> Result<HashSet<EventId>, SyncError> {
+    let mut out = HashSet::with_capacity(doc.length(ROOT));
+    for item in doc.map_range(ROOT, ..) {
+        let mut id = [0u8; 16];
+        match data_encoding::HEXLOWER.decode_mut(item.key.as_bytes(), &mut id) {
+            Ok(16) => {
+                out.insert(EventId(id));
+            }
+            _ => {
+                return Err(SyncError::Malformed(format!(
+                    "a stored key is not an event id: {:?}",
+                    item.key
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The events of a document as they were at `heads` (decoded; those that do not decode left
+/// out, as none was ever put there).
+fn read_root_at(doc: &Automerge, heads: &[ChangeHash]) -> Vec<SignedEvent> {
+    doc.map_range_at(ROOT, .., heads)
+        .filter_map(|item| match &item.value {
+            automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) => {
+                SignedEvent::decode_trusted(b).ok()
+            }
+            _ => None,
+        })
+        .collect()
 }

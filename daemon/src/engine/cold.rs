@@ -3,7 +3,8 @@
 //! save). Its events stay, so views read it as before; its heads stay, so summaries do too.
 //!
 //! A document goes cold only as one full save in the store (it is compacted first, if need
-//! be), so warming it is one `Automerge::load`. The roster never goes cold.
+//! be), so warming it is one `Automerge::load`. The roster never goes cold, nor does a
+//! check-in document, whose events are only in its automerge document (`protocol::doc`).
 
 use protocol::doc::Document;
 use protocol::ids::DocId;
@@ -42,7 +43,9 @@ impl Engine {
         let idle: Vec<DocId> = self
             .docs
             .iter()
-            .filter(|(id, doc)| **id != DocId::roster() && !doc.is_cold() && !doc.is_empty())
+            .filter(|(id, doc)| {
+                **id != DocId::roster() && doc.keeps_events() && !doc.is_cold() && !doc.is_empty()
+            })
             .filter(|(id, _)| {
                 self.last_used
                     .get(*id)
@@ -85,10 +88,13 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use protocol::ids::{DocId, Timestamp};
+    use protocol::event::{
+        AlertBody, AlertKind, Body, Certainty, Event, Severity, SignedEvent, Urgency,
+    };
+    use protocol::ids::{DocId, SecretKey, Timestamp};
 
     use super::COLD_AFTER_TICKS;
-    use crate::engine::compact::tests::{checkin, engine_with_checkins};
+    use crate::engine::compact::tests::engine_with_checkins;
     use crate::engine::Engine;
     use crate::sync::Docs;
 
@@ -98,10 +104,72 @@ mod tests {
         }
     }
 
+    /// An alert of `admin` in `doc`, at `at`.
+    fn alert(engine: &mut Engine, admin: &SecretKey, doc: &DocId, at: Timestamp) -> SignedEvent {
+        SignedEvent::sign(
+            Event {
+                author: admin.public(),
+                at,
+                seq: engine.next_seq(&admin.public()).expect("seq"),
+                doc: doc.clone(),
+                body: Body::Alert(Box::new(AlertBody {
+                    id: AlertBody::id_for(&admin.public(), at),
+                    kind: AlertKind::Panic,
+                    severity: Severity::Extreme,
+                    urgency: Urgency::Immediate,
+                    certainty: Certainty::Observed,
+                    region: "oaxaca".into(),
+                    org: "casa".into(),
+                    text: format!("alert at {}", at.0),
+                    expires_at: None,
+                    subject: None,
+                    due: None,
+                })),
+            },
+            admin,
+        )
+        .expect("sign")
+    }
+
+    /// An engine with a genesis, the region "oaxaca" and `alerts` alerts of its admin in the
+    /// region's alerts document, stored one submit (one chunk) at a time. Returns the admin's
+    /// key too.
+    fn engine_with_alerts(dir: &std::path::Path, alerts: usize) -> (Engine, DocId, SecretKey) {
+        let mut engine = Engine::open(dir, None).expect("engine");
+        let admin = SecretKey::generate();
+        let node = SecretKey::generate().public();
+        let now = Timestamp::now();
+        engine
+            .genesis(&admin, node, "red", "casa", None, now)
+            .expect("genesis");
+        let declare = SignedEvent::sign(
+            Event {
+                author: admin.public(),
+                at: now,
+                seq: engine.next_seq(&admin.public()).expect("seq"),
+                doc: DocId::roster(),
+                body: Body::DeclareRegion {
+                    org: "casa".into(),
+                    region: "oaxaca".into(),
+                },
+            },
+            &admin,
+        )
+        .expect("sign");
+        engine.submit(None, vec![declare], now).expect("declared");
+        let doc = DocId::alerts("oaxaca", now);
+        for i in 0..alerts {
+            let event = alert(&mut engine, &admin, &doc, now.plus_ms(-(i as i64) - 1));
+            engine.submit(None, vec![event], now).expect("stored");
+        }
+        engine.flush().expect("flush");
+        (engine, doc, admin)
+    }
+
     #[test]
     fn an_idle_document_goes_cold_and_keeps_its_events_and_heads() {
         let dir = tempfile::tempdir().expect("dir");
-        let (mut engine, doc, _) = engine_with_checkins(&dir.path().join("store"), 30);
+        let (mut engine, doc, _) = engine_with_alerts(&dir.path().join("store"), 30);
         let heads = engine.docs[&doc].heads();
         assert_eq!(engine.store.chunk_count(&doc), 30);
         // Just written: warm for a while.
@@ -123,8 +191,7 @@ mod tests {
             !engine.docs[&DocId::roster()].is_cold(),
             "the roster stays warm"
         );
-        assert_eq!(engine.checkins(false, Timestamp::now(), None).len(), 1);
-        assert_eq!(engine.checkin_count(), 30);
+        assert_eq!(engine.alerts(None, false, Timestamp::now()).len(), 30);
         let saved = engine.saved(&doc).expect("saved").expect("a document");
         let reloaded = protocol::doc::Document::load(doc.clone(), &[saved]).expect("loads");
         assert_eq!(reloaded.heads(), heads);
@@ -132,16 +199,39 @@ mod tests {
     }
 
     #[test]
+    fn a_check_in_document_has_its_events_only_in_automerge_and_stays_warm() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (mut engine, doc, _) = engine_with_checkins(&dir.path().join("store"), 30);
+        let heads = engine.docs[&doc].heads();
+        for _ in 0..2 * COLD_AFTER_TICKS {
+            assert_eq!(engine.cool_idle().expect("tick"), 0);
+        }
+        let warm = &engine.docs[&doc];
+        assert!(!warm.is_cold() && !warm.keeps_events());
+        assert!(warm.kept_events().is_empty(), "nothing decoded is held");
+        assert_eq!((warm.len(), warm.events().len()), (30, 30));
+        assert_eq!(warm.heads(), heads);
+        assert_eq!(
+            engine.store.chunk_count(&doc),
+            30,
+            "not compacted for nothing"
+        );
+        assert_eq!(engine.checkins(false, Timestamp::now(), None).len(), 1);
+        assert_eq!(engine.checkin_count(), 30);
+    }
+
+    #[test]
     fn a_write_to_a_cold_document_warms_it_and_survives_a_restart() {
         let dir = tempfile::tempdir().expect("dir");
         let store = dir.path().join("store");
-        let (mut engine, doc, bea) = engine_with_checkins(&store, 10);
+        let (mut engine, doc, admin) = engine_with_alerts(&store, 10);
         cool(&mut engine);
         assert!(engine.docs[&doc].is_cold());
         let before = engine.docs[&doc].heads();
         let now = Timestamp::now();
+        let event = alert(&mut engine, &admin, &doc, now);
         engine
-            .submit(Some(bea.public()), vec![checkin(&bea, &doc, 100, now)], now)
+            .submit(None, vec![event], now)
             .expect("stored in the cold document");
         assert!(!engine.docs[&doc].is_cold());
         assert_ne!(engine.docs[&doc].heads(), before);
@@ -156,7 +246,7 @@ mod tests {
     #[test]
     fn a_cold_document_syncs_to_a_node_that_lacks_it() {
         let dir = tempfile::tempdir().expect("dir");
-        let (mut a, doc, _) = engine_with_checkins(&dir.path().join("a"), 20);
+        let (mut a, doc, _) = engine_with_alerts(&dir.path().join("a"), 20);
         cool(&mut a);
         assert!(a.docs[&doc].is_cold());
         let me = *a.roster().nodes.keys().next().expect("a node");

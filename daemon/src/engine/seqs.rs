@@ -25,8 +25,10 @@ pub(super) struct AuthorSeqs {
 impl Engine {
     /// Indexes events by author and sequence number; two different events under one number
     /// mean the key is in use on two devices ([`Engine::clones`]).
+    /// Offers check-ins to the latest check-ins too.
     pub(super) fn note_events(&mut self, events: &[SignedEvent]) {
         self.note_numbers(events.iter().flat_map(numbered));
+        self.index_checkins(events);
     }
 
     pub(super) fn note_numbers(
@@ -63,7 +65,7 @@ impl Engine {
             if doc.id().collection() != Collection::Alerts {
                 continue;
             }
-            for e in doc.events() {
+            for e in doc.kept_events() {
                 if let Body::Alert(a) = &e.event().body {
                     if a.kind == protocol::event::AlertKind::ClonedKey
                         && self.roster.authorize(e.event()).is_ok()

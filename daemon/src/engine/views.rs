@@ -2,8 +2,6 @@
 //! folded from events (alerts with their receipts, check-ins, shelters, requests), plus the
 //! domain queries the node's duties need (open missed check-ins, unreceipted alerts).
 
-use std::collections::BTreeMap;
-
 use protocol::event::{Body, SignedEvent};
 use protocol::ids::{Collection, DocId, PublicKey, Timestamp};
 use protocol::wire::DocSummary;
@@ -45,11 +43,14 @@ impl Engine {
             .collect()
     }
 
+    /// The events of a collection whose documents keep them decoded (every one but
+    /// check-ins, which `engine/checkins.rs` answers for).
     fn events_of(&self, collection: Collection) -> impl Iterator<Item = &SignedEvent> {
+        debug_assert!(collection != Collection::Checkins);
         self.docs
             .values()
             .filter(move |d| d.id().collection() == collection)
-            .flat_map(|d| d.events())
+            .flat_map(|d| d.kept_events())
     }
 
     /// Gossiped alerts whose document does not hold them yet.
@@ -134,48 +135,6 @@ impl Engine {
             .collect()
     }
 
-    /// The latest check-ins, their private parts opened with `opener` where it is a reader.
-    pub(crate) fn checkins(
-        &self,
-        overdue_only: bool,
-        now: Timestamp,
-        opener: Option<&protocol::ids::SecretKey>,
-    ) -> Vec<protocol::view::CheckinView> {
-        protocol::view::checkins(
-            &self.roster,
-            self.events_of(Collection::Checkins),
-            now,
-            opener,
-        )
-        .into_iter()
-        .filter(|c| !overdue_only || c.overdue)
-        .collect()
-    }
-
-    /// Each person's latest allowed check-in, from whichever of their devices.
-    pub(crate) fn latest_checkins(&self) -> BTreeMap<PublicKey, LatestCheckin<'_>> {
-        let mut latest: BTreeMap<PublicKey, LatestCheckin<'_>> = BTreeMap::new();
-        for e in self.events_of(Collection::Checkins) {
-            let ev = e.event();
-            let Body::Checkin(c) = &ev.body else { continue };
-            if self.roster.authorize(ev).is_err() {
-                continue;
-            }
-            let this = LatestCheckin {
-                at: ev.at,
-                next_due: c.next_due,
-                event: e,
-            };
-            let slot = latest
-                .entry(self.roster.person_of(&ev.author))
-                .or_insert(this);
-            if ev.at > slot.at {
-                *slot = this;
-            }
-        }
-        latest
-    }
-
     /// Missed check-in alerts that no event resolved yet, as the dead man's switch needs them.
     pub(crate) fn open_missed_checkins(&self, now: Timestamp) -> Vec<OpenMissedCheckin> {
         let mut out = Vec::new();
@@ -185,7 +144,7 @@ impl Engine {
             }
             // The view decides which resolutions count (a node's only when it cites the
             // member's later check-in), as it does for everyone who looks.
-            for view in protocol::view::alerts(&self.roster, d.events(), now) {
+            for view in protocol::view::alerts(&self.roster, d.kept_events(), now) {
                 let Some((subject, due)) = view.missed_checkin() else {
                     continue;
                 };
@@ -221,7 +180,7 @@ impl Engine {
             return Vec::new();
         };
         let mut alerts = std::collections::BTreeSet::new();
-        for e in d.events() {
+        for e in d.kept_events() {
             let body = &e.event().body;
             if let Some(id) = body.created_alert() {
                 // Only the nodes whose receipt tells the sender something sign one.
@@ -231,7 +190,7 @@ impl Engine {
             }
         }
         let receipts = DocId::receipts_for(doc).and_then(|r| self.docs.get(&r));
-        for e in receipts.map(|r| r.events()).unwrap_or_default() {
+        for e in receipts.map(|r| r.kept_events()).unwrap_or_default() {
             if let Body::Held { alerts: held } = &e.event().body {
                 if e.event().author == *node {
                     for id in held {
@@ -253,7 +212,7 @@ impl Engine {
             &self.roster,
             d.events()
                 .iter()
-                .chain(receipts.into_iter().flat_map(|r| r.events())),
+                .chain(receipts.into_iter().flat_map(|r| r.kept_events())),
             now,
         )
     }
@@ -271,7 +230,7 @@ impl Engine {
         };
         let mut delivered = false;
         let mut claimants = Vec::new();
-        for e in receipts.events() {
+        for e in receipts.kept_events() {
             let ev = e.event();
             let Body::Notified {
                 alert: a,
@@ -305,10 +264,6 @@ impl Engine {
         })
     }
 
-    pub(crate) fn checkin_count(&self) -> usize {
-        self.events_of(Collection::Checkins).count()
-    }
-
     pub(crate) fn shelters(
         &self,
         region: Option<&str>,
@@ -323,12 +278,4 @@ impl Engine {
             })
             .collect()
     }
-}
-
-/// A member's latest check-in, as the dead man's switch needs it.
-#[derive(Clone, Copy)]
-pub(crate) struct LatestCheckin<'a> {
-    pub(crate) at: Timestamp,
-    pub(crate) next_due: Option<Timestamp>,
-    pub(crate) event: &'a protocol::event::SignedEvent,
 }

@@ -422,7 +422,7 @@ fn the_requests_of_one_turn_are_one_change_stored_before_the_flush() {
         .engine
         .docs()
         .filter(|d| *d.id() == doc)
-        .flat_map(|d| d.events().iter().map(|e| e.id()))
+        .flat_map(|d| d.each_event().map(|e| e.id()).collect::<Vec<_>>())
         .collect();
     assert_eq!(held.len(), 4);
     for e in panics.iter().chain([&ack]) {

@@ -118,7 +118,7 @@ impl Docs for SimDocs {
         }
         if *doc_id == DocId::roster() && !fresh.is_empty() {
             if let Some(roster) = self.docs.get(doc_id) {
-                self.roster = Rc::new(Roster::from_events(roster.events()));
+                self.roster = Rc::new(Roster::from_events(roster.events().iter()));
             }
         }
         Ok(Some(fresh))

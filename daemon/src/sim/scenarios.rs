@@ -24,7 +24,7 @@ fn alert_network(params: &Params, prior: usize) -> (Sim, World) {
     let adj = topology(params.nodes, params.degree, &mut rng);
     let world = World::new(params.seed, 1, 1, 8);
     let roster_doc = world.roster_doc();
-    let roster = Rc::new(Roster::from_events(roster_doc.events()));
+    let roster = Rc::new(Roster::from_events(roster_doc.events().iter()));
     let t0 = MONTH_START + 9 * DAY_MS;
     let mut alerts = None;
     for i in 0..prior {
@@ -253,7 +253,7 @@ pub fn catch_up(params: &Params, day: &Day, peers: usize, limit_minutes: i64) ->
     let mut rng = Rng(params.seed.wrapping_add(0xDA7));
     let world = World::new(params.seed, day.orgs, day.regions, day.members_per_org);
     let roster_doc = world.roster_doc();
-    let roster = Rc::new(Roster::from_events(roster_doc.events()));
+    let roster = Rc::new(Roster::from_events(roster_doc.events().iter()));
     // The month's documents, one change per event as the nodes that stored them made.
     let mut docs: BTreeMap<DocId, Document> = BTreeMap::new();
     let add = |events: Vec<SignedEvent>, docs: &mut BTreeMap<DocId, Document>| {

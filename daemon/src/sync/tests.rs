@@ -131,7 +131,7 @@ impl Docs for MemDocs {
             self.docs.insert(doc.clone(), d);
         }
         if *doc == DocId::roster() {
-            self.roster = Roster::from_events(self.docs[doc].events());
+            self.roster = Roster::from_events(self.docs[doc].events().iter());
         }
         Ok(Some(fresh))
     }

@@ -19,9 +19,11 @@ impl Document {
         self.cold.is_some()
     }
 
-    /// Drops the automerge document, keeping the events and the heads.
+    /// Drops the automerge document, keeping the events and the heads. A document that does
+    /// not keep its events decoded ([`Document::keeps_events`]) has them only in automerge's
+    /// document, and stays warm.
     pub fn set_cold(&mut self) {
-        if self.cold.is_none() {
+        if self.cold.is_none() && self.keeps_events() {
             self.cold = Some(self.doc.get_heads());
             self.doc = Automerge::new();
         }

@@ -93,8 +93,8 @@ fn roster_document_events_authorize_each_other() {
     full.insert(&net.roster_events());
     let mut empty = Document::new(DocId::roster());
     sync_docs(&mut full, &mut empty, &Roster::default()).expect("roster syncs");
-    assert_eq!(ids(empty.events()), ids(&net.roster_events()));
-    assert_eq!(Roster::from_events(empty.events()), net.roster());
+    assert_eq!(ids(empty.events()), ids(net.roster_events()));
+    assert_eq!(Roster::from_events(empty.events().iter()), net.roster());
 
     // But an addition by a member is refused, batch or not.
     let bad = sign(
@@ -135,7 +135,7 @@ fn roster_document_events_authorize_each_other() {
     let err = sync_docs(&mut hostile, &mut honest, &net.roster()).expect_err("refused");
     assert!(err.is_peer_fault());
     assert_eq!(honest.heads(), heads);
-    assert_eq!(ids(honest.events()), ids(&net.roster_events()));
+    assert_eq!(ids(honest.events()), ids(net.roster_events()));
 }
 
 #[test]
@@ -313,6 +313,72 @@ fn the_id_index_follows_the_events() {
     put_bytes(&mut hostile, &refused.id().to_string(), &refused.to_bytes());
     sync_raw_into(&mut hostile, &mut honest.doc, &honest.roster).expect_err("forbidden");
     assert!(!honest.doc.contains(refused.id()));
+}
+
+#[test]
+fn a_check_in_document_holds_its_events_only_in_automerge_and_answers_as_any_other() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let id = DocId::checkins("org-a", t);
+    let checkins: Vec<SignedEvent> = (0..4)
+        .map(|i| checkin_event(&net.m, t.plus_ms(i), CheckinStatus::Ok, None))
+        .collect();
+    let mut doc = Document::new(id.clone());
+    assert!(!doc.keeps_events());
+    assert_eq!(doc.insert(&checkins[..1]), 1);
+    let first_heads = doc.heads();
+    assert_eq!(doc.insert(&checkins[1..3]), 2);
+    assert!(doc.kept_events().is_empty(), "nothing decoded is held");
+    assert_eq!(ids(doc.events()), ids(&checkins[..3]));
+    assert_eq!(doc.each_event().count(), 3);
+    assert_eq!(doc.len(), 3);
+    assert!(checkins[..3].iter().all(|e| doc.contains(e.id())));
+    assert!(!doc.contains(checkins[3].id()));
+    // Decoded events are the events stored, down to their bytes and their document.
+    for e in doc.each_event() {
+        let original = checkins
+            .iter()
+            .find(|c| c.id() == e.id())
+            .expect("one of them");
+        assert_eq!(e.to_bytes(), original.to_bytes());
+        assert_eq!(e.event().doc, id);
+    }
+    let since: Vec<EventId> = doc
+        .events_since(&first_heads)
+        .iter()
+        .map(|e| e.id())
+        .collect();
+    assert_eq!(
+        since.into_iter().collect::<BTreeSet<_>>(),
+        ids(&checkins[1..3])
+    );
+
+    // Loaded and synced check-in documents hold the same, decoded on demand too.
+    let loaded = Document::load(id.clone(), &[doc.save()]).expect("loads");
+    assert!(loaded.kept_events().is_empty());
+    assert_eq!(ids(loaded.events()), ids(&checkins[..3]));
+    assert_eq!(loaded.len(), 3);
+    let mut peer = Document::new(id.clone());
+    peer.insert(&checkins[3..]);
+    sync_docs(&mut peer, &mut doc, &net.roster()).expect("syncs");
+    assert_eq!(ids(doc.events()), ids(&checkins));
+    assert_eq!(ids(peer.events()), ids(&checkins));
+    assert_eq!((doc.len(), peer.len()), (4, 4));
+
+    // A refused message leaves the events, ids and heads as they were.
+    let heads = doc.heads();
+    let mut hostile = Automerge::load(&doc.save())
+        .expect("loads")
+        .with_actor(ActorId::from(b"hostile".as_slice()));
+    let mut forged_event = checkins[0].event().clone();
+    forged_event.at = t.plus_ms(9);
+    let forged = forge(&forged_event, &net.s);
+    put_bytes(&mut hostile, &EventId::of(&forged).to_string(), &forged);
+    sync_raw_into(&mut hostile, &mut doc, &net.roster()).expect_err("a forged check-in");
+    assert_eq!(doc.heads(), heads);
+    assert_eq!(ids(doc.events()), ids(&checkins));
+    assert_eq!(doc.len(), 4);
+    assert!(!doc.contains(EventId::of(&forged)));
 }
 
 /// A message that leaves out a change the others depend on, as automerge's bloom filter does

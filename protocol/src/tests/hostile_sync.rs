@@ -130,7 +130,7 @@ fn hostile_forbidden_event_is_refused() {
     } = honest;
     sync_raw_into(&mut hostile, &mut doc, &roster).expect("stored");
     assert!(doc.events().iter().any(|e| e.id() == event.id()));
-    let alerts = view::alerts(&roster, doc.events(), at(2 * HOUR));
+    let alerts = view::alerts(&roster, doc.events().iter(), at(2 * HOUR));
     let panic = alerts
         .iter()
         .find(|a| a.kind == AlertKind::Panic)

@@ -313,8 +313,8 @@ impl Net {
     }
 }
 
-fn ids(events: &[SignedEvent]) -> BTreeSet<EventId> {
-    events.iter().map(SignedEvent::id).collect()
+fn ids(events: impl AsRef<[SignedEvent]>) -> BTreeSet<EventId> {
+    events.as_ref().iter().map(SignedEvent::id).collect()
 }
 
 /// The same serde shape as the private `event::Envelope`, to build signed bytes by hand.
