@@ -268,7 +268,7 @@ fuzz_target!(|input: Input| {
         );
         match result {
             Ok(_) => {
-                roster = Roster::from_events(doc.events());
+                roster = Roster::from_events(doc.events().iter());
             }
             Err(e) => {
                 if matches!(e, SyncError::Panicked) {

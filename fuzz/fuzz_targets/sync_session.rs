@@ -93,7 +93,7 @@ impl Peer {
     }
 
     fn receive(&mut self, msg: &[u8]) {
-        let roster = Roster::from_events(self.doc.events());
+        let roster = Roster::from_events(self.doc.events().iter());
         // The honest peer may refuse what the fuzzed exchange makes of our answers; that is
         // its business, not what this target checks.
         let _ = panics::must_not_escape(
@@ -192,7 +192,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let missing = match result {
             Ok(_) => {
-                roster = Roster::from_events(doc.events());
+                roster = Roster::from_events(doc.events().iter());
                 None
             }
             Err(e) => {
@@ -234,7 +234,7 @@ fuzz_target!(|data: &[u8]| {
     )
     .expect("a saved document loads");
     assert_eq!(ids(&loaded), ids(&doc), "save and load keep the events");
-    for event in doc.events() {
+    for event in doc.events().iter() {
         assert_eq!(event.event().doc, DocId::roster());
     }
 });

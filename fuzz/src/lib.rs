@@ -478,14 +478,24 @@ mod seeds {
         let mut out = Vec::new();
         for _ in 0..6 {
             if let Some(m) = ours.generate_sync_message(&mut a).unwrap() {
-                peer.receive_sync_message(&mut b, &m, &Roster::from_events(ours.events()), now())
-                    .unwrap();
+                peer.receive_sync_message(
+                    &mut b,
+                    &m,
+                    &Roster::from_events(ours.events().iter()),
+                    now(),
+                )
+                .unwrap();
             }
             let Some(m) = peer.generate_sync_message(&mut b).unwrap() else {
                 continue;
             };
-            ours.receive_sync_message(&mut a, &m, &Roster::from_events(ours.events()), now())
-                .unwrap();
+            ours.receive_sync_message(
+                &mut a,
+                &m,
+                &Roster::from_events(ours.events().iter()),
+                now(),
+            )
+            .unwrap();
             out.push(m);
         }
         out
