@@ -24,6 +24,7 @@ pub(super) struct LatestIndex {
 }
 
 impl LatestIndex {
+    /// Keeps `e` if it is a check-in the roster allows, later than its person's latest.
     pub(super) fn offer(&mut self, roster: &Roster, e: &SignedEvent) {
         let ev = e.event();
         if !matches!(ev.body, Body::Checkin(_)) || roster.authorize(ev).is_err() {
