@@ -14,6 +14,7 @@
 //! - `engine`: documents in memory, the folded roster, submit, import, retention; `engine::views`
 //!   folds what operators and members see. Takes the time as an argument.
 //! - `sync`: the sync session between nodes, a state machine with no I/O.
+//! - `heap`: gives the allocator's free memory back to the system after start-up and on ticks.
 //! - `limiter`, `dialer`: token buckets and dial back-off, with time passed in.
 //! - `gossip`: the gossipsub configuration of the alert fast path.
 //! - `net`: the libp2p behaviour (trust gate first, then the protocols served to active nodes
@@ -37,6 +38,7 @@ mod dialer;
 mod engine;
 pub mod format;
 pub mod gossip;
+mod heap;
 mod limiter;
 mod metrics;
 pub mod net;
@@ -85,6 +87,8 @@ pub async fn run(
                 .context("creating the network's first roster")?;
         }
         engine.flush()?;
+        // What the documents' load freed stays resident otherwise (`heap`).
+        heap::give_back();
         let listener = control::bind(&config.socket_path())?;
         let mut node = node::Node::new(&config, engine)?;
         if let Some(addr) = config.metrics {

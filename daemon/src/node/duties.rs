@@ -7,7 +7,7 @@ use libp2p::PeerId;
 use protocol::event::{AlertBody, Body, SignedEvent};
 use protocol::ids::{DocId, Timestamp};
 use protocol::private::DuressAlert;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Core, Signer};
 
@@ -33,6 +33,14 @@ impl Core {
             Ok(_) => {}
             Err(e) => warn!(error = %format!("{e:#}"), "retention failed"),
         }
+        // What compaction, cooling and retention freed goes back to the system (`heap`).
+        let trim = std::time::Instant::now();
+        let gave = crate::heap::give_back();
+        debug!(
+            gave,
+            took_us = trim.elapsed().as_micros() as u64,
+            "gave free memory back"
+        );
         let connected: HashSet<PeerId> = self.connections.keys().copied().collect();
         self.close_after_response.retain(|p| connected.contains(p));
         self.refresh_gate();
