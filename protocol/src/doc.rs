@@ -221,9 +221,13 @@ impl Document {
                 else {
                     return None;
                 };
-                // Only verified events were ever put here (the node checks at start-up that
-                // each decodes).
-                let mut event = SignedEvent::decode_trusted(b).ok()?;
+                // Only verified events were ever put here, each under its id (the node
+                // checks at start-up that each decodes).
+                let mut event = match stored_id(&item.key) {
+                    Some(id) => SignedEvent::decode_stored(b, id),
+                    None => SignedEvent::decode_trusted(b),
+                }
+                .ok()?;
                 event.share_doc(&self.id);
                 Some(Cow::Owned(event))
             })
@@ -617,10 +621,26 @@ fn read_root(doc: &Automerge) -> Result<Vec<SignedEvent>, SyncError> {
     let mut out = Vec::with_capacity(doc.length(ROOT));
     for item in doc.map_range(ROOT, ..) {
         if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value {
-            out.push(SignedEvent::decode_trusted(b)?);
+            out.push(match stored_id(&item.key) {
+                Some(id) => SignedEvent::decode_stored(b, id)?,
+                None => SignedEvent::decode_trusted(b)?,
+            });
         }
     }
     Ok(out)
+}
+
+/// The event id a stored key names (each key was checked to be its event's id before it was
+/// stored), if it is one.
+fn stored_id(key: &str) -> Option<EventId> {
+    let mut id = [0u8; 16];
+    if key.len() != 2 * id.len() {
+        return None;
+    }
+    match data_encoding::HEXLOWER.decode_mut(key.as_bytes(), &mut id) {
+        Ok(16) => Some(EventId(id)),
+        _ => None,
+    }
 }
 
 /// The ids of the events of a document this node stored, read from their keys (each key was
@@ -628,18 +648,13 @@ fn read_root(doc: &Automerge) -> Result<Vec<SignedEvent>, SyncError> {
 fn read_ids(doc: &Automerge) -> Result<HashSet<EventId>, SyncError> {
     let mut out = HashSet::with_capacity(doc.length(ROOT));
     for item in doc.map_range(ROOT, ..) {
-        let mut id = [0u8; 16];
-        match data_encoding::HEXLOWER.decode_mut(item.key.as_bytes(), &mut id) {
-            Ok(16) => {
-                out.insert(EventId(id));
-            }
-            _ => {
-                return Err(SyncError::Malformed(format!(
-                    "a stored key is not an event id: {:?}",
-                    item.key
-                )))
-            }
-        }
+        let Some(id) = stored_id(&item.key) else {
+            return Err(SyncError::Malformed(format!(
+                "a stored key is not an event id: {:?}",
+                item.key
+            )));
+        };
+        out.insert(id);
     }
     Ok(out)
 }

@@ -830,18 +830,23 @@ pub enum VerifyError {
     Invalid(String),
 }
 
+/// The signed form of an event. Its two byte strings are read in place and written whole:
+/// postcard gives a byte string the encoding it gives a `Vec<u8>` (the length, then the
+/// bytes), so these are the bytes every version wrote, read without a copy byte by byte.
 #[derive(Serialize, Deserialize)]
-enum Envelope {
-    V0 { payload: Vec<u8>, sig: Vec<u8> },
+enum Envelope<'a> {
+    V0 {
+        #[serde(borrow)]
+        payload: &'a [u8],
+        #[serde(borrow)]
+        sig: &'a [u8],
+    },
 }
 
 /// The signed bytes of a payload and its signature.
-fn encode_envelope(payload: Vec<u8>, sig: &[u8; 64]) -> Result<Vec<u8>, VerifyError> {
-    postcard::to_stdvec(&Envelope::V0 {
-        payload,
-        sig: sig.to_vec(),
-    })
-    .map_err(|e| VerifyError::Malformed(e.to_string()))
+fn encode_envelope(payload: &[u8], sig: &[u8; 64]) -> Result<Vec<u8>, VerifyError> {
+    postcard::to_stdvec(&Envelope::V0 { payload, sig })
+        .map_err(|e| VerifyError::Malformed(e.to_string()))
 }
 
 /// An event with its author's signature, in the form stored in documents and sent on the wire.
@@ -866,7 +871,7 @@ impl SignedEvent {
         let payload =
             postcard::to_stdvec(&event).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let sig = key.sign(&payload);
-        let bytes = encode_envelope(payload, &sig)?;
+        let bytes = encode_envelope(&payload, &sig)?;
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(VerifyError::TooLarge(bytes.len()));
         }
@@ -889,7 +894,7 @@ impl SignedEvent {
         let sig: [u8; 64] = sig
             .try_into()
             .map_err(|_| VerifyError::Malformed("signature length".into()))?;
-        let (event, rest): (Event, &[u8]) = postcard::take_from_bytes(&payload)
+        let (event, rest): (Event, &[u8]) = postcard::take_from_bytes(payload)
             .map_err(|e| VerifyError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(VerifyError::Malformed("trailing payload bytes".into()));
@@ -905,7 +910,7 @@ impl SignedEvent {
         // sync) verified then: `verify_cache`.
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         if !crate::verify_cache::was_verified(&digest) {
-            if !event.author.verify(&payload, &sig) {
+            if !event.author.verify(payload, &sig) {
                 return Err(VerifyError::BadSignature);
             }
             crate::verify_cache::mark_verified(digest);
@@ -929,6 +934,12 @@ impl SignedEvent {
     /// before the bytes were stored, and every data format since the first made it); the size
     /// and the encoding's shape are still checked.
     pub(crate) fn decode_trusted(bytes: &[u8]) -> Result<Self, VerifyError> {
+        Self::decode_stored(bytes, EventId::of(bytes))
+    }
+
+    /// [`SignedEvent::decode_trusted`] for bytes stored under their id, which was checked to
+    /// be theirs before they were stored: the id is taken as given, not hashed again.
+    pub(crate) fn decode_stored(bytes: &[u8], id: EventId) -> Result<Self, VerifyError> {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(VerifyError::TooLarge(bytes.len()));
         }
@@ -939,12 +950,8 @@ impl SignedEvent {
             .try_into()
             .map_err(|_| VerifyError::Malformed("signature length".into()))?;
         let event: Event =
-            postcard::from_bytes(&payload).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        Ok(Self {
-            event,
-            sig,
-            id: EventId::of(bytes),
-        })
+            postcard::from_bytes(payload).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        Ok(Self { event, sig, id })
     }
 
     /// The verified event.
@@ -956,7 +963,7 @@ impl SignedEvent {
     /// microsecond; they are what `decode` was given, or what `sign` made).
     pub fn to_bytes(&self) -> Vec<u8> {
         let payload = postcard::to_stdvec(&self.event).expect("a decoded event encodes");
-        encode_envelope(payload, &self.sig).expect("a decoded event encodes")
+        encode_envelope(&payload, &self.sig).expect("a decoded event encodes")
     }
 
     /// Makes the event hold `doc` itself (a shared text) when it names that document, so that
