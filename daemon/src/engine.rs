@@ -382,7 +382,8 @@ impl Engine {
         if !roster.nodes.contains_key(me) {
             anyhow::bail!("the roster received does not include this node");
         }
-        self.store.compact(&DocId::roster(), &loaded.save())?;
+        self.store
+            .compact(&DocId::roster(), &loaded.save_for_store())?;
         self.docs.insert(DocId::roster(), loaded);
         self.refold_roster();
         Ok(())
@@ -516,7 +517,7 @@ impl Engine {
         self.last_used.insert(id.clone(), self.ticks);
         let chunk = doc.save_after(before);
         if self.store.append_chunk(id, &chunk)? {
-            let full = doc.save();
+            let full = doc.save_for_store();
             self.store.compact(id, &full)?;
         }
         Ok(())

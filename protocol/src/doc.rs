@@ -286,6 +286,13 @@ impl Document {
         self.doc.save()
     }
 
+    /// The whole document as a node stores it: automerge's binary format with its columns
+    /// left uncompressed. The events' signatures and sealed parts hardly compress, and a load
+    /// that need not inflate every column first is faster.
+    pub fn save_for_store(&self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
     /// The changes since `heads`, in automerge's incremental format.
     pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)

@@ -58,7 +58,7 @@ impl Engine {
                 continue;
             };
             if self.store.chunk_count(id) != 1 {
-                let full = doc.save();
+                let full = doc.save_for_store();
                 self.store.compact(id, &full)?;
             }
             doc.set_cold();

@@ -36,7 +36,7 @@ impl Engine {
             if doc.is_cold() || self.store.chunk_count(id) <= 1 {
                 continue;
             }
-            let full = doc.save();
+            let full = doc.save_for_store();
             self.store.compact(id, &full)?;
             done += 1;
         }
