@@ -319,8 +319,12 @@ impl Engine {
             let excess = self.roster_news.len().saturating_sub(MAX_ROSTER_NEWS);
             self.roster_news.drain(..excess);
         }
+        // Which check-in counts depends on members, keys and organisations, not on where
+        // nodes are: a node's new addresses leave the index as it is.
+        if !self.roster.same_but_addresses(&roster) {
+            self.checkins_changed();
+        }
         self.roster = roster;
-        self.checkins_changed();
     }
 
     /// Organisations, nodes and admins that appeared since start, newest last.

@@ -696,6 +696,20 @@ impl Roster {
         crate::private::open_duress_tag(sealed, member, me)
     }
 
+    /// Whether `other` differs from this roster in nodes' addresses at most: what a node
+    /// announces when it moves, which changes what nobody may do.
+    pub fn same_but_addresses(&self, other: &Roster) -> bool {
+        let without = |r: &Roster| {
+            let mut r = r.clone();
+            for node in r.nodes.values_mut() {
+                node.addrs.clear();
+                node.addrs_from = None;
+            }
+            r
+        };
+        without(self) == without(other)
+    }
+
     /// What `self` holds that `before` did not: organisations, nodes and admins, each as a
     /// line for the operator.
     pub fn news_since(&self, before: &Roster) -> Vec<String> {

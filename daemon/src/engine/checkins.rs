@@ -4,9 +4,9 @@
 //! (`protocol::doc`); every question asked of them (the members' list, the dead man's
 //! switch) needs only each person's latest check-in. The index holds that one event per
 //! person. Which check-in is a person's latest depends on the roster (who a device belongs
-//! to, which keys are revoked and from when), so a roster change, or a check-in document
-//! dropped by retention, marks the index stale; the next question folds it again from every
-//! check-in, decoded one at a time.
+//! to, which keys are revoked and from when), so a roster change (but a node's new
+//! addresses), or a check-in document dropped by retention, marks the index stale; the next
+//! question folds it again from every check-in, decoded one at a time.
 
 use std::collections::BTreeMap;
 
@@ -139,16 +139,16 @@ mod tests {
     use crate::engine::compact::tests::checkin;
     use crate::engine::Engine;
 
-    fn roster_event(engine: &mut Engine, admin: &SecretKey, body: Body) -> SignedEvent {
+    fn roster_event(engine: &mut Engine, key: &SecretKey, body: Body) -> SignedEvent {
         SignedEvent::sign(
             Event {
-                author: admin.public(),
+                author: key.public(),
                 at: Timestamp::now(),
-                seq: engine.next_seq(&admin.public()).expect("seq"),
+                seq: engine.next_seq(&key.public()).expect("seq"),
                 doc: DocId::roster(),
                 body,
             },
-            admin,
+            key,
         )
         .expect("sign")
     }
@@ -189,16 +189,10 @@ mod tests {
         let store = dir.path().join("store");
         let mut engine = Engine::open(&store, None).expect("engine");
         let admin = SecretKey::generate();
+        let node = SecretKey::generate();
         let now = Timestamp::now();
         engine
-            .genesis(
-                &admin,
-                SecretKey::generate().public(),
-                "red",
-                "casa",
-                None,
-                now,
-            )
+            .genesis(&admin, node.public(), "red", "casa", None, now)
             .expect("genesis");
         let bea = add_member(&mut engine, &admin, "Bea");
         let carla = add_member(&mut engine, &admin, "Carla");
@@ -228,6 +222,24 @@ mod tests {
         assert_eq!(latest[&bea.public()].event.id(), later.id());
         assert_as_folded(&engine, now);
 
+        // A node's new addresses change no check-in's standing: the index stays as it is.
+        let announce = roster_event(
+            &mut engine,
+            &node,
+            Body::AddNode {
+                org: "casa".into(),
+                node: node.public(),
+                addrs: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            },
+        );
+        engine.submit(None, vec![announce], now).expect("announced");
+        assert_eq!(engine.roster.nodes[&node.public()].addrs.len(), 1);
+        assert!(
+            engine.latest.borrow().is_some(),
+            "an address announcement made the index stale"
+        );
+        assert_as_folded(&engine, now);
+
         // A revocation that accepts Bea's events up to number 3 makes the one before her
         // latest count again; one that accepts none of Carla's leaves her without any.
         for (who, last) in [(&bea, 3), (&carla, 0)] {
@@ -242,6 +254,10 @@ mod tests {
             );
             engine.submit(None, vec![revoke], now).expect("revoked");
         }
+        assert!(
+            engine.latest.borrow().is_none(),
+            "a revocation left the index"
+        );
         assert_eq!(at_of(&engine, &bea), Some(now.plus_ms(-1)));
         assert_eq!(at_of(&engine, &carla), None);
         assert_as_folded(&engine, now);
