@@ -203,6 +203,9 @@ fn main() -> ExitCode {
                 if let Err(e) = done {
                     report.fail(what, &e);
                 }
+                if std::env::var_os("TEJIDO_BENCH_KEEP").is_some() {
+                    eprintln!("keeping {}", dir.keep().display());
+                }
             }
             if wants("flood") {
                 eprintln!("sync flood by a trusted node");
