@@ -2,8 +2,8 @@
 //!
 //! glibc's allocator returns freed memory to the system only from the top of each heap: what
 //! is freed below a block still in use stays resident, free, for the life of the process. A
-//! node's start-up is made of such frees: loading a document's full save (16.6 MB for a month
-//! of check-ins of 500 members) builds automerge's columns through large transient buffers,
+//! node's start-up is made of such frees: loading a document's full save (20 MB for a month of
+//! check-ins of 500 members) builds automerge's columns through large transient buffers,
 //! and what stays live after it (the document, the indexes) is spread across the memory they
 //! used. A compaction does the same with the save it writes. [`give_back`] asks glibc for
 //! every free page of every arena (`malloc_trim(0)`, which gives back the pages between live
@@ -12,7 +12,7 @@
 //!
 //! The node calls it after its start-up and on every anti-entropy tick (after compaction,
 //! putting idle documents out of memory and retention): a walk of the allocator's free
-//! lists, under a millisecond for a month's node, never within a turn that holds answers.
+//! lists, about 0.1 ms on a node of 12,000 check-ins, never within a turn that holds answers.
 //! Elsewhere than glibc it does nothing: musl and the BSD and macOS allocators give memory
 //! back by themselves.
 
