@@ -2,11 +2,22 @@
 //! loop takes a [`Snapshot`] of its figures every watch tick and [`render`]s it; this task
 //! serves the latest rendering to whoever asks, and nothing else.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header, Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Serves the latest metrics text until the node loop drops its sender.
+/// How long a client may take to send its request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves the latest metrics text until the node loop drops its sender: HTTP/1.1 by hyper,
+/// one request per connection, every path answering the metrics.
 pub(crate) async fn serve(listener: TcpListener, mut latest: watch::Receiver<String>) {
     loop {
         let accepted = tokio::select! {
@@ -18,20 +29,26 @@ pub(crate) async fn serve(listener: TcpListener, mut latest: watch::Receiver<Str
             }
             accepted = listener.accept() => accepted,
         };
-        let Ok((mut stream, _)) = accepted else {
+        let Ok((stream, _)) = accepted else {
             continue;
         };
-        let body = latest.borrow().clone();
+        let latest = latest.clone();
         tokio::spawn(async move {
-            // The request itself does not matter: every path answers the metrics.
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).await;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(body.as_bytes()).await;
+            let answer = service_fn(move |_: Request<Incoming>| {
+                let body = latest.borrow().clone();
+                async move {
+                    Response::builder()
+                        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                        .body(Full::new(Bytes::from(body)))
+                }
+            });
+            // A malformed request is answered 400 by hyper; either way the connection ends.
+            let _ = http1::Builder::new()
+                .keep_alive(false)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), answer)
+                .await;
         });
     }
 }

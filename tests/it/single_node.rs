@@ -389,14 +389,17 @@ fn demo_shows_a_panic_arriving_and_acknowledged() {
 }
 
 fn http_get(addr: &str) -> String {
+    http_raw(addr, b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// Sends `request` as it is and reads the answer until the server closes the connection.
+fn http_raw(addr: &str, request: &[u8]) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("metrics connect");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .expect("write");
-    let mut out = String::new();
-    stream.read_to_string(&mut out).expect("read");
-    out
+    stream.write_all(request).expect("write");
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).expect("read");
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Prometheus metrics on loopback, when asked for: documents, events, changes applied and
@@ -451,6 +454,10 @@ fn metrics_on_loopback() {
         body.contains("tejido_sync_lag_peers{doc=\"roster\"} 0"),
         "{body}"
     );
+    // What is not an HTTP request gets a 400, and the endpoint goes on answering.
+    let garbage = http_raw(&addr, b"\x16\x03\x01\x02\x00 not http\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+    assert!(http_get(&addr).contains("tejido_documents 3"));
 
     let exposed = tests::tejidod(&[
         "--data-dir",
