@@ -223,11 +223,7 @@ impl Document {
                 };
                 // Only verified events were ever put here, each under its id (the node
                 // checks at start-up that each decodes).
-                let mut event = match stored_id(&item.key) {
-                    Some(id) => SignedEvent::decode_stored(b, id),
-                    None => SignedEvent::decode_trusted(b),
-                }
-                .ok()?;
+                let mut event = decode_item(&item.key, b).ok()?;
                 event.share_doc(&self.id);
                 Some(Cow::Owned(event))
             })
@@ -628,13 +624,18 @@ fn read_root(doc: &Automerge) -> Result<Vec<SignedEvent>, SyncError> {
     let mut out = Vec::with_capacity(doc.length(ROOT));
     for item in doc.map_range(ROOT, ..) {
         if let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value {
-            out.push(match stored_id(&item.key) {
-                Some(id) => SignedEvent::decode_stored(b, id)?,
-                None => SignedEvent::decode_trusted(b)?,
-            });
+            out.push(decode_item(&item.key, b)?);
         }
     }
     Ok(out)
+}
+
+/// A stored event from its key and bytes: its id taken from the key when the key is one.
+fn decode_item(key: &str, bytes: &[u8]) -> Result<SignedEvent, crate::event::VerifyError> {
+    match stored_id(key) {
+        Some(id) => SignedEvent::decode_stored(bytes, id),
+        None => SignedEvent::decode_trusted(bytes),
+    }
 }
 
 /// The event id a stored key names (each key was checked to be its event's id before it was
