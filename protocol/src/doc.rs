@@ -149,6 +149,44 @@ impl Document {
         })
     }
 
+    /// [`Document::load`], showing `visit` every event as it is read: the events a document
+    /// keeps once loaded, a check-in document's each decoded in the one pass that reads the
+    /// ids and dropped after `visit` (a start-up's indexes are built without a second pass).
+    /// A stored value that is not an event fails the load, as it was never put there.
+    pub fn load_each(
+        doc_id: DocId,
+        chunks: &[Vec<u8>],
+        mut visit: impl FnMut(&SignedEvent),
+    ) -> Result<Self, SyncError> {
+        if keeps_events(&doc_id) {
+            let doc = Self::load(doc_id, chunks)?;
+            doc.events.iter().for_each(visit);
+            return Ok(doc);
+        }
+        let doc = load_chunks(chunks)?;
+        let mut ids = HashSet::with_capacity(doc.length(ROOT));
+        for item in doc.map_range(ROOT, ..) {
+            let not_an_event =
+                || SyncError::Malformed(format!("a stored value is not an event: {:?}", item.key));
+            let id = stored_id(&item.key).ok_or_else(not_an_event)?;
+            let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(b)) = &item.value
+            else {
+                return Err(not_an_event());
+            };
+            let mut event = SignedEvent::decode_stored(b, id).map_err(|_| not_an_event())?;
+            event.share_doc(&doc_id);
+            visit(&event);
+            ids.insert(id);
+        }
+        Ok(Self {
+            id: doc_id,
+            doc,
+            cold: None,
+            events: Vec::new(),
+            ids,
+        })
+    }
+
     /// Loads a whole document received from a peer (the roster handed to a joining node),
     /// checking every operation of every change as [`Document::receive_sync_message`] does,
     /// against `roster` (events in the document may authorise each other).

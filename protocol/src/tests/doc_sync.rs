@@ -583,3 +583,66 @@ fn documents_loaded_from_peers_are_checked_op_by_op() {
     );
     assert!(Document::load_from_peer(DocId::roster(), b"garbage", &Roster::default()).is_err());
 }
+
+/// Start-up reads each stored document once: `load_each` shows every event once, as `load`
+/// would hold it, and refuses a stored value that is not an event.
+#[test]
+fn load_each_shows_every_event_once_as_load_holds_them() {
+    let net = Net::new();
+    let t = at(HOUR);
+    let checkins_id = DocId::checkins("org-a", t);
+    let checkins: Vec<SignedEvent> = (0..5)
+        .map(|i| checkin_event(&net.m, t.plus_ms(i), CheckinStatus::Ok, None))
+        .collect();
+    let mut doc = Document::new(checkins_id.clone());
+    doc.insert(&checkins[..3]);
+    let snapshot = doc.save_for_store();
+    let heads = doc.heads();
+    doc.insert(&checkins[3..]);
+    let chunks = [snapshot, doc.save_after(&heads)];
+
+    let alerts_id = DocId::alerts("oaxaca", t);
+    let mut alerts = Document::new(alerts_id.clone());
+    alerts.insert(&[
+        panic_event(&net.m, t),
+        alert_action(
+            &net.s,
+            t.plus_ms(1),
+            Body::Ack {
+                alert: alert_id(&net.m, t),
+            },
+        ),
+    ]);
+
+    for (id, chunks) in [
+        (checkins_id, chunks.to_vec()),
+        (alerts_id, vec![alerts.save()]),
+    ] {
+        let mut seen = Vec::new();
+        let each = Document::load_each(id.clone(), &chunks, |e| {
+            assert_eq!(e.event().doc, id);
+            assert_eq!(e.id(), EventId::of(&e.to_bytes()));
+            seen.push(e.id());
+        })
+        .expect("loads");
+        let loaded = Document::load(id.clone(), &chunks).expect("loads");
+        assert_eq!(seen.len(), loaded.len(), "each event once");
+        assert_eq!(
+            seen.into_iter().collect::<BTreeSet<_>>(),
+            ids(loaded.events())
+        );
+        assert_eq!(each.heads(), loaded.heads());
+        assert_eq!(each.len(), loaded.len());
+        assert_eq!(each.kept_events().len(), loaded.kept_events().len());
+        assert!(loaded.events().iter().all(|e| each.contains(e.id())));
+    }
+
+    // A stored value that is not an event, under an id's key or any other, fails the load.
+    for key in [EventId::of(b"junk").to_string(), "junk".to_string()] {
+        let mut raw = Automerge::load(&doc.save()).expect("loads");
+        put_bytes(&mut raw, &key, b"not an event");
+        let err = Document::load_each(DocId::checkins("org-a", t), &[raw.save()], |_| {})
+            .expect_err("not an event");
+        assert!(err.to_string().contains("not an event"), "{err}");
+    }
+}
