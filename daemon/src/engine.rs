@@ -121,6 +121,15 @@ pub(crate) enum Verdict {
     Reject(String),
 }
 
+/// Loads one stored document at start-up, showing `visit` each of its events.
+fn load_stored(
+    id: &DocId,
+    chunks: &[Vec<u8>],
+    visit: impl FnMut(&SignedEvent),
+) -> anyhow::Result<Document> {
+    Document::load_each(id.clone(), chunks, visit).with_context(|| format!("loading document {id}"))
+}
+
 /// Roster news kept for `status`.
 const MAX_ROSTER_NEWS: usize = 64;
 
@@ -169,28 +178,18 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let started = std::time::Instant::now();
         let mut store = Store::open(store_dir, at_rest)?;
-        let mut docs = BTreeMap::new();
-        let mut loaded_in_chunks = Vec::new();
-        let stored = store.load_docs()?;
+        let mut stored = store.load_docs()?;
         let read = started.elapsed();
-        for (id, chunks) in stored {
-            let doc = Document::load(id.clone(), &chunks)
-                .with_context(|| format!("loading document {id}"))?;
-            if chunks.len() > 1 {
-                loaded_in_chunks.push(id.clone());
-            }
-            docs.insert(id, doc);
-        }
         let mut engine = Self {
             retention: None,
             store,
-            docs,
+            docs: BTreeMap::new(),
             roster: Roster::default(),
             roster_news: Vec::new(),
             seqs: HashMap::new(),
             clones: std::collections::BTreeSet::new(),
             own_seqs: HashMap::new(),
-            loaded_in_chunks,
+            loaded_in_chunks: Vec::new(),
             ticks: 0,
             last_used: HashMap::new(),
             staged: BTreeMap::new(),
@@ -198,41 +197,48 @@ impl Engine {
             hints: std::collections::VecDeque::new(),
             latest: std::cell::RefCell::new(None),
         };
-        let documents = started.elapsed();
-        engine.refold_roster();
-        let roster = started.elapsed();
-        // One pass over every event, each decoded and dropped in turn where its document does
-        // not keep it: the sequence numbers and the latest check-ins.
-        let mut loaded: Vec<(PublicKey, u64, EventId)> = Vec::new();
+        // Each document's events are seen once as it loads, each decoded and dropped in turn
+        // where its document does not keep it: the sequence numbers and the latest check-ins.
+        // The roster comes first, as which check-in counts depends on it.
+        let mut numbers: Vec<(PublicKey, u64, EventId)> = Vec::new();
         let mut latest = checkins::LatestIndex::default();
-        for doc in engine.docs.values() {
-            let mut count = 0;
-            for e in doc.each_event() {
-                loaded.extend(numbered(&e));
-                if doc.id().collection() == Collection::Checkins {
-                    latest.offer(&engine.roster, &e);
-                }
-                count += 1;
-            }
-            if count != doc.len() {
-                anyhow::bail!(
-                    "loading document {}: {} of its {} stored events do not decode",
-                    doc.id(),
-                    doc.len() - count,
-                    doc.len()
-                );
-            }
+        if let Some(i) = stored.iter().position(|(id, _)| *id == DocId::roster()) {
+            let (id, chunks) = stored.swap_remove(i);
+            let doc = load_stored(&id, &chunks, |e| numbers.extend(numbered(e)))?;
+            engine.add_loaded(id, doc, chunks.len());
         }
+        engine.refold_roster();
+        let roster_done = started.elapsed();
+        for (id, chunks) in stored {
+            let checkins = id.collection() == Collection::Checkins;
+            let roster = &engine.roster;
+            let doc = load_stored(&id, &chunks, |e| {
+                numbers.extend(numbered(e));
+                if checkins {
+                    latest.offer(roster, e);
+                }
+            })?;
+            engine.add_loaded(id, doc, chunks.len());
+        }
+        let documents = started.elapsed();
         *engine.latest.get_mut() = Some(latest);
-        engine.note_numbers(loaded);
+        engine.note_numbers(numbers);
         tracing::debug!(
             read_ms = read.as_millis() as u64,
+            roster_ms = roster_done.as_millis() as u64,
             documents_ms = documents.as_millis() as u64,
-            roster_ms = roster.as_millis() as u64,
             numbers_ms = started.elapsed().as_millis() as u64,
             "store opened (times since the start of the opening)"
         );
         Ok(engine)
+    }
+
+    /// Holds a document start-up loaded from `chunks` chunks.
+    fn add_loaded(&mut self, id: DocId, doc: Document, chunks: usize) {
+        if chunks > 1 {
+            self.loaded_in_chunks.push(id.clone());
+        }
+        self.docs.insert(id, doc);
     }
 
     /// Sets the retention policy; call [`Engine::apply_retention`] to enforce it.
